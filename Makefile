@@ -1,0 +1,36 @@
+# Two commands set up a fresh machine: `make demo` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test lint schemas screenshots bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+# The whole pipeline on the bundled example: offline provider, file transport.
+demo: $(STAMP)
+	$(BIN)/execbrief run --workspace examples/portfolio
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy src collectors tests benchmarks
+
+test: lint
+	$(BIN)/pytest -n 2 -q
+
+# JSON Schemas of the contracts, checked in and compared by tests/test_schemas.py.
+schemas: $(STAMP)
+	$(BIN)/python -m execbrief.schemas
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/code_audit.py
+	$(BIN)/python benchmarks/llm_fanout.py
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache

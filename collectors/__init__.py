@@ -1,0 +1,1 @@
+"""The built-in collectors: each turns one kind of source into facts and gaps."""

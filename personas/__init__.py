@@ -1,0 +1,1 @@
+"""The shipped persona files (YAML), installed as package data."""

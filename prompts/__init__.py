@@ -1,0 +1,1 @@
+"""Jinja2 prompt templates: system, evidence and persona parts (shipped as package data)."""

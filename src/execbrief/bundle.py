@@ -1,0 +1,167 @@
+"""The collect stage: run the collectors, turn failures into gaps, merge into one bundle."""
+
+from __future__ import annotations
+
+import time
+from functools import partial
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
+from importlib.metadata import entry_points
+from typing import Protocol
+
+from execbrief.config import Workspace
+from execbrief.errors import CollectorError
+from execbrief.models import (
+    Bundle,
+    CollectContext,
+    CollectorRun,
+    CollectResult,
+    Fact,
+    Gap,
+    WorkspaceConfig,
+)
+from execbrief.redact import redact_text
+
+ENTRY_POINT_GROUP = "execbrief.collectors"
+
+
+class Collector(Protocol):
+    name: str
+
+    def collect(self, ctx: CollectContext) -> CollectResult:
+        """Facts and gaps from one kind of source."""
+        ...
+
+
+CollectorFactory = Callable[[], Collector]
+Progress = Callable[[str, CollectorRun], None]
+
+
+class _UnloadableCollector:
+    """Stands in for a plug-in that fails to import, so its failure becomes a gap."""
+
+    def __init__(self, name: str, error: Exception) -> None:
+        self.name = name
+        self.error = error
+
+    def collect(self, ctx: CollectContext) -> CollectResult:
+        raise CollectorError(
+            f"the collector could not be loaded: {type(self.error).__name__}: {self.error}",
+            collector=self.name,
+            source="entry point",
+            hint="reinstall the package that provides it",
+        )
+
+
+def installed_collectors() -> dict[str, CollectorFactory]:
+    """Collectors registered under the `execbrief.collectors` entry-point group."""
+    factories: dict[str, CollectorFactory] = {}
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        try:
+            factories[ep.name] = ep.load()
+        except Exception as exc:  # a broken plug-in is a gap, not a crash
+            factories[ep.name] = partial(_UnloadableCollector, ep.name, exc)
+    return factories
+
+
+# A built-in collector runs only when the workspace names its source, so that no AWS
+# call happens without `sources.aws`; third-party collectors decide for themselves.
+_BUILTIN_SOURCE = {
+    "handoffs": lambda c: bool(c.sources.handoffs),
+    "code_audit": lambda c: bool(c.sources.repos),
+    "aws_inventory": lambda c: c.sources.aws is not None,
+    "ledger": lambda c: c.sources.ledger is not None,
+}
+
+
+def collectors_for(
+    config: WorkspaceConfig, available: dict[str, CollectorFactory]
+) -> list[Collector]:
+    """Instantiate the collectors this workspace's sources call for."""
+    chosen: list[Collector] = []
+    for name, factory in sorted(available.items()):
+        wanted = _BUILTIN_SOURCE.get(name)
+        if wanted is None or wanted(config):
+            chosen.append(factory())
+    return chosen
+
+
+def collect_bundle(
+    workspace: Workspace,
+    collectors: list[Collector],
+    now: datetime,
+    on_collector_done: Progress | None = None,
+) -> Bundle:
+    """Run every collector (concurrently) and merge what they saw into one bundle."""
+    ctx = CollectContext(root=workspace.root, config=workspace.config, now=now)
+    with ThreadPoolExecutor(max_workers=max(1, min(4, len(collectors)))) as pool:
+        outcomes = list(pool.map(lambda c: _run_one(c, ctx), collectors))
+    facts: list[Fact] = []
+    gaps: list[Gap] = []
+    runs: list[CollectorRun] = []
+    for collector, (result, run) in zip(collectors, outcomes, strict=True):
+        facts.extend(result.facts)
+        gaps.extend(result.gaps)
+        runs.append(run)
+        if on_collector_done:
+            on_collector_done(collector.name, run)
+    bundle = Bundle(
+        portfolio=workspace.config.portfolio,
+        collected_at=now,
+        entities=workspace.config.entities,
+        facts=_merge(facts, workspace.config),
+        gaps=[gap.model_copy(update={"reason": redact_text(gap.reason)}) for gap in gaps],
+        collectors=runs,
+    )
+    bundle.digest = bundle.compute_digest()
+    return bundle
+
+
+def _run_one(collector: Collector, ctx: CollectContext) -> tuple[CollectResult, CollectorRun]:
+    started = time.perf_counter()
+    try:
+        result = collector.collect(ctx)
+        ok = True
+    except CollectorError as exc:
+        result = CollectResult(
+            gaps=[
+                Gap(collector=exc.collector, source=exc.source, reason=exc.message, hint=exc.hint)
+            ]
+        )
+        ok = False
+    except Exception as exc:  # a broken plug-in must not take the run down with it
+        reason = f"{type(exc).__name__}: {exc}"
+        result = CollectResult(gaps=[Gap(collector=collector.name, source="*", reason=reason)])
+        ok = False
+    run = CollectorRun(
+        collector=collector.name,
+        seconds=round(time.perf_counter() - started, 3),
+        facts=len(result.facts),
+        gaps=len(result.gaps),
+        ok=ok,
+    )
+    return result, run
+
+
+def _merge(facts: list[Fact], config: WorkspaceConfig) -> list[Fact]:
+    """Order facts deterministically, keep ids unique, and mask any stray secret."""
+    known_entities = {entity.id for entity in config.entities}
+    merged: list[Fact] = []
+    seen: dict[str, int] = {}
+    for fact in sorted(facts, key=lambda f: (f.collector, f.kind, f.id)):
+        count = seen.get(fact.id, 0) + 1
+        seen[fact.id] = count
+        fact_id = fact.id if count == 1 else f"{fact.id}-{count}"
+        entity = fact.entity if fact.entity in known_entities else None
+        merged.append(
+            fact.model_copy(
+                update={
+                    "id": fact_id,
+                    "entity": entity,
+                    "title": redact_text(fact.title),
+                    "detail": redact_text(fact.detail),
+                }
+            )
+        )
+    return merged

@@ -1,0 +1,440 @@
+"""The command line: flags in, one stage (or all of them) run, a summary and an exit code out.
+
+Exit codes: 0 all done; 1 the run ended but something failed (a persona, a send, a
+grounding warning under --strict); 2 bad input or config, or a refused action.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import traceback
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated
+
+import click
+import typer
+from rich import box
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
+from rich.table import Table
+
+from execbrief import pipeline
+from execbrief.config import Workspace, load_workspace
+from execbrief.errors import ConfigError, ExecbriefError
+from execbrief.models import (
+    CollectorRun,
+    DeliveryAction,
+    DeliveryOutcome,
+    PersonaRun,
+    PersonaStatus,
+    TransportName,
+)
+from execbrief.persona_files import discover_personas, validate_files
+from execbrief.review import review_rows
+from execbrief.runs import LATEST, RunFolder
+from execbrief.scaffold import scaffold_workspace
+
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+
+app = typer.Typer(
+    name="execbrief",
+    help=(
+        "Executive briefs from a portfolio's own evidence.\n\n"
+        "Stages: collect (evidence -> bundle.json), generate (one report per persona), "
+        "render (drafts and message.eml), send (with a ledger). `run` does all four. "
+        "Drafts land in the workspace's outputs/<run-id>/, with outputs/latest pointing "
+        "at the newest run."
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="rich",
+)
+personas_app = typer.Typer(help="List and validate persona files.", no_args_is_help=True)
+app.add_typer(personas_app, name="personas")
+
+out = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
+
+
+@dataclass
+class State:
+    workspace_dir: Path = Path()
+    debug: bool = False
+
+
+state = State()
+
+PersonaOpt = Annotated[
+    list[str] | None,
+    typer.Option("--persona", "-p", help="Only this persona (repeat for more). Default: all."),
+]
+RunOpt = Annotated[str, typer.Option("--run", help="Run id, or `latest`.")]
+WorkspaceOpt = Annotated[
+    Path | None,
+    typer.Option("--workspace", "-w", help="Workspace folder holding execbrief.yaml."),
+]
+StrictOpt = Annotated[
+    bool, typer.Option("--strict", help="A grounding warning fails its persona (exit 1).")
+]
+
+
+@app.callback()
+def _global(
+    workspace: Annotated[
+        Path,
+        typer.Option(
+            "--workspace", "-w", help="Workspace folder holding execbrief.yaml.", show_default="."
+        ),
+    ] = Path(),
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False,
+) -> None:
+    state.workspace_dir = workspace
+    state.debug = debug
+
+
+def _workspace(override: Path | None = None) -> Workspace:
+    return load_workspace(override or state.workspace_dir)
+
+
+@contextmanager
+def _progress(description: str, total: int | None) -> Iterator[Callable[[], None]]:
+    """A transient progress bar on stderr; yields the function that advances it."""
+    columns = [SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn()]
+    with Progress(*columns, console=err, transient=True) as progress:
+        task = progress.add_task(description, total=total)
+        yield lambda: progress.advance(task)
+
+
+# --- stages ---------------------------------------------------------------------------
+
+
+def _collect(workspace: Workspace) -> RunFolder:
+    done: list[CollectorRun] = []
+    with _progress("Collecting evidence", None) as advance:
+
+        def collector_done(name: str, run: CollectorRun) -> None:
+            done.append(run)
+            advance()
+
+        run, bundle = pipeline.collect(workspace, pipeline.Hooks(collector_done=collector_done))
+    for item in done:
+        mark = "[green]ok[/]" if item.ok else "[red]failed[/]"
+        err.print(
+            f"  collector {item.collector}: {mark}, {item.facts} facts, {item.gaps} gaps, "
+            f"{item.seconds:.2f}s"
+        )
+    err.print(
+        f"[bold]Collected[/] {len(bundle.facts)} facts and {len(bundle.gaps)} gaps "
+        f"into run [cyan]{run.run_id}[/]"
+    )
+    return run
+
+
+def _generate(
+    workspace: Workspace,
+    run: RunFolder,
+    persona_ids: list[str],
+    strict: bool,
+    note: str | None = None,
+) -> list[PersonaRun]:
+    personas = pipeline.personas_for(workspace, persona_ids)
+    with _progress("Writing briefs", len(personas)) as advance:
+        hooks = pipeline.Hooks(
+            generation_started=lambda name, n: err.print(
+                f"Generating {n} briefs with provider [bold]{name}[/]"
+                + (
+                    " (no model: briefs are built from the facts alone)"
+                    if name == "offline"
+                    else ""
+                )
+            ),
+            persona_done=lambda outcome: advance(),
+        )
+        _, outcomes = pipeline.generate(workspace, run, personas, hooks, strict=strict, note=note)
+    for outcome in outcomes:
+        if outcome.status is PersonaStatus.FAILED:
+            err.print(f"[red]  {outcome.persona} failed:[/] {outcome.error}")
+    return outcomes
+
+
+def _render(workspace: Workspace, run: RunFolder, persona_ids: list[str]) -> list[str]:
+    personas = pipeline.personas_for(workspace, persona_ids)
+    rendered = pipeline.render(workspace, run, personas)
+    err.print(f"[bold]Rendered[/] {len(rendered)} drafts: {run.path}/index.html")
+    return rendered
+
+
+def _send(
+    workspace: Workspace,
+    run: RunFolder,
+    persona_ids: list[str],
+    *,
+    requested: bool,
+    force: bool = False,
+    dry_run: bool = False,
+    transport: TransportName | None = None,
+) -> list[DeliveryOutcome]:
+    outcomes = pipeline.send(
+        workspace,
+        run,
+        pipeline.run_personas_in(run, persona_ids),
+        requested=requested,
+        transport_name=transport,
+        force=force,
+        dry_run=dry_run,
+    )
+    sent = sum(o.action is DeliveryAction.SENT for o in outcomes)
+    skipped = [o for o in outcomes if o.action is DeliveryAction.SKIPPED]
+    for outcome in outcomes:
+        if outcome.action is DeliveryAction.FAILED:
+            err.print(f"[red]  {outcome.persona} not sent:[/] {outcome.detail}")
+    if dry_run:
+        err.print(f"[bold]Dry run:[/] would send {len(outcomes) - len(skipped)} messages")
+    elif sent == 0 and skipped and not any(o.action is DeliveryAction.FAILED for o in outcomes):
+        err.print("Nothing left to send: every persona of this run was already sent.")
+    else:
+        err.print(f"[bold]Sent[/] {sent} messages, {len(skipped)} skipped")
+    return outcomes
+
+
+def _summary(run: RunFolder) -> None:
+    manifest = run.read_manifest()
+    table = Table(title=f"Run {run.run_id}", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
+    table.add_column("Persona", no_wrap=True)
+    table.add_column("Status", no_wrap=True)
+    table.add_column("Findings", min_width=14)
+    table.add_column("Grounding", no_wrap=True)
+    table.add_column("Tokens", justify="right", no_wrap=True)
+    table.add_column("Cost", justify="right", no_wrap=True)
+    table.add_column("Delivery", min_width=8)
+    for row in review_rows(run, manifest):
+        status = {"ok": "[green]ok[/]", "failed": "[red]failed[/]"}.get(row.status, row.status)
+        table.add_row(
+            row.persona,
+            status,
+            row.findings,
+            f"[yellow]{row.warnings} warnings[/]" if row.warnings else "clean",
+            f"{row.tokens:,}",
+            f"${row.cost_usd:.2f}",
+            row.delivery,
+        )
+    out.print(table)
+    out.print(f"Drafts: {run.path}  (review page: {run.path / 'index.html'})")
+
+
+def _exit_code(outcomes: list[PersonaRun], deliveries: list[DeliveryOutcome]) -> int:
+    failed = any(o.status is PersonaStatus.FAILED for o in outcomes) or any(
+        d.action is DeliveryAction.FAILED for d in deliveries
+    )
+    return EXIT_FAILED if failed else EXIT_OK
+
+
+@app.command()
+def run(
+    workspace: WorkspaceOpt = None,
+    persona: PersonaOpt = None,
+    no_send: Annotated[
+        bool, typer.Option("--no-send", help="Stop after rendering drafts.")
+    ] = False,
+    strict: StrictOpt = False,
+) -> int:
+    """Collect, generate, render, then send (unless --no-send): the whole pipeline."""
+    ws = _workspace(workspace)
+    persona_ids = persona or []
+    pipeline.personas_for(ws, persona_ids)  # refuse unknown personas before collecting
+    folder = _collect(ws)
+    outcomes = _generate(ws, folder, persona_ids, strict)
+    _render(ws, folder, persona_ids)
+    deliveries: list[DeliveryOutcome] = []
+    if not no_send:
+        ok = [o.persona for o in outcomes if o.status is PersonaStatus.OK]
+        deliveries = _send(ws, folder, ok, requested=False)
+    _summary(folder)
+    return _exit_code(outcomes, deliveries)
+
+
+@app.command()
+def collect(
+    workspace: WorkspaceOpt = None,
+    aws_snapshot_out: Annotated[
+        Path | None,
+        typer.Option("--aws-snapshot-out", help="Also write the raw AWS inventory to FILE."),
+    ] = None,
+) -> int:
+    """Start a new run: gather evidence into bundle.json and move `latest` to it."""
+    ws = _workspace(workspace)
+    if aws_snapshot_out is not None:
+        from execbrief.collectors.aws_inventory import save_live_snapshot
+
+        save_live_snapshot(ws, aws_snapshot_out)
+        err.print(f"AWS inventory snapshot written to {aws_snapshot_out}")
+    _collect(ws)
+    return EXIT_OK
+
+
+@app.command()
+def generate(
+    workspace: WorkspaceOpt = None,
+    persona: PersonaOpt = None,
+    run: RunOpt = LATEST,
+    note: Annotated[
+        str | None, typer.Option("--note", help="An analyst's note added to the prompt.")
+    ] = None,
+    new_run: Annotated[
+        bool, typer.Option("--new-run", help="Collect into a new run first.")
+    ] = False,
+    strict: StrictOpt = False,
+) -> int:
+    """Write reports for the run's bundle; other personas' reports are left untouched."""
+    ws = _workspace(workspace)
+    folder = _collect(ws) if new_run else pipeline.resolve_run(ws, run)
+    outcomes = _generate(ws, folder, persona or [], strict, note)
+    _render(ws, folder, [o.persona for o in outcomes])
+    _summary(folder)
+    return _exit_code(outcomes, [])
+
+
+@app.command()
+def render(workspace: WorkspaceOpt = None, persona: PersonaOpt = None, run: RunOpt = LATEST) -> int:
+    """Re-render drafts and message.eml from report.json (e.g. after editing it by hand)."""
+    ws = _workspace(workspace)
+    folder = pipeline.resolve_run(ws, run)
+    _render(ws, folder, pipeline.run_personas_in(folder, persona or []))
+    return EXIT_OK
+
+
+@app.command()
+def send(
+    workspace: WorkspaceOpt = None,
+    persona: PersonaOpt = None,
+    run: RunOpt = LATEST,
+    force: Annotated[bool, typer.Option("--force", help="Send even if already sent.")] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Say what would be sent; send nothing.")
+    ] = False,
+    transport: Annotated[
+        str | None, typer.Option("--transport", help="ses, smtp or file, for this send only.")
+    ] = None,
+) -> int:
+    """Send the run's rendered messages; each persona at most once unless --force."""
+    if transport is not None and transport not in ("ses", "smtp", "file"):
+        raise ConfigError(f"unknown transport {transport!r}", hint="one of: ses, smtp, file")
+    ws = _workspace(workspace)
+    folder = pipeline.resolve_run(ws, run)
+    deliveries = _send(
+        ws,
+        folder,
+        persona or [],
+        requested=bool(persona),
+        force=force,
+        dry_run=dry_run,
+        transport=transport,  # type: ignore[arg-type]  # checked against the literal above
+    )
+    _summary(folder)
+    return _exit_code([], deliveries)
+
+
+@app.command()
+def review(
+    workspace: WorkspaceOpt = None,
+    run: RunOpt = LATEST,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")] = False,
+) -> int:
+    """Show each persona's status, grounding warnings, cost and delivery for a run."""
+    ws = _workspace(workspace)
+    folder = pipeline.resolve_run(ws, run)
+    if as_json:
+        rows = review_rows(folder, folder.read_manifest())
+        sys.stdout.write(json.dumps([r.model_dump(mode="json") for r in rows], indent=2) + "\n")
+        return EXIT_OK
+    _summary(folder)
+    manifest = folder.read_manifest()
+    for outcome in manifest.personas.values():
+        for warning in outcome.warnings:
+            out.print(f"[yellow]{outcome.persona}[/] {warning.where}: {warning.detail}")
+    return EXIT_OK
+
+
+@app.command()
+def init(directory: Annotated[Path, typer.Argument(help="A new or empty folder.")]) -> int:
+    """Scaffold a workspace: a commented execbrief.yaml, a handoff note, a personas folder."""
+    created = scaffold_workspace(directory)
+    for path in created:
+        err.print(f"  created {path}")
+    err.print(f"Next: edit {directory / 'execbrief.yaml'}, then `execbrief run -w {directory}`")
+    return EXIT_OK
+
+
+@personas_app.command("list")
+def personas_list(workspace: WorkspaceOpt = None) -> int:
+    """List the personas available here: shipped ones and the workspace's own."""
+    root = (workspace or state.workspace_dir).resolve()
+    catalogue = discover_personas(root if (root / "personas").is_dir() else None)
+    table = Table()
+    for column in ("Id", "Title", "Sections", "Source"):
+        table.add_column(column)
+    for pid, entry in catalogue.items():
+        table.add_row(
+            pid,
+            entry.persona.title,
+            str(len(entry.persona.sections)),
+            "shipped" if entry.shipped else str(entry.path),
+        )
+    out.print(table)
+    return EXIT_OK
+
+
+@personas_app.command("validate")
+def personas_validate(
+    files: Annotated[
+        list[Path] | None,
+        typer.Argument(help="Persona files. Default: the shipped and workspace personas."),
+    ] = None,
+    workspace: WorkspaceOpt = None,
+) -> int:
+    """Check persona files; a bad one is named with its file, line and field (exit 2)."""
+    if files:
+        checked = validate_files(files)
+    else:
+        root = (workspace or state.workspace_dir).resolve()
+        checked = list(discover_personas(root if (root / "personas").is_dir() else None).values())
+    for entry in checked:
+        out.print(f"[green]ok[/] {entry.persona.id}  {entry.path}")
+    out.print(f"{len(checked)} personas valid")
+    return EXIT_OK
+
+
+def _report_error(exc: ExecbriefError) -> None:
+    err.print(f"[bold red]error:[/] {escape(str(exc))}", soft_wrap=True)
+    if exc.hint:
+        err.print(f"[dim]hint:[/] {escape(exc.hint)}", soft_wrap=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the `execbrief` console script; returns the exit code."""
+    try:
+        result = app(args=argv, prog_name="execbrief", standalone_mode=False)
+    except ExecbriefError as exc:
+        if state.debug:
+            traceback.print_exc()
+        _report_error(exc)
+        return exc.exit_code
+    except click.exceptions.Exit as exc:
+        return int(exc.exit_code)
+    except click.exceptions.Abort:
+        err.print("aborted")
+        return 130
+    except click.ClickException as exc:
+        exc.show()
+        return EXIT_BAD_INPUT
+    return result if isinstance(result, int) else EXIT_OK
+
+
+def console_main() -> None:
+    sys.exit(main())

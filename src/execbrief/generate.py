@@ -1,0 +1,281 @@
+"""The generate stage: persona + bundle -> prompt -> provider -> validated, checked report."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import jinja2
+from pydantic import ValidationError
+
+from execbrief.errors import ExecbriefError
+from execbrief.grounding import check_grounding, missing_sections
+from execbrief.llm.base import BriefRequest, BriefResult, FirstByte, Provider, Repair
+from execbrief.models import (
+    Bundle,
+    Fact,
+    LlmConfig,
+    Persona,
+    PersonaRun,
+    PersonaStatus,
+    Report,
+    Severity,
+)
+from execbrief.redact import redact_text
+from execbrief.runs import RunFolder, write_atomic
+
+CHARS_PER_TOKEN = 4
+FIRST_BYTE_POLL_SECONDS = 0.02
+
+PersonaDone = Callable[[PersonaRun], None]
+
+
+def prompt_environment(workspace_root: Path | None) -> jinja2.Environment:
+    """Prompt templates: the workspace's own `prompts/` first, then the shipped ones."""
+    loaders: list[jinja2.BaseLoader] = []
+    if workspace_root is not None and (workspace_root / "prompts").is_dir():
+        loaders.append(jinja2.FileSystemLoader(workspace_root / "prompts"))
+    loaders.append(jinja2.FileSystemLoader(str(resources.files("execbrief.prompts"))))
+    return jinja2.Environment(  # noqa: S701 - prompts are plain text, not HTML
+        loader=jinja2.ChoiceLoader(loaders),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+    )
+
+
+def select_facts(persona: Persona, bundle: Bundle) -> list[Fact]:
+    """The facts a persona's lens selects, worst first."""
+    chosen = [fact for fact in bundle.facts if persona.evidence.matches(fact)]
+    return sorted(chosen, key=lambda f: (f.severity.rank, f.kind, f.id))
+
+
+@dataclass(frozen=True)
+class SharedPrompt:
+    """The byte-identical prefix every persona of a run shares."""
+
+    system: str
+    evidence: str
+    included: frozenset[str]
+    omitted: int
+
+
+def _fact_line(fact: Fact) -> str:
+    record = {
+        "id": fact.id,
+        "entity": fact.entity,
+        "kind": fact.kind,
+        "severity": fact.severity.value,
+        "title": fact.title,
+        "detail": fact.detail,
+        "source": fact.source.label(),
+        "metrics": fact.metrics,
+        "tags": fact.tags,
+    }
+    # "</" cannot appear inside the JSON, so evidence text cannot close the <evidence> tag.
+    return json.dumps(record, ensure_ascii=False, sort_keys=True).replace("</", "<\\/")
+
+
+def build_shared_prompt(
+    env: jinja2.Environment, bundle: Bundle, personas: list[Persona], budget_tokens: int
+) -> SharedPrompt:
+    """System text and evidence block; facts past the budget are ranked and cut."""
+    demand = {f.id: sum(1 for p in personas if p.evidence.matches(f)) for f in bundle.facts}
+    ranked = sorted(
+        bundle.facts,
+        key=lambda f: (
+            f.severity.rank,
+            -demand[f.id],
+            -(f.observed_at.timestamp() if f.observed_at else 0),
+            f.id,
+        ),
+    )
+    lines: list[str] = []
+    used = 0
+    for fact in ranked:
+        line = _fact_line(fact)
+        cost = len(line) // CHARS_PER_TOKEN + 1
+        if used + cost > budget_tokens:
+            break
+        lines.append(line)
+        used += cost
+    included = frozenset(f.id for f in ranked[: len(lines)])
+    omitted = len(ranked) - len(lines)
+    system = env.get_template("system.j2").render(portfolio=bundle.portfolio)
+    evidence = env.get_template("evidence.j2").render(
+        portfolio=bundle.portfolio,
+        collected_at=bundle.collected_at.isoformat(),
+        digest=bundle.digest,
+        entities=bundle.entities,
+        gaps=bundle.gaps,
+        omitted=omitted,
+        fact_lines=lines,
+    )
+    return SharedPrompt(redact_text(system), redact_text(evidence), included, omitted)
+
+
+def build_request(
+    env: jinja2.Environment,
+    shared: SharedPrompt,
+    persona: Persona,
+    bundle: Bundle,
+    llm: LlmConfig,
+    note: str | None = None,
+) -> BriefRequest:
+    """One persona's request: the shared prefix plus what this lens focuses on."""
+    facts = [f for f in select_facts(persona, bundle) if f.id in shared.included]
+    instructions = env.get_template("persona.j2").render(
+        persona=persona, fact_ids=[f.id for f in facts], note=note
+    )
+    override = persona.model
+    return BriefRequest(
+        persona=persona,
+        system=shared.system,
+        evidence=shared.evidence,
+        instructions=redact_text(instructions),
+        model=(override.name if override and override.name else None) or llm.model,
+        max_tokens=(override.max_tokens if override and override.max_tokens else None)
+        or llm.max_tokens,
+        facts=facts,
+        omitted_facts=shared.omitted,
+    )
+
+
+def parse_report(text: str) -> Report:
+    """Validate a provider's answer, tolerating a Markdown code fence around the JSON."""
+    stripped = text.strip()
+    if stripped.startswith("```"):
+        stripped = stripped.strip("`")
+        stripped = stripped.split("\n", 1)[1] if "\n" in stripped else stripped
+    return Report.model_validate_json(stripped)
+
+
+class _Generation:
+    """One persona's call, its single re-ask, and the checks on the answer."""
+
+    def __init__(self, provider: Provider, provider_name: str, bundle: Bundle, strict: bool):
+        self.provider = provider
+        self.provider_name = provider_name
+        self.bundle = bundle
+        self.strict = strict
+
+    def run(
+        self, request: BriefRequest, on_first_byte: FirstByte | None
+    ) -> tuple[PersonaRun, Report | None]:
+        persona = request.persona
+        outcome = PersonaRun(persona=persona.id, title=persona.title, provider=self.provider_name)
+        started = time.perf_counter()
+        try:
+            report, results = self._ask(request, on_first_byte)
+        except ExecbriefError as exc:
+            outcome.status = PersonaStatus.FAILED
+            outcome.error = redact_text(exc.message)
+            report, results = None, []
+        except Exception as exc:  # one persona's crash must not stop the others
+            outcome.status = PersonaStatus.FAILED
+            outcome.error = redact_text(f"{type(exc).__name__}: {exc}")
+            report, results = None, []
+        for result in results:
+            outcome.usage = outcome.usage + result.usage
+            outcome.cost_usd += result.cost_usd
+            outcome.attempts += result.attempts
+            outcome.model = result.model
+        outcome.cost_usd = round(outcome.cost_usd, 6)
+        if report is not None:
+            outcome.warnings = check_grounding(report, self.bundle, persona) + missing_sections(
+                report, persona
+            )
+            outcome.findings_by_severity = {
+                s: n for s in Severity if (n := sum(f.severity is s for f in report.findings))
+            }
+            outcome.status = PersonaStatus.OK
+            if self.strict and outcome.warnings:
+                outcome.status = PersonaStatus.FAILED
+                outcome.error = f"{len(outcome.warnings)} grounding warnings under --strict"
+        outcome.seconds = round(time.perf_counter() - started, 3)
+        return outcome, report
+
+    def _ask(
+        self, request: BriefRequest, on_first_byte: FirstByte | None
+    ) -> tuple[Report, list[BriefResult]]:
+        first = self.provider.generate(request, on_first_byte)
+        try:
+            return parse_report(first.text), [first]
+        except ValidationError as exc:
+            repair = Repair(answer=first.text, errors=_short_errors(exc))
+        second = self.provider.generate(request.model_copy(update={"repair": repair}), None)
+        try:
+            return parse_report(second.text), [first, second]
+        except ValidationError as exc:
+            raise ExecbriefError(
+                "the answer did not match the report schema after one re-ask: " + _short_errors(exc)
+            ) from exc
+
+
+def _short_errors(exc: ValidationError, limit: int = 5) -> str:
+    parts = [
+        f"{'.'.join(str(p) for p in err['loc']) or '(root)'}: {err['msg']}"
+        for err in exc.errors()[:limit]
+    ]
+    more = exc.error_count() - limit
+    return "; ".join(parts) + (f"; and {more} more" if more > 0 else "")
+
+
+def generate_reports(
+    *,
+    run: RunFolder,
+    bundle: Bundle,
+    requests: list[BriefRequest],
+    provider: Provider,
+    provider_name: str,
+    concurrency: int,
+    strict: bool = False,
+    notes: dict[str, str] | None = None,
+    on_done: PersonaDone | None = None,
+) -> list[PersonaRun]:
+    """Generate every request's report into the run; failures are recorded, not raised.
+
+    The first persona goes alone until its response begins, so that its prompt-cache
+    write is visible to every other persona; the rest then go at once.
+    """
+    generation = _Generation(provider, provider_name, bundle, strict)
+    lock = threading.Lock()
+    outcomes: list[PersonaRun] = []
+
+    def one(request: BriefRequest, on_first_byte: FirstByte | None) -> None:
+        outcome, report = generation.run(request, on_first_byte)
+        outcome.note = (notes or {}).get(request.persona.id)
+        if report is not None:
+            write_atomic(
+                run.report_path(request.persona.id), report.model_dump_json(indent=2) + "\n"
+            )
+        with lock:
+            manifest = run.read_manifest()
+            manifest.personas[outcome.persona] = outcome
+            run.write_manifest(manifest)
+            outcomes.append(outcome)
+        if on_done is not None:
+            on_done(outcome)
+
+    if not requests:
+        return []
+    with ThreadPoolExecutor(max_workers=concurrency) as pool:
+        began = threading.Event()
+        first: Future[None] = pool.submit(one, requests[0], began.set)
+        while not began.wait(FIRST_BYTE_POLL_SECONDS) and not first.done():
+            pass
+        futures = [first] + [pool.submit(one, request, None) for request in requests[1:]]
+        for future in futures:
+            future.result()
+    order = {request.persona.id: i for i, request in enumerate(requests)}
+    manifest = run.read_manifest()
+    manifest.personas = dict(
+        sorted(manifest.personas.items(), key=lambda item: order.get(item[0], len(order)))
+    )
+    run.write_manifest(manifest)
+    return sorted(outcomes, key=lambda o: order[o.persona])

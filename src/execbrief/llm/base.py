@@ -1,0 +1,61 @@
+"""The provider protocol: one persona's prompt in, the model's raw answer and usage out."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Protocol
+
+from pydantic import BaseModel, Field
+
+from execbrief.models import Fact, Persona, Usage
+
+
+class Repair(BaseModel):
+    """A previous answer that failed validation, sent back once with its errors."""
+
+    answer: str
+    errors: str
+
+
+class BriefRequest(BaseModel):
+    """Everything a provider needs for one persona.
+
+    `system` and `evidence` are byte-identical for every persona of a run, so they form
+    one cacheable prefix; `instructions` is the persona-specific part that follows it.
+    """
+
+    persona: Persona
+    system: str
+    evidence: str
+    instructions: str
+    model: str | None = None
+    max_tokens: int = 8000
+    facts: list[Fact] = Field(description="The facts this persona's lens selected.")
+    omitted_facts: int = Field(0, description="Facts cut to fit the budget.")
+    repair: Repair | None = None
+
+
+class BriefResult(BaseModel):
+    """A provider's answer: the report as JSON text, not yet validated."""
+
+    text: str
+    model: str
+    usage: Usage = Field(default_factory=Usage)
+    attempts: int = 1
+    cost_usd: float = 0.0
+
+
+FirstByte = Callable[[], None]
+
+
+class Provider(Protocol):
+    name: str
+
+    def generate(
+        self, request: BriefRequest, on_first_byte: FirstByte | None = None
+    ) -> BriefResult:
+        """Answer one request; call `on_first_byte` once the response has begun.
+
+        Raises ProviderError when the call fails after the retry policy.
+        """
+        ...

@@ -1,0 +1,164 @@
+"""The offline provider: a complete, deterministic report built from the facts alone.
+
+It is how the example runs on a fresh machine and how most tests run. Every sentence
+it writes is a fact from the bundle, cited by id, so its briefs are grounded by design;
+each says that no model wrote it.
+"""
+
+from __future__ import annotations
+
+from execbrief.llm.base import BriefRequest, BriefResult, FirstByte
+from execbrief.models import (
+    EvidenceSelector,
+    Fact,
+    Finding,
+    Kpi,
+    KpiStatus,
+    LlmConfig,
+    Persona,
+    Recommendation,
+    Report,
+    ReportSection,
+    Severity,
+)
+
+OFFLINE_MODEL = "offline"
+MAX_FINDINGS = 12
+MAX_KPIS = 12
+MAX_RECOMMENDATIONS = 10
+MAX_SECTION_ITEMS = 10
+DETAIL_CHARS = 600
+
+_DUE_DAYS = {Severity.CRITICAL: 7, Severity.HIGH: 30, Severity.MEDIUM: 60}
+_IMPACT = {
+    Severity.CRITICAL: "Critical: exposes the business now; act this week.",
+    Severity.HIGH: "High: material risk or cost; fix within the month.",
+    Severity.MEDIUM: "Medium: weakens the operation; schedule it this quarter.",
+    Severity.LOW: "Low: worth tracking.",
+    Severity.INFO: "Context for the decisions in this brief.",
+}
+_UNITS = {"usd": "USD", "pct": "%", "months": "months", "days": "days"}
+
+
+class OfflineProvider:
+    name = "offline"
+
+    def __init__(self, config: LlmConfig | None = None) -> None:
+        self.config = config
+
+    def generate(
+        self, request: BriefRequest, on_first_byte: FirstByte | None = None
+    ) -> BriefResult:
+        if on_first_byte is not None:
+            on_first_byte()
+        report = build_offline_report(request.persona, request.facts)
+        return BriefResult(text=report.model_dump_json(), model=OFFLINE_MODEL)
+
+
+def _ranked(facts: list[Fact]) -> list[Fact]:
+    return sorted(facts, key=lambda f: (f.severity.rank, f.kind, f.id))
+
+
+def build_offline_report(persona: Persona, facts: list[Fact]) -> Report:
+    """A report whose every statement is one cited fact, ordered worst first."""
+    ranked = _ranked(facts)
+    serious = [f for f in ranked if f.severity.rank <= Severity.MEDIUM.rank]
+    finding_facts = (serious or ranked)[:MAX_FINDINGS]
+    findings = [
+        Finding(
+            category=fact.kind.split(".")[0],
+            severity=fact.severity,
+            title=fact.title,
+            description=_describe(fact),
+            impact=_IMPACT[fact.severity],
+            evidence=[fact.id],
+        )
+        for fact in finding_facts
+    ]
+    recommendations = [
+        Recommendation(
+            action=f"Resolve: {fact.title}",
+            owner=persona.title,
+            due_in_days=_DUE_DAYS[fact.severity],
+            impact=_IMPACT[fact.severity],
+            evidence=[fact.id],
+        )
+        for fact in ranked
+        if fact.severity in _DUE_DAYS
+    ][:MAX_RECOMMENDATIONS]
+    counts = {s: sum(1 for f in facts if f.severity is s) for s in Severity}
+    worst = ", ".join(f"{n} {s.value}" for s, n in counts.items() if n) or "no facts"
+    summary = (
+        f"Written without a model (offline provider): each item below is a fact from the "
+        f"evidence bundle selected by the {persona.title} lens, cited by id. "
+        f"The lens selected {len(facts)} facts ({worst})."
+    )
+    if ranked:
+        summary += f" First in line: {ranked[0].title.rstrip('.')}."
+    return Report(
+        subject=f"{len(facts)} facts in view ({worst})",
+        summary=summary,
+        findings=findings,
+        kpis=_kpis(ranked),
+        recommendations=recommendations,
+        sections=[
+            ReportSection(id=section.id, markdown=_section_markdown(section.evidence, ranked))
+            for section in persona.sections
+        ],
+    )
+
+
+def _kpis(ranked: list[Fact]) -> list[Kpi]:
+    kpis: list[Kpi] = []
+    for fact in ranked:
+        for name, value in sorted(fact.metrics.items()):
+            kpis.append(
+                Kpi(
+                    name=f"{_humanise(name)} ({fact.entity or 'portfolio'})",
+                    value=value,
+                    unit=_unit(name),
+                    target="not set",
+                    status=KpiStatus.NO_TARGET,
+                    evidence=[fact.id],
+                )
+            )
+            if len(kpis) == MAX_KPIS:
+                return kpis
+    return kpis
+
+
+def _section_markdown(selector: EvidenceSelector | None, ranked: list[Fact]) -> str:
+    chosen = [f for f in ranked if selector is None or selector.matches(f)][:MAX_SECTION_ITEMS]
+    if not chosen:
+        return (
+            "_The evidence bundle has nothing for this section; "
+            "a model-written brief would say what to collect._"
+        )
+    lines = [
+        f"- **{fact.title}** ({fact.severity.value}; `{fact.source.label()}`) `{fact.id}`"
+        for fact in chosen
+    ]
+    return "\n".join(lines)
+
+
+def _describe(fact: Fact) -> str:
+    detail = _clip(fact.detail)
+    if not detail or detail.rstrip(".") == fact.title.rstrip("."):
+        return f"Seen in `{fact.source.label()}`."
+    return detail
+
+
+def _clip(text: str) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= DETAIL_CHARS else text[: DETAIL_CHARS - 1].rstrip() + "…"
+
+
+def _humanise(metric: str) -> str:
+    words = metric.split("_")
+    if words[-1] in _UNITS:
+        words = words[:-1]
+    return " ".join(words).capitalize()
+
+
+def _unit(metric: str) -> str:
+    return _UNITS.get(metric.rsplit("_", 1)[-1], "count")

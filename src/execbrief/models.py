@@ -1,0 +1,522 @@
+"""The contracts every stage shares: facts, bundles, personas, reports, manifests, sends.
+
+Imports only pydantic and the standard library, so every other module can depend on it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any, Final, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+BUNDLE_SCHEMA: Final = "execbrief.bundle/1"
+MANIFEST_SCHEMA: Final = "execbrief.manifest/1"
+
+FactKind = Annotated[
+    str,
+    Field(
+        pattern=r"^[a-z0-9_]+(\.[a-z0-9_]+)+$",
+        description="Dotted lower-case kind from docs/FACT_KINDS.md, e.g. secret.hardcoded.",
+    ),
+]
+Identifier = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=64)]
+
+
+class Strict(BaseModel):
+    """Base for data read from disk or written by a model: unknown keys are errors."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class Severity(StrEnum):
+    CRITICAL = "critical"
+    HIGH = "high"
+    MEDIUM = "medium"
+    LOW = "low"
+    INFO = "info"
+
+    @property
+    def rank(self) -> int:
+        """0 for critical up to 4 for info, so sorting by rank puts the worst first."""
+        return list(Severity).index(self)
+
+
+class Source(Strict):
+    """Where a fact was seen; at least one field is set."""
+
+    path: str | None = Field(None, description="Path relative to its repository or workspace.")
+    line: int | None = Field(None, ge=1, description="1-based line in path.")
+    resource: str | None = Field(None, description="ARN or resource id.")
+    section: str | None = Field(None, description="Heading or logical section within path.")
+
+    @model_validator(mode="after")
+    def _one_field_set(self) -> Source:
+        if not any((self.path, self.resource, self.section)):
+            raise ValueError("a source needs at least one of path, resource, section")
+        return self
+
+    def label(self) -> str:
+        """Human-readable location such as `lambda_function.py:42` or an ARN."""
+        where = self.path or self.resource or ""
+        if self.path and self.line:
+            where = f"{self.path}:{self.line}"
+        if self.section:
+            where = f"{where} § {self.section}" if where else self.section
+        return where
+
+
+class Fact(Strict):
+    """One observation about the portfolio, from one collector, with its source."""
+
+    id: str = Field(description="Stable id: hash of collector, kind and source.")
+    collector: str
+    entity: str | None = Field(None, description="Entity id from the workspace, if attributed.")
+    kind: FactKind
+    severity: Severity = Severity.INFO
+    title: str
+    detail: str = ""
+    source: Source
+    metrics: dict[str, float] = Field(default_factory=dict)
+    tags: list[str] = Field(default_factory=list)
+    observed_at: datetime | None = None
+
+    @staticmethod
+    def make_id(collector: str, kind: str, source: Source) -> str:
+        """The id a fact gets from what it is and where it was seen, stable across runs."""
+        key = json.dumps([collector, kind, source.model_dump()], sort_keys=True)
+        return "f_" + hashlib.sha256(key.encode()).hexdigest()[:12]
+
+    @classmethod
+    def create(cls, *, collector: str, kind: str, source: Source, **fields: Any) -> Fact:
+        """Build a fact whose id derives from collector, kind and source."""
+        fact_id = cls.make_id(collector, kind, source)
+        return cls(id=fact_id, collector=collector, kind=kind, source=source, **fields)
+
+
+class Gap(Strict):
+    """Something a collector could not see; recorded instead of failing the run."""
+
+    collector: str
+    source: str = Field(description="What could not be read: a path, service or resource.")
+    reason: str
+    hint: str | None = Field(None, description="What would close the gap, e.g. an IAM action.")
+
+
+class Entity(Strict):
+    id: Identifier
+    name: str
+    aliases: list[str] = Field(default_factory=list)
+
+
+class CollectorRun(Strict):
+    """How one collector fared in one collection."""
+
+    collector: str
+    seconds: float
+    facts: int
+    gaps: int
+    ok: bool
+
+
+class Bundle(Strict):
+    """All evidence of one run: the only input the generate stage reads."""
+
+    schema_: Literal["execbrief.bundle/1"] = Field(BUNDLE_SCHEMA, alias="schema")
+    portfolio: str
+    collected_at: datetime
+    entities: list[Entity]
+    facts: list[Fact]
+    gaps: list[Gap] = Field(default_factory=list)
+    collectors: list[CollectorRun] = Field(default_factory=list)
+    digest: str = Field("", description="sha256 of facts and gaps, without timestamps.")
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    def compute_digest(self) -> str:
+        """Digest of the evidence itself, so two runs on the same evidence share it."""
+        facts = [f.model_dump(mode="json", exclude={"observed_at"}) for f in self.facts]
+        gaps = [g.model_dump(mode="json") for g in self.gaps]
+        canonical = json.dumps({"facts": facts, "gaps": gaps}, sort_keys=True)
+        return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
+
+    def fact_index(self) -> dict[str, Fact]:
+        return {fact.id: fact for fact in self.facts}
+
+
+# --- personas -------------------------------------------------------------------------
+
+
+class EvidenceSelector(Strict):
+    """Which facts a persona (or one of its sections) reads. Empty lists select everything."""
+
+    kinds: list[str] = Field(
+        default_factory=list,
+        description="Fact kinds; a trailing `.*` selects a family, e.g. `secret.*`.",
+    )
+    tags: list[str] = Field(default_factory=list, description="Any of these tags.")
+    entities: list[str] = Field(default_factory=list, description="Only these entity ids.")
+    min_severity: Severity = Field(Severity.INFO, description="Drop facts below this severity.")
+
+    def matches(self, fact: Fact) -> bool:
+        """Whether a fact falls inside this lens: (kind or tag) and entity and severity."""
+        if fact.severity.rank > self.min_severity.rank:
+            return False
+        if self.entities and fact.entity not in self.entities:
+            return False
+        if not self.kinds and not self.tags:
+            return True
+        kind_hit = any(_kind_matches(pattern, fact.kind) for pattern in self.kinds)
+        tag_hit = bool(set(self.tags) & set(fact.tags))
+        return kind_hit or tag_hit
+
+
+def _kind_matches(pattern: str, kind: str) -> bool:
+    if pattern.endswith(".*"):
+        return kind == pattern[:-2] or kind.startswith(pattern[:-1])
+    return kind == pattern
+
+
+class PersonaSection(Strict):
+    """A part the brief must contain, e.g. the 30-day agenda."""
+
+    id: Identifier
+    title: str
+    guidance: str = Field(description="What a good version of this section contains.")
+    evidence: EvidenceSelector | None = Field(
+        None, description="Facts this section draws on; defaults to the persona's evidence."
+    )
+
+
+class Delivery(Strict):
+    to: list[str] = Field(min_length=1)
+    cc: list[str] = Field(default_factory=list)
+    bcc: list[str] = Field(default_factory=list)
+    subject: str = Field(
+        description="Jinja2 template; sees portfolio, persona, run_id, date, report."
+    )
+
+
+class ModelOverride(Strict):
+    name: str | None = None
+    max_tokens: int | None = Field(None, gt=0)
+
+
+class Persona(Strict):
+    """One executive lens: who reads the brief, what they decide, what it must contain."""
+
+    id: Identifier
+    title: str
+    audience: str = Field(description="Who reads this brief and what they already know.")
+    lens: str = Field(description="The decisions this executive makes with the brief.")
+    priorities: list[str] = Field(min_length=1)
+    evidence: EvidenceSelector
+    sections: list[PersonaSection] = Field(min_length=1)
+    deliver: Delivery
+    model: ModelOverride | None = None
+
+
+# --- reports --------------------------------------------------------------------------
+
+
+class KpiStatus(StrEnum):
+    ON_TRACK = "on_track"
+    AT_RISK = "at_risk"
+    OFF_TRACK = "off_track"
+    NO_TARGET = "no_target"
+    MISSING = "missing"
+
+
+FactIds = Annotated[list[str], Field(description="Ids of the bundle facts this rests on.")]
+
+
+class Finding(Strict):
+    category: str
+    severity: Severity
+    title: str
+    description: str
+    impact: str
+    evidence: FactIds
+
+
+class Kpi(Strict):
+    name: str
+    value: float | None = Field(description="Measured value; null when it is not tracked yet.")
+    unit: str = Field(description="e.g. USD, USD/month, %, charters/month.")
+    target: str = Field(description="The target, as the executive would state it.")
+    status: KpiStatus
+    evidence: FactIds
+
+
+class Recommendation(Strict):
+    action: str
+    owner: str
+    due_in_days: int = Field(ge=0, le=365)
+    impact: str
+    evidence: FactIds
+
+
+class ReportSection(Strict):
+    # A list of {id, markdown} rather than a mapping: strict JSON-schema output needs
+    # closed objects, and a mapping with free keys is an open one.
+    id: str = Field(description="The persona section id this text fills.")
+    markdown: str
+
+
+class Report(Strict):
+    """What a provider must return for one persona; validated before it is written."""
+
+    subject: str = Field(description="A one-line headline for the brief.")
+    summary: str = Field(description="Three to five sentences an executive reads first.")
+    findings: list[Finding]
+    kpis: list[Kpi]
+    recommendations: list[Recommendation]
+    sections: list[ReportSection]
+
+
+# --- runs -----------------------------------------------------------------------------
+
+
+class Usage(Strict):
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_creation_input_tokens: int = 0
+    cache_read_input_tokens: int = 0
+
+    def __add__(self, other: Usage) -> Usage:
+        return Usage(
+            input_tokens=self.input_tokens + other.input_tokens,
+            output_tokens=self.output_tokens + other.output_tokens,
+            cache_creation_input_tokens=self.cache_creation_input_tokens
+            + other.cache_creation_input_tokens,
+            cache_read_input_tokens=self.cache_read_input_tokens + other.cache_read_input_tokens,
+        )
+
+    @property
+    def total(self) -> int:
+        return (
+            self.input_tokens
+            + self.output_tokens
+            + self.cache_creation_input_tokens
+            + self.cache_read_input_tokens
+        )
+
+
+class WarningKind(StrEnum):
+    UNKNOWN_FACT = "unknown_fact"
+    UNGROUNDED_NUMBER = "ungrounded_number"
+    MISSING_SECTION = "missing_section"
+    UNCITED = "uncited"
+
+
+class GroundingWarning(Strict):
+    kind: WarningKind
+    where: str = Field(description="Field path in the report, e.g. findings[2].description.")
+    detail: str
+
+
+class PersonaStatus(StrEnum):
+    PENDING = "pending"
+    OK = "ok"
+    FAILED = "failed"
+
+
+class PersonaRun(Strict):
+    """One persona's outcome within a run, as the manifest records it."""
+
+    persona: str
+    title: str
+    status: PersonaStatus = PersonaStatus.PENDING
+    provider: str | None = None
+    model: str | None = None
+    usage: Usage = Field(default_factory=Usage)
+    cost_usd: float = 0.0
+    seconds: float = 0.0
+    attempts: int = 0
+    warnings: list[GroundingWarning] = Field(default_factory=list)
+    findings_by_severity: dict[Severity, int] = Field(default_factory=dict)
+    error: str | None = None
+    note: str | None = Field(None, description="The analyst's note added to the prompt.")
+    report_sha256: str | None = Field(None, description="Digest of report.json when rendered.")
+
+
+class StageTiming(Strict):
+    stage: str
+    seconds: float
+
+
+class Manifest(Strict):
+    schema_: Literal["execbrief.manifest/1"] = Field(MANIFEST_SCHEMA, alias="schema")
+    run_id: str
+    created_at: datetime
+    portfolio: str
+    workspace: str
+    bundle_digest: str
+    personas: dict[str, PersonaRun] = Field(default_factory=dict)
+    stages: list[StageTiming] = Field(default_factory=list)
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    def failed(self) -> list[str]:
+        return [p for p, r in self.personas.items() if r.status is PersonaStatus.FAILED]
+
+
+class SendEvent(StrEnum):
+    ATTEMPT = "attempt"
+    SENT = "sent"
+    FAILED = "failed"
+
+
+class SendRecord(Strict):
+    """One line of send-ledger.jsonl."""
+
+    ts: datetime
+    run: str
+    persona: str
+    event: SendEvent
+    transport: str
+    message_id: str | None = None
+    error: str | None = None
+
+
+class Envelope(Strict):
+    """Who a rendered message goes to; Bcc lives here, never in the message headers."""
+
+    sender: str
+    recipients: list[str] = Field(min_length=1)
+    message_id: str
+
+
+# --- workspace config -----------------------------------------------------------------
+
+
+class AwsSource(Strict):
+    regions: list[str] = Field(default_factory=lambda: ["us-west-2"])
+    profile: str | None = None
+    role_arn: str | None = None
+    snapshot: Path | None = Field(None, description="Replay this inventory snapshot offline.")
+
+
+class LedgerSource(Strict):
+    path: Path
+    cash_balance: float = 0
+    unit_economics: dict[str, float] = Field(default_factory=dict)
+
+
+class Sources(Strict):
+    handoffs: list[str] = Field(default_factory=list, description="Globs of Markdown notes.")
+    repos: list[str] = Field(default_factory=list, description="Paths or globs of repositories.")
+    aws: AwsSource | None = None
+    ledger: LedgerSource | None = None
+
+
+ProviderName = Literal["auto", "anthropic", "bedrock", "openai", "offline"]
+TransportName = Literal["file", "ses", "smtp"]
+
+
+class ModelPrice(Strict):
+    """USD per million tokens; cache writes and reads are priced on their own."""
+
+    input: float
+    output: float
+    cache_write: float
+    cache_read: float
+
+
+class LlmConfig(Strict):
+    provider: ProviderName = "auto"
+    model: str | None = Field(None, description="Default: the provider's current default.")
+    max_tokens: int = Field(8000, gt=0)
+    concurrency: int = Field(8, ge=1, le=64)
+    base_url: str | None = Field(None, description="OpenAI-compatible endpoint (openai provider).")
+    region: str | None = Field(None, description="AWS region for the bedrock provider.")
+    timeout_seconds: float = Field(600, gt=0)
+    max_attempts: int = Field(6, ge=1, le=20)
+    evidence_budget_tokens: int = Field(
+        150_000, gt=0, description="Facts beyond this budget are ranked and cut."
+    )
+    prices: dict[str, ModelPrice] = Field(
+        default_factory=dict, description="Override the price table, by model name."
+    )
+
+
+class SmtpConfig(Strict):
+    host: str = "localhost"
+    port: int = Field(587, ge=1, le=65535)
+    security: Literal["starttls", "tls", "none"] = "starttls"
+    username: str | None = Field(None, description="Password from EXECBRIEF_SMTP_PASSWORD.")
+    timeout_seconds: float = 30.0
+
+
+class MailConfig(Strict):
+    transport: TransportName = "file"
+    sender: str | None = Field(None, alias="from", description="Must be verified for SES.")
+    bcc_audit: str | None = None
+    region: str | None = None
+    configuration_set: str | None = None
+    allowed_recipient_domains: list[str] = Field(
+        default_factory=list, description="When set, refuse any recipient outside these domains."
+    )
+    env_file: Path | None = Field(
+        None, description="A dotenv file whose SES_* variables fill settings left empty here."
+    )
+    smtp: SmtpConfig = Field(default_factory=SmtpConfig)
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class WorkspaceConfig(Strict):
+    """execbrief.yaml: the portfolio, where its evidence lives, and how briefs go out."""
+
+    portfolio: str
+    entities: list[Entity] = Field(min_length=1)
+    sources: Sources = Field(default_factory=Sources)
+    personas: list[str] | None = Field(None, description="Persona ids; default: all shipped.")
+    llm: LlmConfig = Field(default_factory=LlmConfig)
+    mail: MailConfig = Field(default_factory=MailConfig)
+    outputs: Path = Path("outputs")
+
+
+# --- plug-in boundaries ---------------------------------------------------------------
+
+
+class CollectContext(BaseModel):
+    """What a collector is given: the workspace it serves and the time of the collection."""
+
+    root: Path = Field(description="The workspace folder; relative config paths start here.")
+    config: WorkspaceConfig
+    now: datetime
+
+
+class CollectResult(Strict):
+    facts: list[Fact] = Field(default_factory=list)
+    gaps: list[Gap] = Field(default_factory=list)
+
+
+class OutgoingMessage(BaseModel):
+    """A rendered message.eml and its envelope, as a transport receives it."""
+
+    run: str
+    persona: str
+    raw: bytes
+    envelope: Envelope
+
+
+class DeliveryAction(StrEnum):
+    SENT = "sent"
+    SKIPPED = "skipped"
+    FAILED = "failed"
+    WOULD_SEND = "would_send"
+
+
+class DeliveryOutcome(Strict):
+    """What `send` did for one persona, for the summary table."""
+
+    persona: str
+    action: DeliveryAction
+    detail: str = ""
+    message_id: str | None = None

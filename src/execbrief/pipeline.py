@@ -1,0 +1,218 @@
+"""The stages wired to a workspace and a run folder; the CLI calls these, one per command."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from execbrief.bundle import (
+    Collector,
+    collect_bundle,
+    collectors_for,
+    installed_collectors,
+)
+from execbrief.config import Workspace
+from execbrief.errors import ConfigError
+from execbrief.generate import (
+    build_request,
+    build_shared_prompt,
+    generate_reports,
+    prompt_environment,
+)
+from execbrief.llm import get_provider, resolve_provider_name
+from execbrief.mail.settings import resolve_mail_settings
+from execbrief.models import (
+    Bundle,
+    CollectorRun,
+    DeliveryOutcome,
+    MailConfig,
+    Manifest,
+    Persona,
+    PersonaRun,
+    PersonaStatus,
+    StageTiming,
+    TransportName,
+)
+from execbrief.persona_files import discover_personas, select_personas
+from execbrief.render import render_persona
+from execbrief.review import write_index
+from execbrief.runs import RunFolder, create_run, open_run
+from execbrief.send import AfterAttempt, make_transport, send_run
+
+
+@dataclass
+class Hooks:
+    """Progress callbacks the CLI passes in; stages never print."""
+
+    collector_done: Callable[[str, CollectorRun], None] | None = None
+    generation_started: Callable[[str, int], None] | None = None
+    persona_done: Callable[[PersonaRun], None] | None = None
+    rendered: Callable[[str], None] | None = None
+
+
+def personas_for(workspace: Workspace, requested: list[str]) -> list[Persona]:
+    catalogue = discover_personas(workspace.root)
+    return select_personas(catalogue, workspace.config.personas, requested)
+
+
+def _record_stage(run: RunFolder, stage: str, started: float) -> None:
+    manifest = run.read_manifest()
+    manifest.stages.append(
+        StageTiming(stage=stage, seconds=round(time.perf_counter() - started, 3))
+    )
+    run.write_manifest(manifest)
+
+
+def collect(
+    workspace: Workspace,
+    hooks: Hooks | None = None,
+    collectors: list[Collector] | None = None,
+    now: datetime | None = None,
+) -> tuple[RunFolder, Bundle]:
+    """Start a new run: collect the bundle, write it and an empty manifest."""
+    started = time.perf_counter()
+    now = now or datetime.now(UTC)
+    chosen = (
+        collectors
+        if collectors is not None
+        else collectors_for(workspace.config, installed_collectors())
+    )
+    bundle = collect_bundle(workspace, chosen, now, (hooks or Hooks()).collector_done)
+    run = create_run(workspace.outputs, now)
+    run.write_bundle(bundle)
+    run.write_manifest(
+        Manifest(
+            run_id=run.run_id,
+            created_at=now,
+            portfolio=bundle.portfolio,
+            workspace=str(workspace.root),
+            bundle_digest=bundle.digest,
+        )
+    )
+    _record_stage(run, "collect", started)
+    return run, bundle
+
+
+def generate(
+    workspace: Workspace,
+    run: RunFolder,
+    personas: list[Persona],
+    hooks: Hooks | None = None,
+    *,
+    strict: bool = False,
+    note: str | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> tuple[str, list[PersonaRun]]:
+    """Generate the personas' reports into `run`; returns the provider used and outcomes."""
+    hooks = hooks or Hooks()
+    started = time.perf_counter()
+    bundle = run.read_bundle()
+    llm = workspace.config.llm
+    provider_name = resolve_provider_name(llm, os.environ if environ is None else environ)
+    provider = get_provider(provider_name, llm)
+    env = prompt_environment(workspace.root)
+    shared = build_shared_prompt(env, bundle, personas, llm.evidence_budget_tokens)
+    notes = {p.id: note for p in personas} if note else {}
+    requests = [build_request(env, shared, p, bundle, llm, notes.get(p.id)) for p in personas]
+    if hooks.generation_started:
+        hooks.generation_started(provider_name, len(requests))
+    outcomes = generate_reports(
+        run=run,
+        bundle=bundle,
+        requests=requests,
+        provider=provider,
+        provider_name=provider_name,
+        concurrency=llm.concurrency,
+        strict=strict,
+        notes=notes,
+        on_done=hooks.persona_done,
+    )
+    _record_stage(run, "generate", started)
+    return provider_name, outcomes
+
+
+def mail_settings(workspace: Workspace, environ: Mapping[str, str] | None = None) -> MailConfig:
+    settings = resolve_mail_settings(
+        workspace.config.mail, workspace.root, os.environ if environ is None else environ
+    )
+    return settings.mail
+
+
+def render(
+    workspace: Workspace,
+    run: RunFolder,
+    personas: list[Persona],
+    hooks: Hooks | None = None,
+    now: datetime | None = None,
+) -> list[str]:
+    """Render every persona of `run` that has a report; returns the ids rendered."""
+    hooks = hooks or Hooks()
+    started = time.perf_counter()
+    mail = mail_settings(workspace)
+    manifest = run.read_manifest()
+    rendered: list[str] = []
+    for persona in personas:
+        outcome = manifest.personas.get(persona.id)
+        if outcome is None or not run.report_path(persona.id).is_file():
+            continue
+        render_persona(run, persona, manifest, mail, now or datetime.now(UTC))
+        rendered.append(persona.id)
+        if hooks.rendered:
+            hooks.rendered(persona.id)
+    run.write_manifest(manifest)
+    write_index(run, manifest, run.read_bundle())
+    _record_stage(run, "render", started)
+    return rendered
+
+
+def send(
+    workspace: Workspace,
+    run: RunFolder,
+    persona_ids: list[str],
+    *,
+    requested: bool,
+    transport_name: TransportName | None = None,
+    force: bool = False,
+    dry_run: bool = False,
+    after_attempt: AfterAttempt | None = None,
+) -> list[DeliveryOutcome]:
+    """Send the rendered messages of `run`, then refresh its review page."""
+    mail = mail_settings(workspace)
+    transport = make_transport(transport_name or mail.transport, run, mail)
+    outcomes = send_run(
+        run,
+        persona_ids,
+        transport,
+        requested=requested,
+        force=force,
+        dry_run=dry_run,
+        after_attempt=after_attempt,
+    )
+    if not dry_run:
+        write_index(run, run.read_manifest(), run.read_bundle())
+    return outcomes
+
+
+def run_personas_in(run: RunFolder, requested: list[str]) -> list[str]:
+    """The personas a later stage works on: those requested, else all in the manifest."""
+    manifest = run.read_manifest()
+    if not requested:
+        return list(manifest.personas)
+    unknown = [p for p in requested if p not in manifest.personas]
+    if unknown:
+        raise ConfigError(
+            f"persona {unknown[0]!r} is not part of run {run.run_id}",
+            hint="personas in this run: " + ", ".join(manifest.personas),
+        )
+    return requested
+
+
+def failed_personas(outcomes: list[PersonaRun]) -> list[str]:
+    return [o.persona for o in outcomes if o.status is PersonaStatus.FAILED]
+
+
+def resolve_run(workspace: Workspace, run: str) -> RunFolder:
+    return open_run(workspace.outputs, run)

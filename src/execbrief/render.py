@@ -1,0 +1,202 @@
+"""The render stage: report.json -> report.md, report.html, report.txt, message.eml.
+
+Model-written text is untrusted: Jinja2 autoescapes it, and section Markdown is turned
+into HTML then sanitized, so nothing in evidence or answers can add script, forms,
+remote images or headers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime
+from email.message import EmailMessage
+from email.policy import SMTP
+from email.utils import format_datetime, make_msgid
+from importlib import resources
+from typing import Any
+
+import css_inline
+import jinja2
+import nh3
+from jinja2.sandbox import SandboxedEnvironment
+from markdown_it import MarkdownIt
+from markupsafe import Markup
+
+from execbrief.errors import ConfigError
+from execbrief.mail.addresses import check_header_value, validate_address
+from execbrief.models import (
+    Envelope,
+    MailConfig,
+    Manifest,
+    Persona,
+    PersonaRun,
+)
+from execbrief.runs import RunFolder, write_atomic
+
+_ALLOWED_TAGS = {
+    "p", "br", "strong", "em", "b", "i", "ul", "ol", "li", "code", "pre", "blockquote",
+    "table", "thead", "tbody", "tr", "th", "td", "h3", "h4", "h5", "hr", "a", "del",
+}  # fmt: skip
+_ALLOWED_ATTRIBUTES = {"a": {"href", "title"}, "th": {"align"}, "td": {"align"}}
+_markdown = MarkdownIt("commonmark", {"html": False}).enable("table").enable("strikethrough")
+
+
+def markdown_to_safe_html(text: str) -> Markup:
+    """Render untrusted Markdown to HTML that keeps only harmless formatting and links."""
+    html = _markdown.render(text)
+    cleaned = nh3.clean(
+        html,
+        tags=_ALLOWED_TAGS,
+        attributes=_ALLOWED_ATTRIBUTES,
+        url_schemes={"https", "mailto"},
+        link_rel="noopener noreferrer nofollow",
+    )
+    return Markup(cleaned)  # noqa: S704 - sanitized by nh3 just above
+
+
+def _templates() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(resources.files("execbrief.templates"))),
+        autoescape=jinja2.select_autoescape(["html.j2"], default_for_string=False),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+    )
+    env.globals["cite"] = lambda ids: "[" + ", ".join(ids) + "]" if ids else "[uncited]"
+    env.globals["number"] = lambda v: "n/a" if v is None else f"{v:,.2f}".rstrip("0").rstrip(".")
+    return env
+
+
+@dataclass(frozen=True)
+class RenderedSection:
+    id: str
+    title: str
+    markdown: str
+    html: Markup
+
+
+def _provenance(outcome: PersonaRun) -> str:
+    if outcome.provider == "offline":
+        return "Written without a model by the offline provider, from the evidence alone."
+    return f"Written by {outcome.model or 'an unknown model'} via {outcome.provider}."
+
+
+def render_subject(template: str, context: dict[str, Any]) -> str:
+    """The persona's subject template, sandboxed and folded onto one line."""
+    env = SandboxedEnvironment(undefined=jinja2.StrictUndefined)
+    try:
+        subject = env.from_string(template).render(**context)
+    except jinja2.TemplateError as exc:
+        raise ConfigError(f"subject template: {exc}", field="deliver.subject") from exc
+    return " ".join(subject.split())[:250]
+
+
+def build_envelope_addresses(
+    persona: Persona, mail: MailConfig
+) -> tuple[str, list[str], list[str], list[str]]:
+    """Validated sender, To, Cc and Bcc (with the workspace's audit copy) for a persona."""
+    if not mail.sender:
+        raise ConfigError(
+            "no sender address", field="mail.from", hint="set mail.from in execbrief.yaml"
+        )
+    sender = validate_address(mail.sender)
+    to = [validate_address(a) for a in persona.deliver.to]
+    cc = [validate_address(a) for a in persona.deliver.cc]
+    bcc = [validate_address(a) for a in persona.deliver.bcc]
+    if mail.bcc_audit:
+        bcc.append(validate_address(mail.bcc_audit))
+    return sender, to, cc, list(dict.fromkeys(bcc))
+
+
+def render_persona(
+    run: RunFolder,
+    persona: Persona,
+    manifest: Manifest,
+    mail: MailConfig,
+    now: datetime,
+) -> Envelope:
+    """Write the drafts and message.eml of one persona; return its envelope."""
+    report = run.read_report(persona.id)
+    report_bytes = run.report_path(persona.id).read_bytes()
+    outcome = manifest.personas.get(persona.id) or PersonaRun(
+        persona=persona.id, title=persona.title
+    )
+    titles = {s.id: s.title for s in persona.sections}
+    sections = [
+        RenderedSection(
+            s.id,
+            titles.get(s.id, s.id.replace("_", " ").title()),
+            s.markdown,
+            markdown_to_safe_html(s.markdown),
+        )
+        for s in report.sections
+    ]
+    date = now.strftime("%Y-%m-%d")
+    context: dict[str, Any] = {
+        "persona": persona,
+        "report": report,
+        "sections": sections,
+        "warnings": outcome.warnings,
+        "portfolio": manifest.portfolio,
+        "run_id": run.run_id,
+        "date": date,
+        "digest": manifest.bundle_digest,
+        "provenance": _provenance(outcome),
+        "offline": outcome.provider == "offline",
+    }
+    env = _templates()
+    markdown = env.get_template("report.md.j2").render(context)
+    text = env.get_template("report.txt.j2").render(context)
+    html = css_inline.inline(env.get_template("report.html.j2").render(context))
+    subject = render_subject(
+        persona.deliver.subject,
+        {
+            "portfolio": manifest.portfolio,
+            "persona": persona,
+            "run_id": run.run_id,
+            "date": date,
+            "report": report,
+        },
+    )
+    sender, to, cc, bcc = build_envelope_addresses(persona, mail)
+    message_id = make_msgid(idstring=f"{run.run_id}.{persona.id}", domain=sender.split("@")[1])
+    message = _mime_message(sender, to, cc, subject, now, message_id, text, html)
+    message["X-Execbrief-Run"] = run.run_id
+    message["X-Execbrief-Persona"] = persona.id
+
+    folder = run.persona_dir(persona.id)
+    write_atomic(folder / "report.md", markdown)
+    write_atomic(folder / "report.txt", text)
+    write_atomic(folder / "report.html", html)
+    write_atomic(folder / "message.eml", message.as_bytes())
+    envelope = Envelope(
+        sender=sender, recipients=list(dict.fromkeys(to + cc + bcc)), message_id=message_id
+    )
+    write_atomic(folder / "envelope.json", envelope.model_dump_json(indent=2))
+    outcome.report_sha256 = hashlib.sha256(report_bytes).hexdigest()
+    return envelope
+
+
+def _mime_message(
+    sender: str,
+    to: list[str],
+    cc: list[str],
+    subject: str,
+    now: datetime,
+    message_id: str,
+    text: str,
+    html: str,
+) -> EmailMessage:
+    for name, value in (("Subject", subject), ("From", sender)):
+        check_header_value(name, value)
+    message = EmailMessage(policy=SMTP)
+    message["From"] = sender
+    message["To"] = ", ".join(to)
+    if cc:
+        message["Cc"] = ", ".join(cc)
+    message["Subject"] = subject
+    message["Date"] = format_datetime(now)
+    message["Message-ID"] = message_id
+    message.set_content(text, subtype="plain", charset="utf-8")
+    message.add_alternative(html, subtype="html", charset="utf-8")
+    return message

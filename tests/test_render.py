@@ -1,0 +1,72 @@
+"""Rendering: sanitized model text, subjects, and the MIME message."""
+
+from __future__ import annotations
+
+from html.parser import HTMLParser
+
+import pytest
+
+from execbrief.errors import ConfigError
+from execbrief.render import markdown_to_safe_html, render_subject
+
+
+class _Elements(HTMLParser):
+    """Every element and attribute of a fragment, as a browser would see them."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: list[str] = []
+        self.attributes: list[tuple[str, str]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append(tag)
+        self.attributes += [(name, value or "") for name, value in attrs]
+
+
+def _elements(html: str) -> _Elements:
+    parser = _Elements()
+    parser.feed(html)
+    return parser
+
+
+@pytest.mark.parametrize(
+    "markdown",
+    [
+        "hello <script>alert(1)</script>",
+        '<img src="https://tracker.example.com/p.gif">',
+        "[click](javascript:alert(1))",
+        '<a href="https://example.com" onclick="steal()">x</a>',
+        '<form action="https://example.com"><input name="pw"></form>',
+        "![pixel](https://tracker.example.com/p.gif)",
+        "[x](http://plain.example.com)",
+    ],
+)
+def test_model_markdown_cannot_inject_active_content(markdown: str) -> None:
+    found = _elements(markdown_to_safe_html(markdown))
+
+    assert not {"script", "img", "form", "input", "iframe", "style"} & set(found.tags)
+    assert not [name for name, _ in found.attributes if name.startswith("on")]
+    assert not [v for n, v in found.attributes if n in {"href", "src"} and "https:" not in v]
+
+
+def test_markdown_formatting_and_https_links_survive() -> None:
+    html = markdown_to_safe_html("**Burn** is [here](https://example.com/b)\n\n- one\n- two")
+
+    assert "<strong>Burn</strong>" in html
+    assert 'href="https://example.com/b"' in html
+    assert "<li>one</li>" in html
+
+
+def test_subject_template_is_sandboxed_and_folded_onto_one_line() -> None:
+    subject = render_subject(
+        "[{{ portfolio }}] {{ date }}: {{ headline }}",
+        {"portfolio": "P", "date": "2026-11-25", "headline": "Cash\r\nBcc: evil@example.com"},
+    )
+
+    assert subject == "[P] 2026-11-25: Cash Bcc: evil@example.com"
+    assert "\n" not in subject and "\r" not in subject
+
+
+def test_a_broken_subject_template_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match="subject template"):
+        render_subject("{{ report.subject", {})
