@@ -19,7 +19,7 @@ demo: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy src collectors tests benchmarks
+	$(BIN)/mypy
 
 test: lint
 	$(BIN)/pytest -n 2 -q
@@ -27,6 +27,10 @@ test: lint
 # JSON Schemas of the contracts, checked in and compared by tests/test_schemas.py.
 schemas: $(STAMP)
 	$(BIN)/python -m execbrief.schemas
+
+# PNGs of two rendered briefs for the README (needs Debian's chromium).
+screenshots: $(STAMP)
+	$(BIN)/python scripts/screenshots.py
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/code_audit.py

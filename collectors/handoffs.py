@@ -75,19 +75,6 @@ _ANYWHERE = {
     "todo": re.compile(r"\b(?:todo|to-do|fixme)\b", re.IGNORECASE),
     "decision": re.compile(r"\b(?:decisions?|decided)\b", re.IGNORECASE),
 }
-_LEADING_KIND = {
-    "blocked": "blocker",
-    "blocker": "blocker",
-    "blocking": "blocker",
-    "todo": "todo",
-    "to-do": "todo",
-    "fixme": "todo",
-    "risk": "risk",
-    "risks": "risk",
-    "decision": "decision",
-    "decisions": "decision",
-    "decided": "decision",
-}
 _CONTEXT_WORDS = {
     "blocker": {"blocked", "blocker", "blockers"},
     "risk": {"risk", "risks"},
@@ -175,19 +162,9 @@ def _context_kind(heading: str) -> str | None:
     return "todo" if tag in _TODO_SECTIONS else None
 
 
-def _plain(inline: Token) -> str:
-    """An inline token's readable text: emphasis and link syntax dropped, code kept."""
-    parts: list[str] = []
-    for child in inline.children or []:
-        if child.type in ("text", "code_inline", "image"):
-            parts.append(child.content)
-        elif child.type in ("softbreak", "hardbreak"):
-            parts.append(" ")
-    return " ".join("".join(parts).split())
-
-
 def _plain_lines(inline: Token) -> list[tuple[int, str]]:
-    """An inline token split at its line breaks, each piece with its 1-based line."""
+    """An inline token's readable text (emphasis and link syntax dropped, code kept),
+    split at its line breaks, each piece with its 1-based line."""
     assert inline.map is not None
     pieces: list[tuple[int, str]] = []
     line, parts = inline.map[0] + 1, list[str]()
@@ -199,6 +176,11 @@ def _plain_lines(inline: Token) -> list[tuple[int, str]]:
             parts.append(child.content)
     pieces.append((line, "".join(parts)))
     return [(n, " ".join(text.split())) for n, text in pieces if text.strip()]
+
+
+def _plain(inline: Token) -> str:
+    """An inline token's readable text: emphasis and link syntax dropped, code kept."""
+    return " ".join(text for _, text in _plain_lines(inline))
 
 
 class _Walker:
@@ -339,13 +321,10 @@ def _kind_of(line: _Line) -> str | None:
     text = _TASK.sub("", line.text)
     leading = _LEADING.match(text)
     if leading:
-        return _LEADING_KIND[leading.group("word").lower()]
+        return next(k for k, word in _ANYWHERE.items() if word.fullmatch(leading.group("word")))
     if line.context:
         return line.context
-    for kind in ("blocker", "risk", "todo", "decision"):
-        if _ANYWHERE[kind].search(text):
-            return kind
-    return None
+    return next((kind for kind, word in _ANYWHERE.items() if word.search(text)), None)
 
 
 def _trim(text: str, limit: int) -> str:
@@ -464,9 +443,6 @@ class HandoffsCollector:
     """Facts from the Markdown handoff notes named by `sources.handoffs`."""
 
     name = NAME
-
-    def __init__(self, stale_after_days: int = 30) -> None:
-        self.stale_after_days = stale_after_days
 
     def collect(self, ctx: CollectContext) -> CollectResult:
         result = CollectResult()
@@ -642,7 +618,8 @@ class HandoffsCollector:
         changed, how = (updated, "front matter `updated`") if updated else last_changed(path)
         now = ctx.now if ctx.now.tzinfo else ctx.now.replace(tzinfo=UTC)
         age = (now - changed).days
-        if age <= self.stale_after_days:
+        stale_after = ctx.config.stale_after_days
+        if age <= stale_after:
             return None
         owner = f" Owner: {front['owner']}." if front.get("owner") else ""
         return Fact.create(
@@ -652,9 +629,9 @@ class HandoffsCollector:
             severity=Severity.LOW,
             title=f"{label} handoff not updated in {age} days",
             detail=f"Last updated {changed.date().isoformat()} ({how}); notes older than "
-            f"{self.stale_after_days} days are stale.{owner}",
+            f"{stale_after} days are stale.{owner}",
             entity=entity.id if entity else None,
-            metrics={"age_days": age, "stale_after_days": self.stale_after_days},
+            metrics={"age_days": age, "stale_after_days": stale_after},
             tags=["freshness"],
             observed_at=ctx.now,
         )

@@ -64,7 +64,7 @@ def _fact(title: str, **extra: object) -> Fact:
         source=Source(path="notes.md", section=title),
         title=title,
         entity="jada",
-        **extra,  # type: ignore[arg-type]  # test helper passes model fields through
+        **extra,
     )
 
 

@@ -205,7 +205,9 @@ def _send(
 
 def _summary(run: RunFolder) -> None:
     manifest = run.read_manifest()
-    table = Table(title=f"Run {run.run_id}", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
+    table = Table(
+        title=f"Run {run.run_id}", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False
+    )
     table.add_column("Persona", no_wrap=True)
     table.add_column("Status", no_wrap=True)
     table.add_column("Findings", min_width=14)

@@ -475,6 +475,9 @@ class WorkspaceConfig(Strict):
     portfolio: str
     entities: list[Entity] = Field(min_length=1)
     sources: Sources = Field(default_factory=Sources)
+    stale_after_days: int = Field(
+        30, ge=1, description="A handoff note not updated for this long is a stale fact."
+    )
     personas: list[str] | None = Field(None, description="Persona ids; default: all shipped.")
     llm: LlmConfig = Field(default_factory=LlmConfig)
     mail: MailConfig = Field(default_factory=MailConfig)

@@ -5,12 +5,15 @@ cells into metrics with it, and the grounding check compares what a brief says w
 the evidence says through it, so "$7.4K", "7,400" and "$7,400" meet as 7400.
 
 What counts as a number is what a claim can rest on: money ("$7,400", "$7.4K",
-"USD 1.2M", "($1,200)"), percentages ("12%", "12 percent") and counts ("3,676-person",
-"six charters", "twenty-five"). What does not count, because it states no quantity, is
-left out: dates (2026-11-25, 11/25, Nov 25), years (a bare 1900-2099), times (14:15,
-2pm), versions (1.2.3, Python 3.11), phone numbers, list ordinals ("1." at a line's
-start), digits glued to letters or identifiers (Q1, 51st, us-west-2, f_1a2b, #12,
-file.py:42) and slash chains (24/7, 30/60/90).
+"USD 1.2M", "-$1,200"), percentages ("12%", "12 percent") and counts ("3,676-person",
+"six charters", "twenty-five"). In prose "(6 charters)" and "($6,000)" are asides; only
+a table cell wrapped in parentheses is an accounting negative (`parse_amount`).
+
+What does not count, because it states no quantity, is left out: dates (2026-11-25,
+11/25, Nov 25), years (a bare 1900-2099), times (14:15, 2pm), versions (1.2.3, Python
+3.11), phone numbers, list and heading ordinals ("1." at a line's start), digits glued
+to letters or identifiers (Q1, 51st, us-west-2, f_1a2b, #12, file.py:42) and slash
+chains (24/7, 30/60/90).
 
 Each number carries its precision as written (`step`): "7,400" is exact to 1, "$7.4K"
 to 100, "$7K" to 1,000. After a hedge ("about", "~", "roughly", "over" ...) trailing
@@ -86,7 +89,7 @@ _NOT_NUMBERS = rf"""
   | \d{{1,2}}\s?[ap]\.?m\b\.?                                     # 2pm, 10 a.m.
   | {_MONTHS}\ \d{{1,2}}(?:st|nd|rd|th)?\b(?:,?\ \d{{4}})?        # Nov 25, 2026
   | \d{{1,2}}(?:st|nd|rd|th)?\ {_MONTHS}(?:\ \d{{4}})?(?![a-z])   # 25 Nov 2026
-  | (?m:^)[\ \t]*(?:[-*+][\ \t]+)?\d{{1,3}}[.)](?=[\ \t])          # list ordinals
+  | (?m:^)[\ \t]*(?:(?:[-*+>]|\#{{1,6}})[\ \t]+)?\d{{1,3}}[.)](?=[\ \t])  # ordinals
 """
 
 _DIGITS = r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?"
@@ -134,7 +137,7 @@ _MULTIPLIERS = {
     "billion": 1e9,
     "hundred": 1e2,
 }
-# Lower-case m/mm mean million only in front of a currency ("$1.2mm"); "5m" is a length.
+# Lower-case m/mm mean million only after a currency sign ("$1.2mm"); "5m" is a length.
 _MONEY_ONLY_MULT = {"m", "mm"}
 _HEDGE = re.compile(
     r"(?:\babout|\baround|\bapproximately|\bapprox\.?|\broughly|\bnearly|\balmost|\bsome"
