@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from execbrief.collectors.handoffs import HandoffsCollector, metric_name, slug
 
+from execbrief.collectors.handoffs import HandoffsCollector, metric_name, slug
 from execbrief.models import (
     CollectContext,
     CollectResult,

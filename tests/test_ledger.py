@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 import yaml
+
 from execbrief.collectors.ledger import LedgerCollector
 from execbrief.collectors.ledger_books import LedgerColumns
-
 from execbrief.models import (
     CollectContext,
     CollectResult,

@@ -78,7 +78,7 @@ def test_a_sender_killed_mid_send_blocks_the_next_send_until_forced(drafted: Run
     assert (last.persona, last.event) == ("cfo", SendEvent.ATTEMPT)
 
     transport = FlakyTransport(set())
-    with pytest.raises(RefusedError, match="cfo: an attempt at .* has no outcome"):
+    with pytest.raises(RefusedError, match=r"cfo: an attempt at .* has no outcome"):
         send_run(drafted, PERSONAS, transport, requested=False)
     assert transport.delivered == []
 

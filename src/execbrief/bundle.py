@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import time
-from functools import partial
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
+from functools import partial
 from importlib.metadata import entry_points
 from typing import Protocol
 

@@ -364,6 +364,42 @@ def review(
 
 
 @app.command()
+def diff(
+    runs: Annotated[
+        list[str] | None,
+        typer.Argument(help="BASE HEAD run ids; one id compares it with the run before it."),
+    ] = None,
+    workspace: WorkspaceOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")] = False,
+) -> int:
+    """List facts new, resolved and changed between two runs (default: latest vs the one before)."""
+    ws = _workspace(workspace)
+    given = runs or []
+    if len(given) > 2:
+        raise ConfigError("diff takes at most two runs", hint="execbrief diff [BASE] [HEAD]")
+    base, head = (given[0], given[1]) if len(given) == 2 else (None, given[0] if given else LATEST)
+    result = pipeline.diff_runs(ws, base, head)
+    if as_json:
+        sys.stdout.write(result.model_dump_json(indent=2) + "\n")
+        return EXIT_OK
+    table = Table(
+        title=f"{result.base_run} -> {result.head_run}", title_justify="left", box=box.SIMPLE_HEAD
+    )
+    for column in ("Change", "Severity", "Entity", "Kind", "Fact"):
+        table.add_column(column)
+    for change in result.changes:
+        table.add_row(
+            change.change.value,
+            change.severity.value,
+            change.entity or "-",
+            change.kind,
+            change.title + (f" [dim]({', '.join(change.fields)})[/]" if change.fields else ""),
+        )
+    out.print(table if result.changes else "No facts changed between these runs.")
+    return EXIT_OK
+
+
+@app.command()
 def init(directory: Annotated[Path, typer.Argument(help="A new or empty folder.")]) -> int:
     """Scaffold a workspace: a commented execbrief.yaml, a handoff note, a personas folder."""
     created = scaffold_workspace(directory)

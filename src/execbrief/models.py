@@ -164,15 +164,18 @@ class EvidenceSelector(Strict):
 
     def matches(self, fact: Fact) -> bool:
         """Whether a fact falls inside this lens: (kind or tag) and entity and severity."""
-        if fact.severity.rank > self.min_severity.rank:
+        return self.selects(fact.kind, fact.severity, fact.entity, fact.tags)
+
+    def selects(self, kind: str, severity: Severity, entity: str | None, tags: list[str]) -> bool:
+        """`matches` on a fact's selecting attributes alone."""
+        if severity.rank > self.min_severity.rank:
             return False
-        if self.entities and fact.entity not in self.entities:
+        if self.entities and entity not in self.entities:
             return False
         if not self.kinds and not self.tags:
             return True
-        kind_hit = any(_kind_matches(pattern, fact.kind) for pattern in self.kinds)
-        tag_hit = bool(set(self.tags) & set(fact.tags))
-        return kind_hit or tag_hit
+        kind_hit = any(_kind_matches(pattern, kind) for pattern in self.kinds)
+        return kind_hit or bool(set(self.tags) & set(tags))
 
 
 def _kind_matches(pattern: str, kind: str) -> bool:
@@ -523,3 +526,30 @@ class DeliveryOutcome(Strict):
     action: DeliveryAction
     detail: str = ""
     message_id: str | None = None
+
+
+class ChangeKind(StrEnum):
+    NEW = "new"
+    RESOLVED = "resolved"
+    CHANGED = "changed"
+
+
+class FactChange(Strict):
+    """One fact that differs between two runs' bundles."""
+
+    id: str
+    change: ChangeKind
+    kind: str
+    entity: str | None
+    severity: Severity
+    title: str
+    tags: list[str] = Field(default_factory=list)
+    fields: list[str] = Field(default_factory=list, description="What changed, for `changed`.")
+
+
+class BundleDiff(Strict):
+    """Facts new, resolved and changed from one run to another."""
+
+    base_run: str
+    head_run: str
+    changes: list[FactChange]

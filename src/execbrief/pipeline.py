@@ -15,6 +15,7 @@ from execbrief.bundle import (
     installed_collectors,
 )
 from execbrief.config import Workspace
+from execbrief.diff import diff_bundles
 from execbrief.errors import ConfigError
 from execbrief.generate import (
     build_request,
@@ -26,6 +27,7 @@ from execbrief.llm import get_provider, resolve_provider_name
 from execbrief.mail.settings import resolve_mail_settings
 from execbrief.models import (
     Bundle,
+    BundleDiff,
     CollectorRun,
     DeliveryOutcome,
     MailConfig,
@@ -39,7 +41,7 @@ from execbrief.models import (
 from execbrief.persona_files import discover_personas, select_personas
 from execbrief.render import render_persona
 from execbrief.review import write_index
-from execbrief.runs import RunFolder, create_run, open_run
+from execbrief.runs import RunFolder, create_run, open_run, previous_run
 from execbrief.send import AfterAttempt, make_transport, send_run
 
 
@@ -153,17 +155,21 @@ def render(
     started = time.perf_counter()
     mail = mail_settings(workspace)
     manifest = run.read_manifest()
+    bundle = run.read_bundle()
+    since = None
+    if (earlier := previous_run(workspace.outputs, run)) is not None:
+        since = diff_bundles(earlier.read_bundle(), bundle, earlier.run_id, run.run_id)
     rendered: list[str] = []
     for persona in personas:
         outcome = manifest.personas.get(persona.id)
         if outcome is None or not run.report_path(persona.id).is_file():
             continue
-        render_persona(run, persona, manifest, mail, now or datetime.now(UTC))
+        render_persona(run, persona, manifest, mail, now or datetime.now(UTC), since, bundle)
         rendered.append(persona.id)
         if hooks.rendered:
             hooks.rendered(persona.id)
     run.write_manifest(manifest)
-    write_index(run, manifest, run.read_bundle())
+    write_index(run, manifest, bundle)
     _record_stage(run, "render", started)
     return rendered
 
@@ -216,3 +222,17 @@ def failed_personas(outcomes: list[PersonaRun]) -> list[str]:
 
 def resolve_run(workspace: Workspace, run: str) -> RunFolder:
     return open_run(workspace.outputs, run)
+
+
+def diff_runs(workspace: Workspace, base: str | None, head: str) -> BundleDiff:
+    """Facts new, resolved and changed from `base` (default: the run before) to `head`."""
+    head_run = resolve_run(workspace, head)
+    base_run = resolve_run(workspace, base) if base else previous_run(workspace.outputs, head_run)
+    if base_run is None:
+        raise ConfigError(
+            f"run {head_run.run_id} has no earlier run to compare with",
+            hint="name two runs: execbrief diff RUN RUN",
+        )
+    return diff_bundles(
+        base_run.read_bundle(), head_run.read_bundle(), base_run.run_id, head_run.run_id
+    )

@@ -23,9 +23,13 @@ from jinja2.sandbox import SandboxedEnvironment
 from markdown_it import MarkdownIt
 from markupsafe import Markup
 
+from execbrief.charts import charts_for
+from execbrief.diff import changes_in_lens
 from execbrief.errors import ConfigError
 from execbrief.mail.addresses import check_header_value, validate_address
 from execbrief.models import (
+    Bundle,
+    BundleDiff,
     Envelope,
     MailConfig,
     Manifest,
@@ -114,8 +118,14 @@ def render_persona(
     manifest: Manifest,
     mail: MailConfig,
     now: datetime,
+    since: BundleDiff | None = None,
+    bundle: Bundle | None = None,
 ) -> Envelope:
-    """Write the drafts and message.eml of one persona; return its envelope."""
+    """Write the drafts and message.eml of one persona; return its envelope.
+
+    With `since`, the brief ends with what changed in its lens since that earlier run;
+    with `bundle`, it carries the charts its lens calls for (inline images in the mail).
+    """
     report = run.read_report(persona.id)
     report_bytes = run.report_path(persona.id).read_bytes()
     outcome = manifest.personas.get(persona.id) or PersonaRun(
@@ -143,11 +153,28 @@ def render_persona(
         "digest": manifest.bundle_digest,
         "provenance": _provenance(outcome),
         "offline": outcome.provider == "offline",
+        "since": since,
+        "since_changes": changes_in_lens(since, persona.evidence) if since else [],
+    }
+    sender, to, cc, bcc = build_envelope_addresses(persona, mail)
+    domain = sender.split("@")[1]
+    charts = charts_for(persona, bundle) if bundle is not None else []
+    chart_cids = {
+        c.name: make_msgid(idstring=f"{persona.id}.{c.name}", domain=domain)[1:-1] for c in charts
     }
     env = _templates()
-    markdown = env.get_template("report.md.j2").render(context)
+
+    def draw(template: str, chart_src: dict[str, str]) -> str:
+        figures = [{"title": c.title, "src": chart_src[c.name]} for c in charts]
+        return env.get_template(template).render(context, charts=figures)
+
+    local_src = {c.name: f"charts/{c.name}.png" for c in charts}
+    markdown = draw("report.md.j2", local_src)
     text = env.get_template("report.txt.j2").render(context)
-    html = css_inline.inline(env.get_template("report.html.j2").render(context))
+    html = css_inline.inline(draw("report.html.j2", local_src))
+    mail_html = css_inline.inline(
+        draw("report.html.j2", {n: f"cid:{c}" for n, c in chart_cids.items()})
+    )
     subject = render_subject(
         persona.deliver.subject,
         {
@@ -158,9 +185,19 @@ def render_persona(
             "report": report,
         },
     )
-    sender, to, cc, bcc = build_envelope_addresses(persona, mail)
-    message_id = make_msgid(idstring=f"{run.run_id}.{persona.id}", domain=sender.split("@")[1])
-    message = _mime_message(sender, to, cc, subject, now, message_id, text, html)
+    message_id = make_msgid(idstring=f"{run.run_id}.{persona.id}", domain=domain)
+    message = _mime_message(sender, to, cc, subject, now, message_id, text, mail_html)
+    html_part = message.get_body(("html",))
+    for chart in charts:
+        assert html_part is not None  # _mime_message always adds the HTML alternative
+        html_part.add_related(
+            chart.png,
+            maintype="image",
+            subtype="png",
+            cid=f"<{chart_cids[chart.name]}>",
+            filename=f"{chart.name}.png",
+            disposition="inline",
+        )
     message["X-Execbrief-Run"] = run.run_id
     message["X-Execbrief-Persona"] = persona.id
 
@@ -169,6 +206,8 @@ def render_persona(
     write_atomic(folder / "report.txt", text)
     write_atomic(folder / "report.html", html)
     write_atomic(folder / "message.eml", message.as_bytes())
+    for chart in charts:
+        write_atomic(folder / "charts" / f"{chart.name}.png", chart.png)
     envelope = Envelope(
         sender=sender, recipients=list(dict.fromkeys(to + cc + bcc)), message_id=message_id
     )

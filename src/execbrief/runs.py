@@ -127,6 +127,17 @@ def _point_latest(outputs: Path, run_id: str) -> None:
     tmp.replace(link)
 
 
+def previous_run(outputs: Path, run: RunFolder) -> RunFolder | None:
+    """The newest run before `run` that has a bundle, if any."""
+    earlier = sorted(
+        p for p in outputs.iterdir() if p.is_dir() and not p.is_symlink() and p.name < run.run_id
+    )
+    for path in reversed(earlier):
+        if (path / "bundle.json").is_file():
+            return RunFolder(path)
+    return None
+
+
 def open_run(outputs: Path, run: str = LATEST) -> RunFolder:
     """The run named `run` (an id or `latest`) under `outputs`."""
     path = outputs / run
