@@ -114,7 +114,7 @@ def _progress(description: str, total: int | None) -> Iterator[Callable[[], None
 # --- stages ---------------------------------------------------------------------------
 
 
-def _collect(workspace: Workspace) -> RunFolder:
+def _collect(workspace: Workspace, aws_snapshot_out: Path | None = None) -> RunFolder:
     done: list[CollectorRun] = []
     with _progress("Collecting evidence", None) as advance:
 
@@ -122,7 +122,8 @@ def _collect(workspace: Workspace) -> RunFolder:
             done.append(run)
             advance()
 
-        run, bundle = pipeline.collect(workspace, pipeline.Hooks(collector_done=collector_done))
+        hooks = pipeline.Hooks(collector_done=collector_done)
+        run, bundle = pipeline.collect(workspace, hooks, aws_snapshot_out=aws_snapshot_out)
     for item in done:
         mark = "[green]ok[/]" if item.ok else "[red]failed[/]"
         err.print(
@@ -271,12 +272,9 @@ def collect(
 ) -> int:
     """Start a new run: gather evidence into bundle.json and move `latest` to it."""
     ws = _workspace(workspace)
+    _collect(ws, aws_snapshot_out)
     if aws_snapshot_out is not None:
-        from execbrief.collectors.aws_inventory import save_live_snapshot
-
-        save_live_snapshot(ws, aws_snapshot_out)
         err.print(f"AWS inventory snapshot written to {aws_snapshot_out}")
-    _collect(ws)
     return EXIT_OK
 
 

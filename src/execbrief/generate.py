@@ -15,7 +15,7 @@ import jinja2
 from pydantic import ValidationError
 
 from execbrief.errors import ExecbriefError
-from execbrief.grounding import check_grounding, missing_sections
+from execbrief.grounding import GroundingIndex, missing_sections
 from execbrief.llm.base import BriefRequest, BriefResult, FirstByte, Provider, Repair
 from execbrief.models import (
     Bundle,
@@ -161,7 +161,7 @@ class _Generation:
     def __init__(self, provider: Provider, provider_name: str, bundle: Bundle, strict: bool):
         self.provider = provider
         self.provider_name = provider_name
-        self.bundle = bundle
+        self.grounding = GroundingIndex(bundle)
         self.strict = strict
 
     def run(
@@ -187,7 +187,7 @@ class _Generation:
             outcome.model = result.model
         outcome.cost_usd = round(outcome.cost_usd, 6)
         if report is not None:
-            outcome.warnings = check_grounding(report, self.bundle, persona) + missing_sections(
+            outcome.warnings = self.grounding.check(report, persona) + missing_sections(
                 report, persona
             )
             outcome.findings_by_severity = {

@@ -42,7 +42,7 @@ from collections.abc import Iterable, Iterator
 from execbrief.models import Bundle, Fact, GroundingWarning, Kpi, Persona, Report, WarningKind
 from execbrief.numbers import FoundNumber, NumberKind, find_numbers, from_value
 
-__all__ = ["check_grounding", "claims", "missing_sections"]
+__all__ = ["GroundingIndex", "check_grounding", "claims", "missing_sections"]
 
 _HORIZONS = {7, 14, 30, 45, 60, 90, 120, 180, 365}
 _HORIZON_UNIT = re.compile(r"^[-\s]?(?:day|days|week|weeks)\b", re.IGNORECASE)
@@ -127,14 +127,54 @@ def _counts(facts: list[Fact]) -> list[float]:
     return [len(facts), *counter.values()]
 
 
-def _evidence(bundle: Bundle, persona: Persona | None) -> _Evidence:
+def _bundle_values(bundle: Bundle) -> list[float]:
     values = [value for fact in bundle.facts for value in fact.metrics.values()]
     for text in _bundle_texts(bundle):
         values.extend(number.value for number in find_numbers(text))
-    values += [*_counts(bundle.facts), len(bundle.gaps)]
-    if persona is not None:
-        values += _counts([fact for fact in bundle.facts if persona.evidence.matches(fact)])
-    return _Evidence(values)
+    return [*values, *_counts(bundle.facts), len(bundle.gaps)]
+
+
+class GroundingIndex:
+    """A bundle's numbers and ids, read once, to check any number of reports against."""
+
+    def __init__(self, bundle: Bundle) -> None:
+        self.bundle = bundle
+        self.known = set(bundle.fact_index())
+        self.values = _bundle_values(bundle)
+
+    def evidence(self, persona: Persona | None) -> _Evidence:
+        if persona is None:
+            return _Evidence(self.values)
+        lens = [fact for fact in self.bundle.facts if persona.evidence.matches(fact)]
+        return _Evidence([*self.values, *_counts(lens)])
+
+    def check(self, report: Report, persona: Persona | None = None) -> list[GroundingWarning]:
+        """Every citation, and every number the report states, checked against the bundle
+        (and the counts of the persona's lens, when it is given)."""
+        known = self.known
+        evidence = self.evidence(persona)
+
+        def numbers(where: str, text: str) -> list[GroundingWarning]:
+            return _ungrounded(where, claims(text), evidence)
+
+        warnings = numbers("subject", report.subject) + numbers("summary", report.summary)
+        for i, finding in enumerate(report.findings):
+            warnings += _citations(f"findings[{i}].evidence", finding.evidence, known)
+            warnings += numbers(f"findings[{i}].title", finding.title)
+            warnings += numbers(f"findings[{i}].description", finding.description)
+            warnings += numbers(f"findings[{i}].impact", finding.impact)
+        for i, kpi in enumerate(report.kpis):
+            if kpi.value is not None or kpi.evidence:
+                warnings += _citations(f"kpis[{i}].evidence", kpi.evidence, known)
+            if kpi.value is not None:
+                warnings += _kpi_value(f"kpis[{i}].value", kpi, evidence)
+        for i, recommendation in enumerate(report.recommendations):
+            warnings += _citations(f"recommendations[{i}].evidence", recommendation.evidence, known)
+            warnings += numbers(f"recommendations[{i}].action", recommendation.action)
+            warnings += numbers(f"recommendations[{i}].impact", recommendation.impact)
+        for i, section in enumerate(report.sections):
+            warnings += numbers(f"sections[{i}].markdown", section.markdown)
+        return warnings
 
 
 def _kpi_kind(unit: str) -> NumberKind:
@@ -190,32 +230,8 @@ def _ungrounded(
 def check_grounding(
     report: Report, bundle: Bundle, persona: Persona | None = None
 ) -> list[GroundingWarning]:
-    """Every citation, and every number a brief states, checked against the bundle (and
-    the counts of the persona's lens, when it is given)."""
-    known = set(bundle.fact_index())
-    evidence = _evidence(bundle, persona)
-
-    def numbers(where: str, text: str) -> list[GroundingWarning]:
-        return _ungrounded(where, claims(text), evidence)
-
-    warnings = numbers("subject", report.subject) + numbers("summary", report.summary)
-    for i, finding in enumerate(report.findings):
-        warnings += _citations(f"findings[{i}].evidence", finding.evidence, known)
-        warnings += numbers(f"findings[{i}].title", finding.title)
-        warnings += numbers(f"findings[{i}].description", finding.description)
-        warnings += numbers(f"findings[{i}].impact", finding.impact)
-    for i, kpi in enumerate(report.kpis):
-        if kpi.value is not None or kpi.evidence:
-            warnings += _citations(f"kpis[{i}].evidence", kpi.evidence, known)
-        if kpi.value is not None:
-            warnings += _kpi_value(f"kpis[{i}].value", kpi, evidence)
-    for i, recommendation in enumerate(report.recommendations):
-        warnings += _citations(f"recommendations[{i}].evidence", recommendation.evidence, known)
-        warnings += numbers(f"recommendations[{i}].action", recommendation.action)
-        warnings += numbers(f"recommendations[{i}].impact", recommendation.impact)
-    for i, section in enumerate(report.sections):
-        warnings += numbers(f"sections[{i}].markdown", section.markdown)
-    return warnings
+    """One report checked against a bundle; see `GroundingIndex` to check many."""
+    return GroundingIndex(bundle).check(report, persona)
 
 
 def missing_sections(report: Report, persona: Persona) -> list[GroundingWarning]:

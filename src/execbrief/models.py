@@ -397,11 +397,25 @@ class Envelope(Strict):
 # --- workspace config -----------------------------------------------------------------
 
 
+class AwsProjectTable(Strict):
+    """A DynamoDB table of the business (e.g. bookings) counted by entity and status."""
+
+    name: str
+    entity_attribute: str = "entity"
+    status_attribute: str = "status"
+    scan_limit: int = Field(10_000, gt=0, description="Items the scan reads at most.")
+
+
 class AwsSource(Strict):
     regions: list[str] = Field(default_factory=lambda: ["us-west-2"])
     profile: str | None = None
     role_arn: str | None = None
     snapshot: Path | None = Field(None, description="Replay this inventory snapshot offline.")
+    project_table: AwsProjectTable | None = Field(
+        None, description="Counted into metrics; only the two count attributes are read."
+    )
+    entity_tag: str = Field("entity", description="Tag key naming a resource's entity.")
+    cost_months: int = Field(3, ge=1, le=12, description="Full months of cost history.")
 
 
 class LedgerSource(Strict):

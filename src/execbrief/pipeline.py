@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 
 from execbrief.bundle import (
     Collector,
@@ -73,8 +74,13 @@ def collect(
     hooks: Hooks | None = None,
     collectors: list[Collector] | None = None,
     now: datetime | None = None,
+    aws_snapshot_out: Path | None = None,
 ) -> tuple[RunFolder, Bundle]:
-    """Start a new run: collect the bundle, write it and an empty manifest."""
+    """Start a new run: collect the bundle, write it and an empty manifest.
+
+    With `aws_snapshot_out`, the AWS inventory read for this bundle is also saved there,
+    so the file and the bundle always describe the same moment.
+    """
     started = time.perf_counter()
     now = now or datetime.now(UTC)
     chosen = (
@@ -82,6 +88,8 @@ def collect(
         if collectors is not None
         else collectors_for(workspace.config, installed_collectors())
     )
+    if aws_snapshot_out is not None:
+        chosen = _with_snapshot_out(workspace, chosen, aws_snapshot_out)
     bundle = collect_bundle(workspace, chosen, now, (hooks or Hooks()).collector_done)
     run = create_run(workspace.outputs, now)
     run.write_bundle(bundle)
@@ -96,6 +104,26 @@ def collect(
     )
     _record_stage(run, "collect", started)
     return run, bundle
+
+
+def _with_snapshot_out(
+    workspace: Workspace, collectors: list[Collector], path: Path
+) -> list[Collector]:
+    from execbrief.collectors.aws_inventory import AwsInventoryCollector
+
+    source = workspace.config.sources.aws
+    if source is None or source.snapshot is not None:
+        why = "has no sources.aws" if source is None else "replays sources.aws.snapshot"
+        raise ConfigError(
+            f"--aws-snapshot-out needs a live AWS source, but the workspace {why}",
+            path=workspace.config_path,
+            field="sources.aws",
+            hint="set sources.aws (regions, profile, role_arn) without `snapshot`",
+        )
+    return [
+        AwsInventoryCollector(snapshot_out=path.resolve()) if c.name == "aws_inventory" else c
+        for c in collectors
+    ]
 
 
 def generate(

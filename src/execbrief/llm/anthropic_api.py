@@ -1,0 +1,251 @@
+"""The `anthropic` provider: the official SDK, streamed, with native JSON-schema output.
+
+Every persona's request shares one prefix, byte for byte, in the order the prompt cache
+reads it: the output schema, the system text, then the evidence block, which ends in the
+cache breakpoint. What differs per persona (its instructions, a repair turn) comes after
+it, so one cache write serves every persona.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+
+import anthropic
+import httpx2
+from anthropic.types import (
+    Message,
+    MessageParam,
+    OutputConfigParam,
+    TextBlockParam,
+    ToolChoiceToolParam,
+    ToolParam,
+)
+from anthropic.types.message_create_params import MessageCreateParamsNonStreaming
+
+from execbrief.errors import ConfigError
+from execbrief.llm.base import BriefRequest, BriefResult, FirstByte
+from execbrief.llm.pricing import DEFAULT_MODEL, cost_usd
+from execbrief.llm.retry import Failure, RetryPolicy, short_body, status_failure, transport_failure
+from execbrief.models import LlmConfig, Report, Usage
+
+REPORT_SCHEMA = anthropic.transform_schema(Report)
+"""The Report's strict JSON schema, built once so every request carries identical bytes."""
+
+REPORT_TOOL = "submit_report"
+
+CONNECT_TIMEOUT = 10.0
+
+# Models from before native structured output; on them a forced tool carries the schema.
+# Current models refuse forced tool use, so this list only ever shrinks.
+_LEGACY_MODELS = re.compile(r"claude-(?:instant|2|3)[-.]|claude-(?:sonnet|opus)-4-(?:0|\d{8})")
+
+# A stream that fails after it began reports its error as an event inside an HTTP 200;
+# its type says what the status would have been. Bedrock names its own exceptions.
+ERROR_TYPE_STATUS = {
+    "invalid_request_error": 400,
+    "authentication_error": 401,
+    "billing_error": 402,
+    "permission_error": 403,
+    "not_found_error": 404,
+    "request_too_large": 413,
+    "rate_limit_error": 429,
+    "api_error": 500,
+    "timeout_error": 504,
+    "overloaded_error": 529,
+    "validationexception": 400,
+    "accessdeniedexception": 403,
+    "throttlingexception": 429,
+    "internalserverexception": 500,
+    "modelstreamerrorexception": 500,
+    "serviceunavailableexception": 503,
+    "modelnotreadyexception": 503,
+    "modeltimeoutexception": 504,
+}
+
+
+def uses_native_schema(model: str) -> bool:
+    """Whether the model takes `output_config.format`; older ones need a forced tool."""
+    return _LEGACY_MODELS.search(model) is None
+
+
+@dataclass(frozen=True)
+class MessageShape:
+    """One persona's Messages API request, shared by streaming, batch and token counting."""
+
+    model: str
+    max_tokens: int
+    system: list[TextBlockParam]
+    messages: list[MessageParam]
+    output_config: OutputConfigParam | None
+    tools: list[ToolParam] | None
+    tool_choice: ToolChoiceToolParam | None
+
+    def batch_params(self) -> MessageCreateParamsNonStreaming:
+        params: MessageCreateParamsNonStreaming = {
+            "model": self.model,
+            "max_tokens": self.max_tokens,
+            "system": self.system,
+            "messages": self.messages,
+        }
+        if self.output_config is not None:
+            params["output_config"] = self.output_config
+        if self.tools is not None and self.tool_choice is not None:
+            params["tools"] = self.tools
+            params["tool_choice"] = self.tool_choice
+        return params
+
+
+def shape_request(request: BriefRequest, model: str) -> MessageShape:
+    """The request for one persona: cached prefix (system, schema, evidence), then the rest."""
+    content: list[TextBlockParam] = [
+        {"type": "text", "text": request.evidence, "cache_control": {"type": "ephemeral"}},
+        {"type": "text", "text": request.instructions},
+    ]
+    messages: list[MessageParam] = [{"role": "user", "content": content}]
+    if request.repair is not None:
+        messages.append({"role": "assistant", "content": request.repair.answer or "(empty)"})
+        messages.append({"role": "user", "content": request.repair.errors})
+    system: list[TextBlockParam] = [{"type": "text", "text": request.system}]
+    if uses_native_schema(model):
+        return MessageShape(
+            model=model,
+            max_tokens=request.max_tokens,
+            system=system,
+            messages=messages,
+            output_config={"format": {"type": "json_schema", "schema": REPORT_SCHEMA}},
+            tools=None,
+            tool_choice=None,
+        )
+    tool: ToolParam = {
+        "name": REPORT_TOOL,
+        "description": "Submit the finished brief as a report.",
+        "input_schema": {"type": "object", **REPORT_SCHEMA},
+    }
+    return MessageShape(
+        model=model,
+        max_tokens=request.max_tokens,
+        system=system,
+        messages=messages,
+        output_config=None,
+        tools=[tool],
+        tool_choice={"type": "tool", "name": REPORT_TOOL},
+    )
+
+
+def answer_text(message: Message) -> str:
+    """The report JSON the model produced: the forced tool's input, else its text blocks."""
+    for block in message.content:
+        if block.type == "tool_use" and block.name == REPORT_TOOL:
+            return json.dumps(block.input)
+    return "".join(block.text for block in message.content if block.type == "text")
+
+
+def usage_of(message: Message) -> Usage:
+    usage = message.usage
+    return Usage(
+        input_tokens=usage.input_tokens,
+        output_tokens=usage.output_tokens,
+        cache_creation_input_tokens=usage.cache_creation_input_tokens or 0,
+        cache_read_input_tokens=usage.cache_read_input_tokens or 0,
+    )
+
+
+def classify(exc: BaseException) -> Failure | None:
+    """What an SDK error means to the retry policy."""
+    if isinstance(exc, anthropic.APIStatusError):
+        status = exc.status_code
+        if status < 400:
+            status = ERROR_TYPE_STATUS.get(str(exc.type or "").lower(), 500)
+        detail = exc.api_message or short_body(exc.body if exc.body is not None else exc)
+        return status_failure(status, detail, exc.response.headers)
+    if isinstance(exc, anthropic.APITimeoutError):
+        return Failure(status=None, retryable=True, detail="request timed out")
+    if isinstance(exc, anthropic.APIConnectionError):
+        return Failure(status=None, retryable=True, detail=f"connection failed: {exc.message}")
+    if isinstance(exc, anthropic.AnthropicError):
+        return Failure(status=None, retryable=False, detail=short_body(exc))
+    return transport_failure(exc)
+
+
+class AnthropicProvider:
+    """Claude through the Anthropic API (or whatever ANTHROPIC_BASE_URL points at)."""
+
+    name = "anthropic"
+
+    def __init__(self, config: LlmConfig, *, retry: RetryPolicy | None = None) -> None:
+        self.config = config
+        self.model = config.model or self.default_model()
+        self.retry = retry or RetryPolicy.from_config(config)
+        self.client = self.connect()
+
+    def default_model(self) -> str:
+        return DEFAULT_MODEL
+
+    def connect(self) -> anthropic.Anthropic | anthropic.AnthropicBedrock:
+        # The SDK's own retries are off so they do not stack with llm/retry.py's.
+        hint = "Set ANTHROPIC_API_KEY, or use provider: offline."
+        try:
+            client = anthropic.Anthropic(max_retries=0, timeout=self._timeout())
+        except anthropic.CredentialsError as exc:
+            raise ConfigError(
+                f"no Anthropic credentials found: {exc}", field="llm.provider", hint=hint
+            ) from exc
+        if client.api_key is None and client.auth_token is None and client.credentials is None:
+            raise ConfigError("no Anthropic credentials found", field="llm.provider", hint=hint)
+        return client
+
+    def _timeout(self) -> httpx2.Timeout:
+        return httpx2.Timeout(self.config.timeout_seconds, connect=CONNECT_TIMEOUT)
+
+    def generate(
+        self, request: BriefRequest, on_first_byte: FirstByte | None = None
+    ) -> BriefResult:
+        """Stream one persona's brief; `on_first_byte` fires once, at the first event."""
+        shape = shape_request(request, request.model or self.model)
+        pending = on_first_byte
+
+        def stream_once() -> Message:
+            nonlocal pending
+            with self.client.messages.stream(
+                model=shape.model,
+                max_tokens=shape.max_tokens,
+                system=shape.system,
+                messages=shape.messages,
+                output_config=shape.output_config or anthropic.omit,
+                tools=shape.tools or anthropic.omit,
+                tool_choice=shape.tool_choice or anthropic.omit,
+            ) as stream:
+                for _event in stream:
+                    if pending is not None:
+                        first, pending = pending, None
+                        first()
+                return stream.get_final_message()
+
+        done = self.retry.call(self.name, stream_once, classify)
+        usage = usage_of(done.value)
+        return BriefResult(
+            text=answer_text(done.value),
+            model=shape.model,
+            usage=usage,
+            attempts=done.attempts,
+            cost_usd=cost_usd(shape.model, usage, self.config.prices),
+        )
+
+    def count_tokens(self, request: BriefRequest) -> int:
+        """Input tokens of the request as the API counts them (system, schema, messages)."""
+        shape = shape_request(request, request.model or self.model)
+
+        def count() -> int:
+            counted = self.client.messages.count_tokens(
+                model=shape.model,
+                system=shape.system,
+                messages=shape.messages,
+                output_config=shape.output_config or anthropic.omit,
+                tools=shape.tools or anthropic.omit,
+                tool_choice=shape.tool_choice or anthropic.omit,
+            )
+            return counted.input_tokens
+
+        return self.retry.call(self.name, count, classify).value

@@ -1,0 +1,174 @@
+"""Batch mode: every persona's request through the Message Batches API, at half the price.
+
+Submit once, poll until the batch ends (reporting progress to a callback), then read the
+results back per persona. A persona whose request errored, expired or was canceled gets
+a ProviderError in its place; the others keep their results.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from typing import Literal
+
+from anthropic.types.messages import MessageBatch, MessageBatchIndividualResponse
+from anthropic.types.messages.batch_create_params import Request
+from pydantic import BaseModel
+
+from execbrief.errors import ConfigError, ProviderError
+from execbrief.llm.anthropic_api import (
+    ERROR_TYPE_STATUS,
+    AnthropicProvider,
+    answer_text,
+    classify,
+    shape_request,
+    usage_of,
+)
+from execbrief.llm.base import BriefRequest, BriefResult
+from execbrief.llm.pricing import cost_usd
+from execbrief.llm.retry import RetryPolicy
+from execbrief.models import LlmConfig
+
+DEFAULT_POLL_SECONDS = 10.0
+
+
+class BatchProgress(BaseModel):
+    """How far a batch has got, as the API counts its requests."""
+
+    batch_id: str
+    status: Literal["in_progress", "canceling", "ended"]
+    total: int
+    processing: int
+    succeeded: int
+    errored: int
+    canceled: int
+    expired: int
+
+    @property
+    def finished(self) -> int:
+        return self.total - self.processing
+
+
+ProgressCallback = Callable[[BatchProgress], None]
+BatchOutcome = BriefResult | ProviderError
+
+
+def _progress(batch: MessageBatch) -> BatchProgress:
+    counts = batch.request_counts
+    return BatchProgress(
+        batch_id=batch.id,
+        status=batch.processing_status,
+        total=counts.processing
+        + counts.succeeded
+        + counts.errored
+        + counts.canceled
+        + counts.expired,
+        processing=counts.processing,
+        succeeded=counts.succeeded,
+        errored=counts.errored,
+        canceled=counts.canceled,
+        expired=counts.expired,
+    )
+
+
+class BatchRunner:
+    """Runs a set of persona requests as one Message Batch on the Anthropic API."""
+
+    name = "anthropic"
+
+    def __init__(
+        self,
+        config: LlmConfig,
+        *,
+        retry: RetryPolicy | None = None,
+        poll_seconds: float = DEFAULT_POLL_SECONDS,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.config = config
+        self.provider = AnthropicProvider(config, retry=retry)
+        self.poll_seconds = poll_seconds
+        self.sleep = sleep
+
+    def run(
+        self, requests: Sequence[BriefRequest], on_progress: ProgressCallback | None = None
+    ) -> dict[str, BatchOutcome]:
+        """Submit, wait for the end, and return each persona's result or error."""
+        batch_id = self.submit(requests)
+        self.wait(batch_id, on_progress)
+        return self.results(batch_id, requests)
+
+    def submit(self, requests: Sequence[BriefRequest]) -> str:
+        """Create the batch; one request per persona, its id the persona id."""
+        ids = [request.persona.id for request in requests]
+        if len(set(ids)) != len(ids):
+            raise ConfigError("a batch holds each persona once", field="personas")
+        entries: list[Request] = [
+            {
+                "custom_id": request.persona.id,
+                "params": shape_request(
+                    request, request.model or self.provider.model
+                ).batch_params(),
+            }
+            for request in requests
+        ]
+        batches = self.provider.client.messages.batches
+        created = self.provider.retry.call(
+            self.name, lambda: batches.create(requests=entries), classify
+        )
+        return created.value.id
+
+    def wait(self, batch_id: str, on_progress: ProgressCallback | None = None) -> BatchProgress:
+        """Poll until the batch has ended, reporting progress after every poll."""
+        batches = self.provider.client.messages.batches
+        while True:
+            batch = self.provider.retry.call(
+                self.name, lambda: batches.retrieve(batch_id), classify
+            ).value
+            progress = _progress(batch)
+            if on_progress is not None:
+                on_progress(progress)
+            if progress.status == "ended":
+                return progress
+            self.sleep(self.poll_seconds)
+
+    def results(self, batch_id: str, requests: Sequence[BriefRequest]) -> dict[str, BatchOutcome]:
+        """Each persona's result from an ended batch, priced at the batch rate."""
+        batches = self.provider.client.messages.batches
+        lines = self.provider.retry.call(
+            self.name, lambda: list(batches.results(batch_id)), classify
+        ).value
+        by_persona = {line.custom_id: line for line in lines}
+        outcomes: dict[str, BatchOutcome] = {}
+        for request in requests:
+            persona = request.persona.id
+            model = request.model or self.provider.model
+            line = by_persona.get(persona)
+            outcomes[persona] = (
+                self._outcome(line, model)
+                if line is not None
+                else ProviderError(
+                    f"batch {batch_id} returned no result for {persona}", provider=self.name
+                )
+            )
+        return outcomes
+
+    def _outcome(self, line: MessageBatchIndividualResponse, model: str) -> BatchOutcome:
+        result = line.result
+        if result.type == "succeeded":
+            usage = usage_of(result.message)
+            return BriefResult(
+                text=answer_text(result.message),
+                model=model,
+                usage=usage,
+                cost_usd=cost_usd(model, usage, self.config.prices, batch=True),
+            )
+        if result.type == "errored":
+            error = result.error.error
+            return ProviderError(
+                f"batch request for {line.custom_id} failed: {error.type}: {error.message}",
+                provider=self.name,
+                status=ERROR_TYPE_STATUS.get(error.type),
+            )
+        return ProviderError(
+            f"batch request for {line.custom_id} {result.type}", provider=self.name
+        )

@@ -1,0 +1,54 @@
+"""The `bedrock` provider: Claude on Amazon Bedrock through the SDK's AnthropicBedrock client.
+
+The request is the anthropic provider's, signed with the AWS credential chain. Models
+without native structured output get the Report schema as a forced tool instead.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+import anthropic
+
+from execbrief.errors import ConfigError
+from execbrief.llm.anthropic_api import REPORT_SCHEMA, AnthropicProvider
+from execbrief.llm.base import BriefRequest
+from execbrief.llm.pricing import DEFAULT_MODEL, estimate_tokens
+
+
+def default_bedrock_model() -> str:
+    """The default model as a global inference profile, offered in every commercial region."""
+    return f"global.anthropic.{DEFAULT_MODEL}"
+
+
+class BedrockProvider(AnthropicProvider):
+    name = "bedrock"
+
+    def default_model(self) -> str:
+        return default_bedrock_model()
+
+    def connect(self) -> anthropic.AnthropicBedrock:
+        region = (
+            self.config.region
+            or os.environ.get("AWS_REGION")
+            or os.environ.get("AWS_DEFAULT_REGION")
+        )
+        if not region:
+            raise ConfigError(
+                "the bedrock provider needs an AWS region",
+                field="llm.region",
+                hint="Set llm.region in execbrief.yaml or AWS_REGION in the environment.",
+            )
+        return anthropic.AnthropicBedrock(aws_region=region, max_retries=0, timeout=self._timeout())
+
+    def count_tokens(self, request: BriefRequest) -> int:
+        """An estimate: Bedrock has no token counting endpoint."""
+        repair = [request.repair.answer, request.repair.errors] if request.repair else []
+        return estimate_tokens(
+            request.system,
+            json.dumps(REPORT_SCHEMA),
+            request.evidence,
+            request.instructions,
+            *repair,
+        )
