@@ -74,6 +74,26 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
+def moto_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """moto as a real HTTP server on loopback, reached by boto3 through AWS_ENDPOINT_URL."""
+    import requests
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    url = f"http://{host}:{port}"
+    # The server keeps moto's in-process state, which outlives a server: start clean.
+    requests.post(f"{url}/moto-api/reset", timeout=5).raise_for_status()
+    monkeypatch.setenv("AWS_ENDPOINT_URL", url)
+    # moto answers the calls it lacks (the cost forecast) with HTTP 500: retrying them
+    # only slows the test down.
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
+    yield url
+    server.stop()
+
+
+@pytest.fixture
 def example_workspace(tmp_path: Path) -> Path:
     """A copy of examples/portfolio; its outputs (../../outputs) land inside tmp_path."""
     target = tmp_path / "examples" / "portfolio"

@@ -16,8 +16,6 @@ from typing import Any
 
 import boto3
 import pytest
-import requests
-from moto.server import ThreadedMotoServer
 
 from execbrief.collectors.aws_snapshot import read_snapshot
 from execbrief.models import Bundle
@@ -43,22 +41,6 @@ FINDINGS = {
     "aws.lambda.url_no_auth",
     "aws.apigw.route_no_auth",
 }
-
-
-@pytest.fixture
-def moto_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    url = f"http://{host}:{port}"
-    # The server keeps moto's in-process state, which outlives a server: start clean.
-    requests.post(f"{url}/moto-api/reset", timeout=5).raise_for_status()
-    monkeypatch.setenv("AWS_ENDPOINT_URL", url)
-    # moto answers the calls it lacks (the cost forecast) with HTTP 500: retrying them
-    # only slows the test down.
-    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
-    yield url
-    server.stop()
 
 
 def _plant(server: str) -> None:

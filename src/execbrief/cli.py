@@ -143,6 +143,7 @@ def _generate(
     persona_ids: list[str],
     strict: bool,
     note: str | None = None,
+    batch: bool = False,
 ) -> list[PersonaRun]:
     personas = pipeline.personas_for(workspace, persona_ids)
     with _progress("Writing briefs", len(personas)) as advance:
@@ -156,8 +157,13 @@ def _generate(
                 )
             ),
             persona_done=lambda outcome: advance(),
+            batch_progress=lambda done, total: err.print(
+                f"  batch: {done}/{total} requests finished"
+            ),
         )
-        _, outcomes = pipeline.generate(workspace, run, personas, hooks, strict=strict, note=note)
+        _, outcomes = pipeline.generate(
+            workspace, run, personas, hooks, strict=strict, note=note, batch=batch
+        )
     for outcome in outcomes:
         if outcome.status is PersonaStatus.FAILED:
             err.print(f"[red]  {outcome.persona} failed:[/] {outcome.error}")
@@ -290,11 +296,17 @@ def generate(
         bool, typer.Option("--new-run", help="Collect into a new run first.")
     ] = False,
     strict: StrictOpt = False,
+    batch: Annotated[
+        bool,
+        typer.Option(
+            "--batch", help="Use the Message Batches API: half the price, minutes not seconds."
+        ),
+    ] = False,
 ) -> int:
     """Write reports for the run's bundle; other personas' reports are left untouched."""
     ws = _workspace(workspace)
     folder = _collect(ws) if new_run else pipeline.resolve_run(ws, run)
-    outcomes = _generate(ws, folder, persona or [], strict, note)
+    outcomes = _generate(ws, folder, persona or [], strict, note, batch)
     _render(ws, folder, [o.persona for o in outcomes])
     _summary(folder)
     return _exit_code(outcomes, [])

@@ -453,6 +453,7 @@ class LlmConfig(Strict):
     region: str | None = Field(None, description="AWS region for the bedrock provider.")
     timeout_seconds: float = Field(600, gt=0)
     max_attempts: int = Field(6, ge=1, le=20)
+    batch_poll_seconds: float = Field(10, gt=0, description="How often --batch asks for news.")
     evidence_budget_tokens: int = Field(
         150_000, gt=0, description="Facts beyond this budget are ranked and cut."
     )

@@ -172,3 +172,27 @@ class BatchRunner:
         return ProviderError(
             f"batch request for {line.custom_id} {result.type}", provider=self.name
         )
+
+
+class BatchAnswers:
+    """A provider whose first answer per persona comes from a finished batch.
+
+    Re-asks (a repair after an invalid answer) go to the live provider, one by one.
+    """
+
+    def __init__(self, provider: AnthropicProvider, outcomes: dict[str, BatchOutcome]) -> None:
+        self.name = provider.name
+        self.provider = provider
+        self.outcomes = dict(outcomes)
+
+    def generate(
+        self, request: BriefRequest, on_first_byte: Callable[[], None] | None = None
+    ) -> BriefResult:
+        outcome = None if request.repair else self.outcomes.pop(request.persona.id, None)
+        if outcome is None:
+            return self.provider.generate(request, on_first_byte)
+        if on_first_byte is not None:
+            on_first_byte()
+        if isinstance(outcome, ProviderError):
+            raise outcome
+        return outcome

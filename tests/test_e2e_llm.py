@@ -1,0 +1,121 @@
+"""End to end: `execbrief run` against a local Messages API through ANTHROPIC_BASE_URL."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from execbrief.models import Manifest, PersonaStatus, WarningKind
+from tests.messages_api_server import AnswerContext, Fault, MessagesApiServer, default_answer
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def api(monkeypatch: pytest.MonkeyPatch) -> Iterator[MessagesApiServer]:
+    with MessagesApiServer(ttfb=0.05, tokens_per_second=20_000) as server:
+        monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-test-dummy")
+        monkeypatch.setenv("ANTHROPIC_BASE_URL", server.base_url)
+        yield server
+
+
+def _manifest(workspace: Path) -> Manifest:
+    latest = workspace.parent.parent / "outputs" / "latest" / "manifest.json"
+    return Manifest.model_validate_json(latest.read_bytes())
+
+
+def test_all_eight_briefs_share_one_cache_write(
+    cli: Any, example_workspace: Path, api: MessagesApiServer
+) -> None:
+    result = cli("run", "--workspace", example_workspace, "--no-send")
+
+    assert result.code == 0, result.err
+    assert "provider anthropic" in result.err
+    manifest = _manifest(example_workspace)
+    assert {p.provider for p in manifest.personas.values()} == {"anthropic"}
+    assert all(p.status is PersonaStatus.OK for p in manifest.personas.values())
+    writes = sum(p.usage.cache_creation_input_tokens > 0 for p in manifest.personas.values())
+    reads = sum(p.usage.cache_read_input_tokens > 0 for p in manifest.personas.values())
+    assert (writes, reads) == (1, 7)
+    assert all(p.cost_usd > 0 for p in manifest.personas.values())
+    prefixes = {json.dumps(r.body["system"]) for r in api.messages()}
+    assert len(prefixes) == 1
+
+
+def test_a_persona_that_keeps_failing_fails_alone_with_exit_1(
+    cli: Any, example_workspace: Path, api: MessagesApiServer
+) -> None:
+    config = example_workspace / "execbrief.yaml"
+    config.write_text(
+        config.read_text().replace("concurrency: 8", "concurrency: 8\n  max_attempts: 2")
+    )
+    api.inject(Fault(500), Fault(500))
+
+    result = cli("run", "--workspace", example_workspace, "--no-send")
+
+    assert result.code == 1
+    manifest = _manifest(example_workspace)
+    failed = [p for p in manifest.personas.values() if p.status is PersonaStatus.FAILED]
+    assert len(failed) == 1
+    assert "500" in (failed[0].error or "")
+    assert sum(p.status is PersonaStatus.OK for p in manifest.personas.values()) == 7
+
+
+def _invented(ctx: AnswerContext) -> str:
+    report = json.loads(default_answer(ctx))
+    report["summary"] = "Revenue reached $12,345 last month."
+    report["findings"][0]["evidence"] = ["f_doesnotexist"]
+    return json.dumps(report)
+
+
+def test_invented_numbers_and_ids_are_flagged_and_fail_under_strict(
+    cli: Any, example_workspace: Path, api: MessagesApiServer
+) -> None:
+    api.answer = _invented
+
+    lenient = cli("run", "--workspace", example_workspace, "--no-send", "--persona", "cfo")
+    manifest = _manifest(example_workspace)
+    strict = cli(
+        "run", "--workspace", example_workspace, "--no-send", "--persona", "cfo", "--strict"
+    )
+
+    assert lenient.code == 0
+    kinds = {w.kind for w in manifest.personas["cfo"].warnings}
+    assert {WarningKind.UNGROUNDED_NUMBER, WarningKind.UNKNOWN_FACT} <= kinds
+    draft = (example_workspace.parent.parent / "outputs").glob("*/cfo/report.md")
+    assert any("Grounding warnings" in path.read_text() for path in draft)
+    assert strict.code == 1
+
+
+def test_generate_batch_writes_every_brief_at_half_price(
+    cli: Any, example_workspace: Path, api: MessagesApiServer
+) -> None:
+    config = example_workspace / "execbrief.yaml"
+    config.write_text(
+        config.read_text().replace("concurrency: 8", "concurrency: 8\n  batch_poll_seconds: 0.1")
+    )
+    assert cli("collect", "--workspace", example_workspace).code == 0
+
+    result = cli("generate", "--workspace", example_workspace, "--batch")
+
+    assert result.code == 0, result.err
+    manifest = _manifest(example_workspace)
+    assert len(manifest.personas) == 8
+    assert all(p.status is PersonaStatus.OK for p in manifest.personas.values())
+    assert [r.path for r in api.log if r.path == "/v1/messages/batches"] == ["/v1/messages/batches"]
+    assert api.messages() == []
+
+
+def test_batch_without_the_anthropic_provider_is_bad_input(
+    cli: Any, example_workspace: Path
+) -> None:
+    assert cli("collect", "--workspace", example_workspace).code == 0
+
+    result = cli("generate", "--workspace", example_workspace, "--batch")
+
+    assert result.code == 2
+    assert "--batch needs the anthropic provider" in result.err

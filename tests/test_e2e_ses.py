@@ -1,0 +1,73 @@
+"""End to end: `execbrief run` sends the example's eight briefs through SES on moto's server."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from email import message_from_bytes, policy
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from moto.core import DEFAULT_ACCOUNT_ID
+from moto.ses.models import SESQuota, ses_backends
+
+pytestmark = pytest.mark.slow
+
+REGION = "us-west-2"
+
+
+@pytest.fixture
+def ses_workspace(
+    example_workspace: Path, moto_server: str, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Path]:
+    # moto's fixed quota of one recipient a second would make this test wait ~16 s;
+    # the pacing itself is tested against a configured rate in test_mail_ses.py.
+    original = SESQuota.__init__
+
+    def faster(self: SESQuota, sent: int) -> None:
+        original(self, sent)
+        self.max_send_rate = 200
+
+    monkeypatch.setattr(SESQuota, "__init__", faster)
+    config = example_workspace / "execbrief.yaml"
+    config.write_text(config.read_text().replace("transport: file", "transport: ses"))
+    boto3.client("sesv2", region_name=REGION).create_email_identity(
+        EmailIdentity="briefs@example.com"
+    )
+    yield example_workspace
+
+
+def test_run_sends_eight_briefs_through_ses_and_a_second_send_sends_nothing(
+    cli: Any, ses_workspace: Path
+) -> None:
+    result = cli("run", "--workspace", ses_workspace)
+
+    assert result.code == 0, result.err
+    sent = list(ses_backends[DEFAULT_ACCOUNT_ID][REGION].sent_messages)
+    assert len(sent) == 8
+    for message in sent:
+        assert "audit@example.com" in message.destinations
+        parsed = message_from_bytes(message.raw_data.encode(), policy=policy.default)
+        assert parsed["Bcc"] is None
+        assert "audit@example.com" not in message.raw_data
+    assert not (ses_workspace.parent.parent / "outputs" / "latest" / "outbox").exists()
+
+    again = cli("send", "--workspace", ses_workspace, "--run", "latest")
+
+    assert again.code == 0
+    assert "Nothing left to send" in again.err
+    assert len(ses_backends[DEFAULT_ACCOUNT_ID][REGION].sent_messages) == 8
+
+
+def test_an_unverified_sender_stops_the_send_before_anything_leaves(
+    cli: Any, ses_workspace: Path
+) -> None:
+    config = ses_workspace / "execbrief.yaml"
+    config.write_text(config.read_text().replace("briefs@example.com", "nobody@example.com"))
+
+    result = cli("run", "--workspace", ses_workspace)
+
+    assert result.code == 2
+    assert "nobody@example.com" in result.err
+    assert list(ses_backends[DEFAULT_ACCOUNT_ID][REGION].sent_messages) == []
