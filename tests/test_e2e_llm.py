@@ -119,3 +119,39 @@ def test_batch_without_the_anthropic_provider_is_bad_input(
 
     assert result.code == 2
     assert "--batch needs the anthropic provider" in result.err
+
+
+def test_a_prefix_below_the_cacheable_minimum_is_noted_in_the_manifest(
+    cli: Any, example_workspace: Path, api: MessagesApiServer
+) -> None:
+    api.min_cacheable_tokens = 10_000_000
+
+    result = cli("run", "--workspace", example_workspace, "--no-send", "--persona", "cto")
+
+    assert result.code == 0, result.err
+    notes = _manifest(example_workspace).notes
+    assert len(notes) == 1 and "below the model's minimum cacheable length" in notes[0]
+    assert "No prompt caching" in result.out
+
+
+def test_facts_cut_to_fit_the_budget_are_named_in_the_brief(
+    cli: Any, example_workspace: Path, api: MessagesApiServer
+) -> None:
+    config = example_workspace / "execbrief.yaml"
+    config.write_text(
+        config.read_text().replace(
+            "concurrency: 8", "concurrency: 8\n  evidence_budget_tokens: 2000"
+        )
+    )
+
+    result = cli("run", "--workspace", example_workspace, "--no-send", "--persona", "ceo")
+
+    assert result.code == 0, result.err
+    omitted = _manifest(example_workspace).personas["ceo"].omitted_facts
+    assert omitted > 0
+    latest = example_workspace.parent.parent / "outputs" / "latest"
+    assert (
+        f"{omitted} lower-ranked facts were left out" in (latest / "ceo" / "report.md").read_text()
+    )
+    first = api.messages()[0].body
+    assert f"{omitted} lower-ranked facts were left out" in json.dumps(first)

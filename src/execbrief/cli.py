@@ -234,6 +234,8 @@ def _summary(run: RunFolder) -> None:
             row.delivery,
         )
     out.print(table)
+    for note in manifest.notes:
+        out.print(f"[yellow]note:[/] {escape(note)}")
     out.print(f"Drafts: {run.path}  (review page: {run.path / 'index.html'})")
 
 

@@ -226,6 +226,21 @@ def _short_errors(exc: ValidationError, limit: int = 5) -> str:
     return "; ".join(parts) + (f"; and {more} more" if more > 0 else "")
 
 
+def _cache_note(provider_name: str, sample: BriefRequest, outcomes: list[PersonaRun]) -> str:
+    """Say so when a model provider cached nothing: the prefix was below its minimum."""
+    answered = [o for o in outcomes if o.status is PersonaStatus.OK and o.usage.total]
+    cached = any(
+        o.usage.cache_creation_input_tokens or o.usage.cache_read_input_tokens for o in answered
+    )
+    if provider_name == "offline" or not answered or cached:
+        return ""
+    prefix_tokens = (len(sample.system) + len(sample.evidence)) // CHARS_PER_TOKEN
+    return (
+        f"No prompt caching: the shared prefix (about {prefix_tokens:,} tokens) is below "
+        "the model's minimum cacheable length, so every persona paid full input price."
+    )
+
+
 def generate_reports(
     *,
     run: RunFolder,
@@ -250,6 +265,7 @@ def generate_reports(
     def one(request: BriefRequest, on_first_byte: FirstByte | None) -> None:
         outcome, report = generation.run(request, on_first_byte)
         outcome.note = (notes or {}).get(request.persona.id)
+        outcome.omitted_facts = request.omitted_facts
         if report is not None:
             write_atomic(
                 run.report_path(request.persona.id), report.model_dump_json(indent=2) + "\n"
@@ -277,5 +293,7 @@ def generate_reports(
     manifest.personas = dict(
         sorted(manifest.personas.items(), key=lambda item: order.get(item[0], len(order)))
     )
+    if note := _cache_note(provider_name, requests[0], outcomes):
+        manifest.notes.append(note)
     run.write_manifest(manifest)
     return sorted(outcomes, key=lambda o: order[o.persona])

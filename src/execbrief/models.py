@@ -344,6 +344,7 @@ class PersonaRun(Strict):
     findings_by_severity: dict[Severity, int] = Field(default_factory=dict)
     error: str | None = None
     note: str | None = Field(None, description="The analyst's note added to the prompt.")
+    omitted_facts: int = Field(0, description="Facts left out of the prompt to fit the budget.")
     report_sha256: str | None = Field(None, description="Digest of report.json when rendered.")
 
 
@@ -361,6 +362,7 @@ class Manifest(Strict):
     bundle_digest: str
     personas: dict[str, PersonaRun] = Field(default_factory=dict)
     stages: list[StageTiming] = Field(default_factory=list)
+    notes: list[str] = Field(default_factory=list, description="What a reviewer should know.")
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 

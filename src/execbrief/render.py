@@ -147,6 +147,7 @@ def render_persona(
         "report": report,
         "sections": sections,
         "warnings": outcome.warnings,
+        "omitted": outcome.omitted_facts,
         "portfolio": manifest.portfolio,
         "run_id": run.run_id,
         "date": date,

@@ -85,5 +85,6 @@ def write_index(run: RunFolder, manifest: Manifest, bundle: Bundle) -> None:
         facts=len(bundle.facts),
         gaps=bundle.gaps,
         rows=review_rows(run, manifest),
+        notes=manifest.notes,
     )
     write_atomic(run.path / "index.html", html)
