@@ -196,7 +196,10 @@ class PersonaSection(Strict):
 
 
 class Delivery(Strict):
-    to: list[str] = Field(min_length=1)
+    to: list[str] = Field(
+        default_factory=list,
+        description="Recipients; empty: SES_TO_ADDRESS from the mail settings.",
+    )
     cc: list[str] = Field(default_factory=list)
     bcc: list[str] = Field(default_factory=list)
     subject: str = Field(

@@ -27,14 +27,13 @@ from execbrief.generate import (
 )
 from execbrief.llm import get_provider, resolve_provider_name
 from execbrief.llm.base import BriefRequest, Provider
-from execbrief.mail.settings import resolve_mail_settings
+from execbrief.mail.settings import MailSettings, resolve_mail_settings
 from execbrief.models import (
     Bundle,
     BundleDiff,
     CollectorRun,
     DeliveryOutcome,
     LlmConfig,
-    MailConfig,
     Manifest,
     Persona,
     PersonaRun,
@@ -198,11 +197,11 @@ def _batched(
     return BatchAnswers(runner.provider, runner.run(requests, progress))
 
 
-def mail_settings(workspace: Workspace, environ: Mapping[str, str] | None = None) -> MailConfig:
-    settings = resolve_mail_settings(
+def mail_settings(workspace: Workspace, environ: Mapping[str, str] | None = None) -> MailSettings:
+    """The workspace's mail config, with gaps filled from its env file and SES_* variables."""
+    return resolve_mail_settings(
         workspace.config.mail, workspace.root, os.environ if environ is None else environ
     )
-    return settings.mail
 
 
 def render(
@@ -215,7 +214,7 @@ def render(
     """Render every persona of `run` that has a report; returns the ids rendered."""
     hooks = hooks or Hooks()
     started = time.perf_counter()
-    mail = mail_settings(workspace)
+    settings = mail_settings(workspace)
     manifest = run.read_manifest()
     bundle = run.read_bundle()
     since = None
@@ -226,7 +225,16 @@ def render(
         outcome = manifest.personas.get(persona.id)
         if outcome is None or not run.report_path(persona.id).is_file():
             continue
-        render_persona(run, persona, manifest, mail, now or datetime.now(UTC), since, bundle)
+        render_persona(
+            run,
+            persona,
+            manifest,
+            settings.mail,
+            now or datetime.now(UTC),
+            since,
+            bundle,
+            settings.default_to,
+        )
         rendered.append(persona.id)
         if hooks.rendered:
             hooks.rendered(persona.id)
@@ -248,7 +256,7 @@ def send(
     after_attempt: AfterAttempt | None = None,
 ) -> list[DeliveryOutcome]:
     """Send the rendered messages of `run`, then refresh its review page."""
-    mail = mail_settings(workspace)
+    mail = mail_settings(workspace).mail
     transport = make_transport(transport_name or mail.transport, run, mail)
     outcomes = send_run(
         run,

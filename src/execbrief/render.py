@@ -96,7 +96,7 @@ def render_subject(template: str, context: dict[str, Any]) -> str:
 
 
 def build_envelope_addresses(
-    persona: Persona, mail: MailConfig
+    persona: Persona, mail: MailConfig, default_to: list[str] | None = None
 ) -> tuple[str, list[str], list[str], list[str]]:
     """Validated sender, To, Cc and Bcc (with the workspace's audit copy) for a persona."""
     if not mail.sender:
@@ -104,7 +104,14 @@ def build_envelope_addresses(
             "no sender address", field="mail.from", hint="set mail.from in execbrief.yaml"
         )
     sender = validate_address(mail.sender)
-    to = [validate_address(a) for a in persona.deliver.to]
+    recipients = persona.deliver.to or default_to or []
+    if not recipients:
+        raise ConfigError(
+            f"persona {persona.id!r} has no recipients",
+            field="deliver.to",
+            hint="set deliver.to in the persona, or SES_TO_ADDRESS for every persona",
+        )
+    to = [validate_address(a) for a in recipients]
     cc = [validate_address(a) for a in persona.deliver.cc]
     bcc = [validate_address(a) for a in persona.deliver.bcc]
     if mail.bcc_audit:
@@ -120,6 +127,7 @@ def render_persona(
     now: datetime,
     since: BundleDiff | None = None,
     bundle: Bundle | None = None,
+    default_to: list[str] | None = None,
 ) -> Envelope:
     """Write the drafts and message.eml of one persona; return its envelope.
 
@@ -157,7 +165,7 @@ def render_persona(
         "since": since,
         "since_changes": changes_in_lens(since, persona.evidence) if since else [],
     }
-    sender, to, cc, bcc = build_envelope_addresses(persona, mail)
+    sender, to, cc, bcc = build_envelope_addresses(persona, mail, default_to)
     domain = sender.split("@")[1]
     charts = charts_for(persona, bundle) if bundle is not None else []
     chart_cids = {
