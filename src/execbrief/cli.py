@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
-import click
 import typer
 from rich import box
 from rich.console import Console
@@ -32,6 +31,7 @@ from execbrief.models import (
     DeliveryOutcome,
     PersonaRun,
     PersonaStatus,
+    Severity,
     TransportName,
 )
 from execbrief.persona_files import discover_personas, validate_files
@@ -41,7 +41,14 @@ from execbrief.scaffold import scaffold_workspace
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 
+
+def _exit_with(code: int | None, **_: object) -> None:
+    """Commands return their exit code; typer's standalone mode exits with it."""
+    raise typer.Exit(code or EXIT_OK)
+
+
 app = typer.Typer(
+    result_callback=_exit_with,
     name="execbrief",
     help=(
         "Executive briefs from a portfolio's own evidence.\n\n"
@@ -55,7 +62,9 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode="rich",
 )
-personas_app = typer.Typer(help="List and validate persona files.", no_args_is_help=True)
+personas_app = typer.Typer(
+    help="List and validate persona files.", no_args_is_help=True, result_callback=_exit_with
+)
 app.add_typer(personas_app, name="personas")
 
 out = Console(highlight=False)
@@ -412,6 +421,46 @@ def diff(
 
 
 @app.command()
+def audit(
+    paths: Annotated[list[Path], typer.Argument(help="Repositories (folders) to audit.")],
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the facts as a JSON list on stdout, only.")
+    ] = False,
+    fail_on: Annotated[
+        Severity, typer.Option("--fail-on", help="Exit 1 if a finding is at least this severe.")
+    ] = Severity.HIGH,
+    checks: Annotated[
+        str | None,
+        typer.Option(
+            "--checks",
+            help="Comma-separated: secrets,env,python,endpoints,inventory (default all).",
+        ),
+    ] = None,
+) -> int:
+    """Run the code audit on repositories without a workspace; secret values are masked."""
+    selected = {c.strip() for c in checks.split(",") if c.strip()} if checks else None
+    result = pipeline.audit(paths, selected)
+    failing = [f for f in result.facts if f.severity.rank <= fail_on.rank]
+    if as_json:
+        facts = [f.model_dump(mode="json") for f in result.facts]
+        sys.stdout.write(json.dumps(facts, indent=2, ensure_ascii=False) + "\n")
+    else:
+        table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
+        for column in ("Severity", "Kind", "Where", "Finding"):
+            table.add_column(column, overflow="fold")
+        for fact in result.facts:
+            table.add_row(fact.severity.value, fact.kind, fact.source.label(), escape(fact.title))
+        out.print(table)
+    for gap in result.gaps:
+        err.print(f"[yellow]gap:[/] {escape(gap.source)}: {escape(gap.reason)}")
+    err.print(
+        f"{len(result.facts)} findings, {len(failing)} at or above {fail_on.value}"
+        + (f"; exit 1 (--fail-on {fail_on.value})" if failing else "")
+    )
+    return EXIT_FAILED if failing else EXIT_OK
+
+
+@app.command()
 def init(directory: Annotated[Path, typer.Argument(help="A new or empty folder.")]) -> int:
     """Scaffold a workspace: a commented execbrief.yaml, a handoff note, a personas folder."""
     created = scaffold_workspace(directory)
@@ -469,21 +518,19 @@ def _report_error(exc: ExecbriefError) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `execbrief` console script; returns the exit code."""
     try:
-        result = app(args=argv, prog_name="execbrief", standalone_mode=False)
+        app(args=argv, prog_name="execbrief")
     except ExecbriefError as exc:
         if state.debug:
             traceback.print_exc()
         _report_error(exc)
         return exc.exit_code
-    except click.exceptions.Exit as exc:
-        return int(exc.exit_code)
-    except click.exceptions.Abort:
-        err.print("aborted")
+    except KeyboardInterrupt:
+        err.print("interrupted; what was written is complete, the rest was not started")
         return 130
-    except click.ClickException as exc:
-        exc.show()
-        return EXIT_BAD_INPUT
-    return result if isinstance(result, int) else EXIT_OK
+    except SystemExit as exc:
+        # typer exits with the command's code, or 2 for a usage error it has printed
+        return exc.code if isinstance(exc.code, int) else EXIT_BAD_INPUT
+    return EXIT_OK
 
 
 def console_main() -> None:

@@ -32,6 +32,7 @@ from execbrief.models import (
     Bundle,
     BundleDiff,
     CollectorRun,
+    CollectResult,
     DeliveryOutcome,
     LlmConfig,
     Manifest,
@@ -42,6 +43,7 @@ from execbrief.models import (
     TransportName,
 )
 from execbrief.persona_files import discover_personas, select_personas
+from execbrief.redact import redact_text
 from execbrief.render import render_persona
 from execbrief.review import write_index
 from execbrief.runs import RunFolder, create_run, open_run, previous_run
@@ -288,6 +290,21 @@ def run_personas_in(run: RunFolder, requested: list[str]) -> list[str]:
 
 def failed_personas(outcomes: list[PersonaRun]) -> list[str]:
     return [o.persona for o in outcomes if o.status is PersonaStatus.FAILED]
+
+
+def audit(paths: list[Path], checks: set[str] | None) -> CollectResult:
+    """The code audit on repositories outside any workspace, worst findings first."""
+    from execbrief.collectors.code_audit import audit_paths
+
+    result = audit_paths(paths, checks, datetime.now(UTC))
+    facts = sorted(result.facts, key=lambda f: (f.severity.rank, f.source.path or "", f.id))
+    return CollectResult(
+        facts=[
+            f.model_copy(update={"title": redact_text(f.title), "detail": redact_text(f.detail)})
+            for f in facts
+        ],
+        gaps=result.gaps,
+    )
 
 
 def resolve_run(workspace: Workspace, run: str) -> RunFolder:
