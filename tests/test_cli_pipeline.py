@@ -192,3 +192,13 @@ def test_dry_run_sends_nothing(cli: Any, example_workspace: Path) -> None:
     assert result.code == 0
     assert "would send 8" in result.err
     assert not (_latest(example_workspace) / "send-ledger.jsonl").exists()
+
+
+def test_json_puts_only_the_run_document_on_stdout(cli: Any, example_workspace: Path) -> None:
+    result = cli("run", "--workspace", example_workspace, "--no-send", "--json")
+
+    assert result.code == 0
+    document = json.loads(result.out)
+    assert set(document["manifest"]["personas"]) == PERSONAS
+    assert {row["persona"] for row in document["review"]} == PERSONAS
+    assert "Collected" in result.err

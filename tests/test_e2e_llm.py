@@ -42,8 +42,9 @@ def test_all_eight_briefs_share_one_cache_write(
     reads = sum(p.usage.cache_read_input_tokens > 0 for p in manifest.personas.values())
     assert (writes, reads) == (1, 7)
     assert all(p.cost_usd > 0 for p in manifest.personas.values())
-    prefixes = {json.dumps(r.body["system"]) for r in api.messages()}
+    prefixes = {json.dumps((r.body or {})["system"]) for r in api.messages()}
     assert len(prefixes) == 1
+    assert [r.path for r in api.log].count("/v1/messages/count_tokens") == 1
 
 
 def test_a_persona_that_keeps_failing_fails_alone_with_exit_1(

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from execbrief.collectors.handoffs import HandoffsCollector, metric_name, slug
+from execbrief.collectors.handoffs import HandoffsCollector
+from execbrief.collectors.markdown_notes import metric_name, slug
 from execbrief.models import (
     CollectContext,
     CollectResult,

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, cast
 
 import typer
 from rich import box
@@ -87,6 +87,10 @@ RunOpt = Annotated[str, typer.Option("--run", help="Run id, or `latest`.")]
 WorkspaceOpt = Annotated[
     Path | None,
     typer.Option("--workspace", "-w", help="Workspace folder holding execbrief.yaml."),
+]
+JsonOpt = Annotated[
+    bool,
+    typer.Option("--json", help="Print the run's manifest and review rows as JSON on stdout only."),
 ]
 StrictOpt = Annotated[
     bool, typer.Option("--strict", help="A grounding warning fails its persona (exit 1).")
@@ -219,8 +223,17 @@ def _send(
     return outcomes
 
 
-def _summary(run: RunFolder) -> None:
+def _summary(run: RunFolder, as_json: bool = False) -> None:
     manifest = run.read_manifest()
+    if as_json:
+        document = {
+            "run": run.run_id,
+            "path": str(run.path),
+            "manifest": manifest.model_dump(mode="json", by_alias=True),
+            "review": [row.model_dump(mode="json") for row in review_rows(run, manifest)],
+        }
+        sys.stdout.write(json.dumps(document, indent=2) + "\n")
+        return
     table = Table(
         title=f"Run {run.run_id}", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False
     )
@@ -263,6 +276,7 @@ def run(
         bool, typer.Option("--no-send", help="Stop after rendering drafts.")
     ] = False,
     strict: StrictOpt = False,
+    as_json: JsonOpt = False,
 ) -> int:
     """Collect, generate, render, then send (unless --no-send): the whole pipeline."""
     ws = _workspace(workspace)
@@ -275,7 +289,7 @@ def run(
     if not no_send:
         ok = [o.persona for o in outcomes if o.status is PersonaStatus.OK]
         deliveries = _send(ws, folder, ok, requested=False)
-    _summary(folder)
+    _summary(folder, as_json)
     return _exit_code(outcomes, deliveries)
 
 
@@ -313,13 +327,14 @@ def generate(
             "--batch", help="Use the Message Batches API: half the price, minutes not seconds."
         ),
     ] = False,
+    as_json: JsonOpt = False,
 ) -> int:
     """Write reports for the run's bundle; other personas' reports are left untouched."""
     ws = _workspace(workspace)
     folder = _collect(ws) if new_run else pipeline.resolve_run(ws, run)
     outcomes = _generate(ws, folder, persona or [], strict, note, batch)
     _render(ws, folder, [o.persona for o in outcomes])
-    _summary(folder)
+    _summary(folder, as_json)
     return _exit_code(outcomes, [])
 
 
@@ -344,6 +359,7 @@ def send(
     transport: Annotated[
         str | None, typer.Option("--transport", help="ses, smtp or file, for this send only.")
     ] = None,
+    as_json: JsonOpt = False,
 ) -> int:
     """Send the run's rendered messages; each persona at most once unless --force."""
     if transport is not None and transport not in ("ses", "smtp", "file"):
@@ -357,9 +373,9 @@ def send(
         requested=bool(persona),
         force=force,
         dry_run=dry_run,
-        transport=transport,  # type: ignore[arg-type]  # checked against the literal above
+        transport=cast(TransportName | None, transport),  # checked against the names above
     )
-    _summary(folder)
+    _summary(folder, as_json)
     return _exit_code([], deliveries)
 
 

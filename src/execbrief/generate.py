@@ -146,6 +146,43 @@ def build_request(
     )
 
 
+TokenCounter = Callable[[BriefRequest], int]
+
+
+def fit_to_budget(
+    env: jinja2.Environment,
+    bundle: Bundle,
+    personas: list[Persona],
+    llm: LlmConfig,
+    notes: dict[str, str],
+    count: TokenCounter | None = None,
+) -> list[BriefRequest]:
+    """Every persona's request, with the evidence cut to `llm.evidence_budget_tokens`.
+
+    Facts are first cut by an estimate (four characters a token); where the provider can
+    count tokens, the first request is counted and, if the estimate was short, the
+    evidence is cut again in proportion.
+    """
+    budget = llm.evidence_budget_tokens
+
+    def build(limit: int) -> list[BriefRequest]:
+        shared = build_shared_prompt(env, bundle, personas, limit)
+        return [build_request(env, shared, p, bundle, llm, notes.get(p.id)) for p in personas]
+
+    requests = build(budget)
+    if count is None or not requests:
+        return requests
+    first = requests[0]
+    estimated = (len(first.system) + len(first.evidence)) // CHARS_PER_TOKEN
+    try:
+        measured = count(first) - len(first.instructions) // CHARS_PER_TOKEN
+    except ExecbriefError:
+        return requests  # counting is a refinement; the estimate still bounds the prompt
+    if measured <= budget:
+        return requests
+    return build(int(budget * estimated / measured))
+
+
 def parse_report(text: str) -> Report:
     """Validate a provider's answer, tolerating a Markdown code fence around the JSON."""
     stripped = text.strip()

@@ -19,12 +19,7 @@ from execbrief.bundle import (
 from execbrief.config import Workspace
 from execbrief.diff import diff_bundles
 from execbrief.errors import ConfigError
-from execbrief.generate import (
-    build_request,
-    build_shared_prompt,
-    generate_reports,
-    prompt_environment,
-)
+from execbrief.generate import fit_to_budget, generate_reports, prompt_environment
 from execbrief.llm import get_provider, resolve_provider_name
 from execbrief.llm.base import BriefRequest, Provider
 from execbrief.mail.settings import MailSettings, resolve_mail_settings
@@ -157,9 +152,9 @@ def generate(
     provider_name = resolve_provider_name(llm, os.environ if environ is None else environ)
     provider = get_provider(provider_name, llm)
     env = prompt_environment(workspace.root)
-    shared = build_shared_prompt(env, bundle, personas, llm.evidence_budget_tokens)
     notes = {p.id: note for p in personas} if note else {}
-    requests = [build_request(env, shared, p, bundle, llm, notes.get(p.id)) for p in personas]
+    counter = getattr(provider, "count_tokens", None)
+    requests = fit_to_budget(env, bundle, personas, llm, notes, counter)
     if hooks.generation_started:
         hooks.generation_started(provider_name, len(requests))
     if batch:

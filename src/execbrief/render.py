@@ -23,7 +23,6 @@ from jinja2.sandbox import SandboxedEnvironment
 from markdown_it import MarkdownIt
 from markupsafe import Markup
 
-from execbrief.charts import charts_for
 from execbrief.diff import changes_in_lens
 from execbrief.errors import ConfigError
 from execbrief.mail.addresses import check_header_value, validate_address
@@ -167,6 +166,9 @@ def render_persona(
     }
     sender, to, cc, bcc = build_envelope_addresses(persona, mail, default_to)
     domain = sender.split("@")[1]
+    # matplotlib takes a third of a second to import: only rendering pays for it
+    from execbrief.charts import charts_for
+
     charts = charts_for(persona, bundle) if bundle is not None else []
     chart_cids = {
         c.name: make_msgid(idstring=f"{persona.id}.{c.name}", domain=domain)[1:-1] for c in charts

@@ -1,0 +1,359 @@
+"""Endpoint checks: request handlers that act on input with no auth check, and CORS `*`
+on handlers that change state.
+
+Python Lambda modules are read here through their syntax tree, following calls and
+dispatch tables inside the module; JavaScript and Apps Script files go to
+`script_endpoints`.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+
+from execbrief.models import Severity
+
+from .repo_files import AuditScope, SourceFile
+from .script_endpoints import (
+    AUTH_TAGS,
+    check_apps_script,
+    check_js_lambda,
+    check_text_cors,
+    cors_wildcard_fact,
+    strip_js_comments,
+)
+
+_INPUT_KEYS = frozenset(
+    {
+        "body",
+        "queryStringParameters",
+        "multiValueQueryStringParameters",
+        "pathParameters",
+        "rawQueryString",
+    }
+)
+_AUTH_NAME = re.compile(
+    r"auth|jwt|verify|signature|hmac|compare_digest|current_user|login_required|cognito"
+    r"|api_?key|claims|construct_event|permission|is_admin|require_",
+    re.IGNORECASE,
+)
+_AUTH_STRING = re.compile(
+    r"authorization|x-api-key|authorizer|cookie|[\w-]*-signature(?:-256)?", re.IGNORECASE
+)
+_STATE_CALLS = frozenset(
+    {
+        "put_item",
+        "update_item",
+        "delete_item",
+        "batch_write_item",
+        "transact_write_items",
+        "put_object",
+        "delete_object",
+        "copy_object",
+        "upload_file",
+        "upload_fileobj",
+        "send_email",
+        "send_raw_email",
+        "send_templated_email",
+        "publish",
+        "send_message",
+        "start_execution",
+        "insert_one",
+        "insert_many",
+        "update_one",
+        "update_many",
+        "delete_one",
+        "delete_many",
+        "create",
+        "post",
+        "put",
+        "patch",
+        "delete",
+        "commit",
+    }
+)
+_WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+_ACAO = "access-control-allow-origin"
+
+
+@dataclass
+class _Function:
+    node: ast.FunctionDef | ast.AsyncFunctionDef
+    calls: set[str] = field(default_factory=set)
+    refs: set[str] = field(default_factory=set)
+    inputs: set[str] = field(default_factory=set)
+    auth: bool = False
+    writes: set[str] = field(default_factory=set)
+    cors_lines: list[tuple[int, ast.Dict]] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        return self.node.name
+
+
+@dataclass
+class _Module:
+    functions: dict[str, _Function]
+    # module-level names (e.g. a ROUTES table) -> functions their value references
+    tables: dict[str, set[str]]
+    # function -> "POST /path" labels from dispatch-table keys
+    routes: dict[str, list[str]]
+    module_cors: list[tuple[int, ast.Dict]]
+
+
+class EndpointsCheck:
+    """Lambda handlers, Apps Script web apps and CORS headers."""
+
+    name = "endpoints"
+
+    def __init__(self, scope: AuditScope) -> None:
+        self._scope = scope
+
+    def visit(self, source: SourceFile) -> None:
+        suffix = source.file.suffix
+        if suffix == ".py":
+            tree = source.python_tree()
+            if isinstance(tree, ast.Module):
+                self._python(source.rel, tree)
+        elif suffix in (".gs", ".js", ".mjs", ".cjs", ".ts"):
+            text = strip_js_comments(source.text())
+            if suffix in (".gs", ".js"):
+                check_apps_script(self._scope, source.rel, text)
+            check_js_lambda(self._scope, source.rel, text)
+            check_text_cors(self._scope, source.rel, text)
+        elif suffix in (".php", ".go", ".rb", ".java"):
+            check_text_cors(self._scope, source.rel, source.text())
+
+    def finish(self) -> None:
+        """Endpoints are reported as files are visited."""
+
+    # --- Python Lambda -------------------------------------------------------------
+
+    def _python(self, rel: str, tree: ast.Module) -> None:
+        module = _index_module(tree)
+        flagged: set[str] = set()  # a route two handlers share is reported once
+        for handler in _handlers(module):
+            routes = _routes_of(module, handler)
+            handler_scope = _closure(module, [handler.name], stop=routes)
+            if any(module.functions[n].auth for n in handler_scope):
+                continue
+            self._flag_lambda(rel, module, handler, handler_scope, is_route=False)
+            for route in sorted(routes - flagged):
+                flagged.add(route)
+                self._flag_lambda(rel, module, module.functions[route], _closure(module, [route]))
+        self._python_cors(rel, module)
+
+    def _flag_lambda(
+        self,
+        rel: str,
+        module: _Module,
+        fn: _Function,
+        scope_names: set[str],
+        is_route: bool = True,
+    ) -> None:
+        scope = [module.functions[n] for n in scope_names]
+        if any(f.auth for f in scope):
+            return
+        inputs = sorted(set().union(*(f.inputs for f in scope)))
+        if not inputs:
+            return
+        writes = sorted(set().union(*(f.writes for f in scope)))
+        line = fn.node.lineno
+        what = "route" if is_route else "handler"
+        labels = module.routes.get(fn.name, [])
+        served = f" (serves {', '.join(labels)})" if labels else ""
+        effect = f" and calls {', '.join(writes)}" if writes else ""
+        self._scope.fact(
+            "auth.endpoint_unauthenticated",
+            Severity.HIGH if writes else Severity.MEDIUM,
+            f"Lambda {what} {fn.name} acts on request input with no auth check",
+            path=rel,
+            line=line,
+            detail=(
+                f"{fn.name} in {rel}:{line}{served} reads the event's {', '.join(inputs)}{effect}, "
+                "and nothing on its path checks an Authorization header, token, signature, "
+                "API key or authorizer: anyone who finds the URL can call it."
+            ),
+            tags=AUTH_TAGS,
+        )
+
+    def _python_cors(self, rel: str, module: _Module) -> None:
+        module_writes = any(f.writes for f in module.functions.values())
+        for line, headers in module.module_cors:
+            if module_writes or _allows_write_methods(headers):
+                cors_wildcard_fact(self._scope, rel, line, "module-wide response headers")
+        for fn in module.functions.values():
+            if not fn.cors_lines:
+                continue
+            methods = {label.split(" ")[0] for label in module.routes.get(fn.name, [])}
+            own = _closure(module, [fn.name], stop=_routes_of(module, fn))
+            writes = any(module.functions[n].writes for n in own) or bool(methods & _WRITE_METHODS)
+            for line, headers in fn.cors_lines:
+                if writes or _allows_write_methods(headers):
+                    cors_wildcard_fact(self._scope, rel, line, f"{fn.name}, which changes state")
+
+
+# --- Python module index ---------------------------------------------------------------
+
+
+def _index_module(tree: ast.Module) -> _Module:
+    functions = {
+        node.name: _Function(node)
+        for node in tree.body
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+    }
+    tables: dict[str, set[str]] = {}
+    routes: dict[str, list[str]] = {}
+    module_cors: list[tuple[int, ast.Dict]] = []
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            _scan_function(functions[node.name], set(functions))
+        elif isinstance(node, ast.Assign | ast.AnnAssign) and node.value is not None:
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            referenced = {
+                n.id for n in ast.walk(node.value) if isinstance(n, ast.Name) and n.id in functions
+            }
+            for target in targets:
+                if isinstance(target, ast.Name) and referenced:
+                    tables[target.id] = referenced
+            if isinstance(node.value, ast.Dict):
+                _note_routes(node.value, functions, routes)
+            module_cors.extend(_cors_dicts(node.value))
+    return _Module(functions, tables, routes, module_cors)
+
+
+def _scan_function(fn: _Function, module_functions: set[str]) -> None:
+    call_funcs = {id(n.func) for n in ast.walk(fn.node) if isinstance(n, ast.Call)}
+    for node in ast.walk(fn.node):
+        if isinstance(node, ast.Call):
+            callee = _call_name(node.func)
+            if isinstance(node.func, ast.Name) and node.func.id in module_functions:
+                fn.calls.add(node.func.id)
+            if callee and _AUTH_NAME.search(callee):
+                fn.auth = True
+            if callee in _STATE_CALLS:
+                fn.writes.add(callee)
+            if callee == "get" and node.args and _const_str(node.args[0]) in _INPUT_KEYS:
+                fn.inputs.add(str(_const_str(node.args[0])))
+        elif isinstance(node, ast.Subscript) and _const_str(node.slice) in _INPUT_KEYS:
+            fn.inputs.add(str(_const_str(node.slice)))
+        elif isinstance(node, ast.Name) and id(node) not in call_funcs:
+            fn.refs.add(node.id)
+            if _AUTH_NAME.search(node.id):
+                fn.auth = True
+        elif _names_auth(node):
+            fn.auth = True
+    for node in ast.walk(fn.node):
+        for line, headers in _cors_dicts(node, shallow=True):
+            fn.cors_lines.append((line, headers))
+
+
+def _names_auth(node: ast.AST) -> bool:
+    """An attribute like `.verify_token`, or a string like "Authorization"."""
+    if isinstance(node, ast.Attribute):
+        return bool(_AUTH_NAME.search(node.attr))
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return bool(_AUTH_STRING.fullmatch(node.value))
+    return False
+
+
+def _call_name(func: ast.expr) -> str | None:
+    if isinstance(func, ast.Name):
+        return func.id
+    if isinstance(func, ast.Attribute):
+        return func.attr
+    return None
+
+
+def _const_str(node: ast.expr | None) -> str | None:
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return node.value
+    return None
+
+
+def _cors_dicts(node: ast.AST, shallow: bool = False) -> Iterator[tuple[int, ast.Dict]]:
+    """Dict literals that set Access-Control-Allow-Origin to `*`."""
+    nodes: Iterable[ast.AST] = [node] if shallow else ast.walk(node)
+    for candidate in nodes:
+        if not isinstance(candidate, ast.Dict):
+            continue
+        for key, value in zip(candidate.keys, candidate.values, strict=True):
+            name = _const_str(key)
+            if name and name.lower() == _ACAO and _const_str(value) == "*":
+                yield key.lineno if key else candidate.lineno, candidate
+
+
+def _allows_write_methods(headers: ast.Dict) -> bool:
+    for key, value in zip(headers.keys, headers.values, strict=True):
+        name = _const_str(key)
+        methods = _const_str(value)
+        if name and name.lower() == "access-control-allow-methods" and methods:
+            return bool({m.strip().upper() for m in methods.split(",")} & _WRITE_METHODS)
+    return False
+
+
+def _note_routes(
+    table: ast.Dict, functions: dict[str, _Function], routes: dict[str, list[str]]
+) -> None:
+    """`{("POST", "/api/x"): handler}` -> routes["handler"] = ["POST /api/x"]."""
+    for key, value in zip(table.keys, table.values, strict=True):
+        if not (isinstance(value, ast.Name) and value.id in functions) or key is None:
+            continue
+        parts = (
+            [_const_str(e) for e in key.elts] if isinstance(key, ast.Tuple) else [_const_str(key)]
+        )
+        label = " ".join(p for p in parts if p)
+        if label:
+            routes.setdefault(value.id, []).append(label)
+
+
+def _handlers(module: _Module) -> Iterator[_Function]:
+    """Functions shaped like a Lambda entry point: `(event, context)` or named handler."""
+    for fn in module.functions.values():
+        params = [a.arg for a in fn.node.args.args]
+        shaped = len(params) >= 2 and params[0] in ("event", "evt") and "context" in params[1]
+        if shaped or (fn.name in ("lambda_handler", "handler") and params):
+            yield fn
+
+
+def _routes_of(module: _Module, fn: _Function) -> set[str]:
+    """Functions a handler dispatches to: through a table, or by passing the event on."""
+    event = fn.node.args.args[0].arg if fn.node.args.args else None
+    routes: set[str] = set()
+    reach = _closure(module, [fn.name], stop=set())
+    for name in reach:
+        f = module.functions[name]
+        for ref in f.refs:
+            routes.update(module.tables.get(ref, set()))
+            if ref in module.functions and ref != name:
+                routes.add(ref)
+    for node in ast.walk(fn.node):
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
+            and node.func.id in module.functions
+            and any(isinstance(a, ast.Name) and a.id == event for a in node.args)
+            and module.functions[node.func.id].inputs | _transitive_inputs(module, node.func.id)
+        ):
+            routes.add(node.func.id)
+    routes.discard(fn.name)
+    return routes
+
+
+def _transitive_inputs(module: _Module, name: str) -> set[str]:
+    return set().union(*(module.functions[n].inputs for n in _closure(module, [name])))
+
+
+def _closure(module: _Module, start: list[str], stop: set[str] | None = None) -> set[str]:
+    """Functions reachable by calls from `start`, not entering `stop`."""
+    seen: set[str] = set()
+    todo = list(start)
+    while todo:
+        name = todo.pop()
+        if name in seen or (stop and name in stop and name not in start):
+            continue
+        seen.add(name)
+        todo.extend(module.functions[name].calls)
+    return seen

@@ -1,0 +1,409 @@
+"""What a secret looks like: provider key shapes, secret-named assignments, and what is not one.
+
+Two layers. A prefilter (one multi-pattern database: hyperscan when installed, else one
+compiled `re` alternation) finds the few lines worth a look in bytes read straight from
+disk; the exact rules below then run on those lines only. The rules decide; the prefilter
+only has to fire wherever a rule could match.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import threading
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import cache
+from pathlib import PurePosixPath
+from typing import Any, Protocol
+
+from execbrief.models import Severity
+
+LOCK_FILES = frozenset(
+    {
+        "package-lock.json",
+        "npm-shrinkwrap.json",
+        "yarn.lock",
+        "pnpm-lock.yaml",
+        "poetry.lock",
+        "pipfile.lock",
+        "uv.lock",
+        "pdm.lock",
+        "cargo.lock",
+        "go.sum",
+        "composer.lock",
+        "gemfile.lock",
+        "packages.lock.json",
+        "flake.lock",
+    }
+)
+
+# Files whose values are often unquoted (`KEY=value`, `key: value`).
+_CONFIG_SUFFIXES = frozenset({".env", ".ini", ".cfg", ".conf", ".properties", ".yml", ".yaml"})
+_CONFIG_NAMES = frozenset({".env", ".envrc", "dockerfile"})
+
+
+@dataclass(frozen=True)
+class SecretRule:
+    id: str
+    label: str
+    severity: Severity
+
+
+@dataclass(frozen=True)
+class Match:
+    """A rule's hit: where the value starts within the scanned chunk, and the raw value."""
+
+    rule: SecretRule
+    value: str
+    offset: int
+
+
+STRIPE_LIVE = SecretRule("stripe_live_secret", "Stripe live secret key", Severity.CRITICAL)
+STRIPE_TEST = SecretRule("stripe_test_secret", "Stripe test secret key", Severity.MEDIUM)
+STRIPE_RESTRICTED = SecretRule("stripe_restricted_key", "Stripe restricted key", Severity.HIGH)
+AWS_KEY_ID = SecretRule("aws_access_key_id", "AWS access key id", Severity.CRITICAL)
+AWS_SECRET = SecretRule("aws_secret_access_key", "AWS secret access key", Severity.CRITICAL)
+PRIVATE_KEY = SecretRule("private_key", "Private key", Severity.CRITICAL)
+SLACK_TOKEN = SecretRule("slack_token", "Slack token", Severity.HIGH)
+SLACK_WEBHOOK = SecretRule("slack_webhook", "Slack webhook URL", Severity.MEDIUM)
+TWILIO_KEY = SecretRule("twilio_api_key", "Twilio API key", Severity.HIGH)
+TWILIO_SID = SecretRule("twilio_account_sid", "Twilio account SID", Severity.LOW)
+SENDGRID = SecretRule("sendgrid_api_key", "SendGrid API key", Severity.HIGH)
+GOOGLE = SecretRule("google_api_key", "Google API key", Severity.MEDIUM)
+GITHUB = SecretRule("github_token", "GitHub token", Severity.HIGH)
+JWT_SECRET = SecretRule("jwt_secret", "JWT signing secret", Severity.HIGH)
+GENERIC = SecretRule("generic_secret", "High-entropy secret", Severity.HIGH)
+
+# (rule, exact pattern, length of the fixed prefix the placeholder test skips)
+_PROVIDER: tuple[tuple[SecretRule, re.Pattern[bytes], int], ...] = (
+    (STRIPE_LIVE, re.compile(rb"sk_live_[0-9A-Za-z]{10,247}"), 8),
+    (STRIPE_TEST, re.compile(rb"sk_test_[0-9A-Za-z]{10,247}"), 8),
+    (STRIPE_RESTRICTED, re.compile(rb"rk_(?:live|test)_[0-9A-Za-z]{10,247}"), 8),
+    (AWS_KEY_ID, re.compile(rb"(?:AKIA|ASIA)[0-9A-Z]{16}"), 4),
+    (SLACK_TOKEN, re.compile(rb"xox[abposr]-[0-9A-Za-z-]{10,250}"), 5),
+    (
+        SLACK_WEBHOOK,
+        re.compile(
+            rb"hooks\.slack\.com/services/T[0-9A-Z]{8,12}/B[0-9A-Z]{8,12}/[0-9A-Za-z]{20,32}"
+        ),
+        27,
+    ),
+    (TWILIO_KEY, re.compile(rb"SK[0-9a-fA-F]{32}"), 2),
+    (TWILIO_SID, re.compile(rb"AC[0-9a-f]{32}"), 2),
+    (SENDGRID, re.compile(rb"SG\.[0-9A-Za-z_-]{22}\.[0-9A-Za-z_-]{43}"), 3),
+    (GOOGLE, re.compile(rb"AIza[0-9A-Za-z_-]{35}"), 4),
+    (GITHUB, re.compile(rb"gh[pousr]_[0-9A-Za-z]{36,255}|github_pat_[0-9A-Za-z_]{60,255}"), 4),
+)
+_PEM_HEADER = re.compile(rb"-----BEGIN[A-Z ]{0,20}PRIVATE KEY(?: BLOCK)?-----")
+# After the header: optional `Proc-Type:`-style lines, then the base64 body. `\\n` covers
+# keys embedded in JSON or env strings.
+_PEM_BODY = re.compile(rb"(?:\s|\\n)+(?:[A-Za-z-]+: [^\n]*(?:\s|\\n)+)*([A-Za-z0-9+/=]{40,})")
+_AWS_SECRET_SHAPE = re.compile(rb"(?<![A-Za-z0-9/+])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])")
+
+_NAME = rb"(?P<name>[A-Za-z_$@][\w.$-]{0,80})"
+_VALUE = rb"(?P<value>[A-Za-z0-9+/=_\-.~!@#%^*]{8,512})"
+_ASSIGNMENT = re.compile(
+    _NAME
+    + rb"""["'\]]{0,2}\s*(?:=>|:=|=|:)\s*(?:[rbuRBU]{1,2})?(?P<q>["'`])"""
+    + _VALUE
+    + rb"(?P=q)"
+)
+_UNQUOTED = re.compile(
+    rb"(?m)^[ \t]*(?:export[ \t]+)?-?[ \t]*"
+    + _NAME
+    + rb"[ \t]*[=:][ \t]*"
+    + _VALUE
+    + rb"[ \t]*\r?$"
+)
+_ENV_DEFAULT = re.compile(
+    rb"""(?:getenv|environ\.get|env\.get|ENV\.fetch)\(\s*["'](?P<name>[\w.-]+)["']\s*,\s*"""
+    rb"""["']""" + _VALUE + rb"""["']"""
+)
+# The key is the second argument; the first may hold one level of (), {} or [].
+_JWT_CALL = re.compile(
+    rb"""jwt\.(?:encode|decode|sign|verify)\((?:[^,(){}\[\]\n]|\([^()\n]*\)|\{[^{}\n]*\}"""
+    rb"""|\[[^\[\]\n]*\])+,\s*["']""" + _VALUE + rb"""["']"""
+)
+
+SECRET_NAME = re.compile(
+    r"secret|passw|pwd|token|api[_-]?key|apikey|access[_-]?key|auth[_-]?key|private[_-]?key"
+    r"|signing[_-]?key|credential|jwt",
+    re.IGNORECASE,
+)
+_JWT_NAME = re.compile(r"(jwt|signing|token).*(secret|key)|secret[_-]?key|signing", re.IGNORECASE)
+_AWS_SECRET_NAME = re.compile(r"aws.*secret|secret.*access.*key", re.IGNORECASE)
+# Names that hold a reference to a secret, not the secret itself.
+_NOT_SECRET_NAME = re.compile(
+    r"(?:url|uri|path|file|filename|dir|name|id|type|header|endpoint|env|var|arn|field|param"
+    r"|prefix|suffix|length|len|count|ttl|expiry|expires|algorithm|alg|version|format|label"
+    r"|table|bucket|region|mode|policy|scope|hash|sha)s?$",
+    re.IGNORECASE,
+)
+
+_PLACEHOLDER = re.compile(
+    r"xxxx|example|changeme|change[_-]me|placeholder|your[_-]?(?:api|secret|key|token|own|pass)"
+    r"|dummy|redacted|replace|insert|todo|fixme|sample|fake|<|>|\.\.\.|\*\*\*|\$\{|\{\{|%\(|"
+    r"process\.env|os\.environ|0123456789|123456|abcdef",
+    re.IGNORECASE,
+)
+_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+_HEX40 = re.compile(r"[0-9a-fA-F]{40}")
+_INTEGRITY = re.compile(r"sha(?:1|256|384|512)-", re.IGNORECASE)
+_WORDY = re.compile(r"[a-z]+(?:[._/-][a-z0-9]+)*|[A-Z]+(?:[._/-][A-Z0-9]+)*|[\d.]+")
+
+
+class Prefilter(Protocol):
+    name: str
+
+    def hits(self, data: bytes, python: bool) -> tuple[list[int], bool]:
+        """Offsets near which a rule may match, and (for Python) whether string literals
+        are implicitly concatenated somewhere, which hides a key from line-based rules."""
+        ...
+
+
+# One prefilter pattern per rule family; each fires wherever its rules could match.
+_PREFILTER_PATTERNS: tuple[tuple[bytes, bool], ...] = (
+    (rb"[sr]k_(?:live|test)_[0-9A-Za-z]{10}", False),
+    (rb"A(?:KIA|SIA)[0-9A-Z]{16}", False),
+    (rb"PRIVATE KEY", False),
+    (rb"xox[abposr]-", False),
+    (rb"hooks\.slack\.com/services/", False),
+    (rb"[SA][KC][0-9a-fA-F]{32}", False),
+    (rb"SG\.[0-9A-Za-z_-]{22}\.", False),
+    (rb"AIza[0-9A-Za-z_-]{35}", False),
+    (rb"gh[pousr]_[0-9A-Za-z]{36}|github_pat_", False),
+    (rb"jwt\.(?:encode|decode|sign|verify)\(", False),
+    (
+        rb"(?:secret|passw|pwd|token|api[_-]?key|apikey|access[_-]?key|auth[_-]?key"
+        rb"|private[_-]?key|signing[_-]?key|credential|jwt)[\w.$-]{0,40}[\"'\]]{0,2}[ \t]{0,8}"
+        rb"(?:=|:|,)",
+        True,
+    ),
+)
+# Two string literals with only blanks, a newline or a backslash-newline between them,
+# the first not a lone blank (`" ".join`). Hyperscan has no lookbehind, so its hits are
+# confirmed with _CONCAT_RE in a small window.
+_CONCAT = rb"""["'](?:[ \t]+|[ \t]*\\?\r?\n[ \t]*)[rRbBuUfF]{0,2}["']"""
+_CONCAT_RE = re.compile(rb"""(?<![\s"'\\])""" + _CONCAT)
+_CONCAT_ID = len(_PREFILTER_PATTERNS)
+
+
+class _HyperscanPrefilter:
+    name = "hyperscan"
+
+    def __init__(self) -> None:
+        import hyperscan
+
+        self._text = self._compile(hyperscan, _PREFILTER_PATTERNS)
+        self._python = self._compile(hyperscan, (*_PREFILTER_PATTERNS, (_CONCAT, False)))
+        # A database owns one scratch space, which two threads must not scan with at once.
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def _compile(hyperscan: Any, patterns: tuple[tuple[bytes, bool], ...]) -> Any:
+        db = hyperscan.Database()
+        db.compile(
+            expressions=[pattern for pattern, _ in patterns],
+            ids=list(range(len(patterns))),
+            elements=len(patterns),
+            flags=[hyperscan.HS_FLAG_CASELESS if caseless else 0 for _, caseless in patterns],
+        )
+        return db
+
+    def hits(self, data: bytes, python: bool) -> tuple[list[int], bool]:
+        found: list[int] = []
+        concat: list[int] = []
+
+        def on_match(pattern_id: int, _start: int, end: int, _flags: int, _ctx: object) -> None:
+            (concat if pattern_id == _CONCAT_ID else found).append(end - 1)
+
+        with self._lock:
+            (self._python if python else self._text).scan(data, match_event_handler=on_match)
+        return found, any(_CONCAT_RE.search(data, max(0, end - 40), end + 1) for end in concat)
+
+
+# What `_RePrefilter` looks for before it runs the alternation: a file can match a
+# prefilter pattern only if it holds one of these (keywords compared in lower case) or
+# the Twilio shape. `bytes.__contains__` is far faster than `re` on an alternation.
+_GATE_LITERALS = (
+    b"k_live_",
+    b"k_test_",
+    b"AKIA",
+    b"ASIA",
+    b"PRIVATE KEY",
+    b"xox",
+    b"hooks.slack.com/services/",
+    b"SG.",
+    b"AIza",
+    b"ghp_",
+    b"gho_",
+    b"ghu_",
+    b"ghs_",
+    b"ghr_",
+    b"github_pat_",
+)
+_GATE_KEYWORDS = (
+    b"secret",
+    b"passw",
+    b"pwd",
+    b"token",
+    b"credential",
+    b"jwt",
+    *(
+        (stem + sep + "key").encode()
+        for stem in ("api", "access", "auth", "private", "signing")
+        for sep in ("_", "-", "")
+    ),
+)
+_GATE_TWILIO = re.compile(rb"[SA][KC][0-9a-fA-F]{32}")
+
+
+class _RePrefilter:
+    name = "re"
+
+    def __init__(self) -> None:
+        parts = [
+            b"(?i:" + pattern + b")" if caseless else pattern
+            for pattern, caseless in _PREFILTER_PATTERNS
+        ]
+        self._pattern = re.compile(b"|".join(parts))
+
+    def hits(self, data: bytes, python: bool) -> tuple[list[int], bool]:
+        concatenated = python and _CONCAT_RE.search(data) is not None
+        if not self._may_match(data):
+            return [], concatenated
+        return [m.end() - 1 for m in self._pattern.finditer(data)], concatenated
+
+    @staticmethod
+    def _may_match(data: bytes) -> bool:
+        if any(literal in data for literal in _GATE_LITERALS):
+            return True
+        lowered = data.lower()
+        if any(keyword in lowered for keyword in _GATE_KEYWORDS):
+            return True
+        return _GATE_TWILIO.search(data) is not None
+
+
+@cache
+def prefilter(engine: str = "auto") -> Prefilter:
+    """The fastest prefilter available: hyperscan when importable, else Python's `re`."""
+    if engine == "hyperscan":
+        return _HyperscanPrefilter()
+    if engine == "auto":
+        try:
+            return _HyperscanPrefilter()
+        except Exception:
+            # An accelerator missing or unable to start on this CPU must not stop the
+            # audit; the re prefilter finds the same lines, only slower.
+            return _RePrefilter()
+    return _RePrefilter()
+
+
+def is_lock_file(rel: str) -> bool:
+    return PurePosixPath(rel).name.lower() in LOCK_FILES
+
+
+def is_config_file(rel: str) -> bool:
+    path = PurePosixPath(rel)
+    name = path.name.lower()
+    return path.suffix.lower() in _CONFIG_SUFFIXES or name in _CONFIG_NAMES or ".env" in name
+
+
+def match_line(line: bytes, unquoted: bool) -> Iterator[Match]:
+    """Every rule match in one line (or window) of text; PEM bodies need `match_pem`."""
+    for rule, pattern, prefix in _PROVIDER:
+        for m in pattern.finditer(line):
+            if _bounded(line, m.start(), m.end()) and _provider_ok(m.group(), prefix):
+                yield Match(rule, m.group().decode(), m.start())
+    patterns = (_ASSIGNMENT, _ENV_DEFAULT, _UNQUOTED) if unquoted else (_ASSIGNMENT, _ENV_DEFAULT)
+    for pattern in patterns:
+        for m in pattern.finditer(line):
+            named = classify_assignment(m.group("name").decode(), m.group("value").decode())
+            if named is not None:
+                yield Match(named, m.group("value").decode(), m.start("value"))
+    for m in _JWT_CALL.finditer(line):
+        value = m.group("value").decode()
+        if _weak_secret_ok(value):
+            yield Match(JWT_SECRET, value, m.start("value"))
+
+
+def match_aws_secret_near(chunk: bytes) -> Iterator[Match]:
+    """A 40-character secret access key beside an access key id (e.g. a credentials CSV)."""
+    for m in _AWS_SECRET_SHAPE.finditer(chunk):
+        value = m.group().decode()
+        if not _HEX40.fullmatch(value) and _entropy(value) >= 4.0 and _classes(value) >= 3:
+            yield Match(AWS_SECRET, value, m.start())
+
+
+def match_pem(data: bytes, start: int, end: int) -> Iterator[Match]:
+    """Private-key headers between `start` and `end`, each with a real base64 body after it."""
+    for m in _PEM_HEADER.finditer(data, start, end):
+        body = _PEM_BODY.match(data, m.end(), m.end() + 600)
+        if body is not None and not _PLACEHOLDER.search(body.group(1).decode()):
+            yield Match(PRIVATE_KEY, body.group(1)[:64].decode(), m.start())
+
+
+def classify_assignment(name: str, value: str) -> SecretRule | None:
+    """The rule a `name = "value"` pair breaks, if any."""
+    if not SECRET_NAME.search(name):
+        return None
+    if _AWS_SECRET_NAME.search(name) and len(value) == 40 and _high_entropy(value):
+        return AWS_SECRET
+    if _JWT_NAME.search(name) and not _NOT_SECRET_NAME.search(name) and _weak_secret_ok(value):
+        return JWT_SECRET
+    if not _NOT_SECRET_NAME.search(name) and _high_entropy(value):
+        return GENERIC
+    return None
+
+
+def _bounded(line: bytes, start: int, end: int) -> bool:
+    """The match is a whole token, not the middle of a longer identifier."""
+    before = line[start - 1 : start]
+    after = line[end : end + 1]
+    return not (before.isalnum() or before == b"_") and not after.isalnum()
+
+
+def _provider_ok(token: bytes, prefix: int) -> bool:
+    rest = token[prefix:].decode()
+    return len(set(rest)) >= 6 and not _PLACEHOLDER.search(rest)
+
+
+def _not_a_reference(value: str) -> bool:
+    return not (
+        _PLACEHOLDER.search(value)
+        or _UUID.fullmatch(value)
+        or _HEX40.fullmatch(value)
+        or _INTEGRITY.match(value)
+    )
+
+
+def _weak_secret_ok(value: str) -> bool:
+    """A signing secret is a finding even when weak, as long as it is not a placeholder."""
+    return len(set(value)) >= 5 and _not_a_reference(value)
+
+
+def _high_entropy(value: str) -> bool:
+    if len(value) < 12 or not _not_a_reference(value) or _WORDY.fullmatch(value):
+        return False
+    if _classes(value) < 2:
+        return False
+    threshold = 3.0 if any(c.isdigit() for c in value) else 3.5
+    return _entropy(value) >= threshold
+
+
+def _classes(value: str) -> int:
+    return sum(
+        (
+            any(c.islower() for c in value),
+            any(c.isupper() for c in value),
+            any(c.isdigit() for c in value),
+        )
+    )
+
+
+def _entropy(value: str) -> float:
+    counts = Counter(value)
+    total = len(value)
+    return -sum(n / total * math.log2(n / total) for n in counts.values())
