@@ -26,11 +26,23 @@ from anthropic.types.message_create_params import MessageCreateParamsNonStreamin
 
 from execbrief.errors import ConfigError
 from execbrief.llm.base import BriefRequest, BriefResult, FirstByte
-from execbrief.llm.pricing import DEFAULT_MODEL, cost_usd
+from execbrief.llm.pricing import DEFAULT_MODEL, cost_usd, estimate_tokens
 from execbrief.llm.retry import Failure, RetryPolicy, short_body, status_failure, transport_failure
 from execbrief.models import LlmConfig, Report, Usage
 
 REPORT_SCHEMA = anthropic.transform_schema(Report)
+
+
+def estimate_request_tokens(request: BriefRequest) -> int:
+    """A request's input tokens, estimated, for providers without a counting endpoint."""
+    repair = [request.repair.answer, request.repair.errors] if request.repair else []
+    return estimate_tokens(
+        request.system,
+        json.dumps(REPORT_SCHEMA),
+        request.evidence,
+        request.instructions,
+        *repair,
+    )
 """The Report's strict JSON schema, built once so every request carries identical bytes."""
 
 REPORT_TOOL = "submit_report"

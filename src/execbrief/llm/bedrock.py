@@ -6,15 +6,14 @@ without native structured output get the Report schema as a forced tool instead.
 
 from __future__ import annotations
 
-import json
 import os
 
 import anthropic
 
 from execbrief.errors import ConfigError
-from execbrief.llm.anthropic_api import REPORT_SCHEMA, AnthropicProvider
+from execbrief.llm.anthropic_api import AnthropicProvider, estimate_request_tokens
 from execbrief.llm.base import BriefRequest
-from execbrief.llm.pricing import DEFAULT_MODEL, estimate_tokens
+from execbrief.llm.pricing import DEFAULT_MODEL
 
 
 def default_bedrock_model() -> str:
@@ -44,11 +43,4 @@ class BedrockProvider(AnthropicProvider):
 
     def count_tokens(self, request: BriefRequest) -> int:
         """An estimate: Bedrock has no token counting endpoint."""
-        repair = [request.repair.answer, request.repair.errors] if request.repair else []
-        return estimate_tokens(
-            request.system,
-            json.dumps(REPORT_SCHEMA),
-            request.evidence,
-            request.instructions,
-            *repair,
-        )
+        return estimate_request_tokens(request)

@@ -15,9 +15,9 @@ from typing import Any, Literal
 import httpx2
 
 from execbrief.errors import ConfigError, ProviderError
-from execbrief.llm.anthropic_api import REPORT_SCHEMA
+from execbrief.llm.anthropic_api import REPORT_SCHEMA, estimate_request_tokens
 from execbrief.llm.base import BriefRequest, BriefResult, FirstByte
-from execbrief.llm.pricing import cost_usd, estimate_tokens
+from execbrief.llm.pricing import cost_usd
 from execbrief.llm.retry import Failure, RetryPolicy, short_body, status_failure, transport_failure
 from execbrief.models import LlmConfig, Usage
 
@@ -189,14 +189,7 @@ class OpenAICompatProvider:
 
     def count_tokens(self, request: BriefRequest) -> int:
         """An estimate: the chat completions API has no token counting endpoint."""
-        repair = [request.repair.answer, request.repair.errors] if request.repair else []
-        return estimate_tokens(
-            request.system,
-            json.dumps(REPORT_SCHEMA),
-            request.evidence,
-            request.instructions,
-            *repair,
-        )
+        return estimate_request_tokens(request)
 
 
 def _refuses_schema(exc: ProviderError) -> bool:
