@@ -181,7 +181,8 @@ def test_review_json_lists_every_persona_with_its_delivery(
     assert result.code == 0
     rows = json.loads(result.out)
     assert {row["persona"] for row in rows} == PERSONAS
-    assert all(row["delivery"].startswith("sent ") for row in rows)
+    assert all(row["delivery"] == "sent" for row in rows)
+    assert all(" via file" in row["delivery_detail"] for row in rows)
 
 
 def test_dry_run_sends_nothing(cli: Any, example_workspace: Path) -> None:

@@ -239,11 +239,11 @@ def _summary(run: RunFolder, as_json: bool = False) -> None:
     )
     table.add_column("Persona", no_wrap=True)
     table.add_column("Status", no_wrap=True)
-    table.add_column("Findings", min_width=14)
+    table.add_column("Findings", min_width=12)
     table.add_column("Grounding", no_wrap=True)
     table.add_column("Tokens", justify="right", no_wrap=True)
     table.add_column("Cost", justify="right", no_wrap=True)
-    table.add_column("Delivery", min_width=8)
+    table.add_column("Delivery", min_width=9, no_wrap=True)
     for row in review_rows(run, manifest):
         status = {"ok": "[green]ok[/]", "failed": "[red]failed[/]"}.get(row.status, row.status)
         table.add_row(

@@ -30,6 +30,7 @@ class ReviewRow(BaseModel):
     tokens: int
     cost_usd: float
     delivery: str
+    delivery_detail: str = ""
     error: str | None = None
     files: list[str]
 
@@ -40,14 +41,18 @@ def review_rows(run: RunFolder, manifest: Manifest) -> list[ReviewRow]:
     rows: list[ReviewRow] = []
     for persona_id, outcome in manifest.personas.items():
         state = states.get(persona_id)
+        detail = ""
         if state is None or state.last is None:
             delivery = "not sent"
         elif state.in_doubt:
             delivery = "in doubt"
+            detail = f"attempt at {state.last.ts:%Y-%m-%d %H:%M}Z has no outcome"
         elif state.sent is not None:
-            delivery = f"sent ({state.sent.transport})"
+            delivery = "sent"
+            detail = f"{state.sent.ts:%Y-%m-%d %H:%M}Z via {state.sent.transport}"
         else:
-            delivery = f"failed: {state.last.error}"
+            delivery = "failed"
+            detail = state.last.error or ""
         by_severity = outcome.findings_by_severity
         findings = (
             " ".join(f"{by_severity[s]} {_SHORT[s]}" for s in Severity if by_severity.get(s))
@@ -63,6 +68,7 @@ def review_rows(run: RunFolder, manifest: Manifest) -> list[ReviewRow]:
                 tokens=outcome.usage.total,
                 cost_usd=outcome.cost_usd,
                 delivery=delivery,
+                delivery_detail=detail,
                 error=outcome.error,
                 files=[n for n in DRAFT_FILES if (run.persona_dir(persona_id) / n).is_file()],
             )

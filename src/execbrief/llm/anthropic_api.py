@@ -43,6 +43,8 @@ def estimate_request_tokens(request: BriefRequest) -> int:
         request.instructions,
         *repair,
     )
+
+
 """The Report's strict JSON schema, built once so every request carries identical bytes."""
 
 REPORT_TOOL = "submit_report"
