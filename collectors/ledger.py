@@ -25,7 +25,6 @@ from .ledger_books import (
     ChartOfAccounts,
     EntityMatcher,
     Entry,
-    LedgerColumns,
     load_chart,
 )
 from .ledger_metrics import FinanceFacts, build_scopes, month_span, parse_unit_economics
@@ -41,34 +40,19 @@ class LedgerCollector:
 
     name = COLLECTOR
 
-    def __init__(
-        self,
-        *,
-        columns: LedgerColumns | None = None,
-        stripe_paths: Sequence[str | Path] = (),
-        chart_path: str | Path | None = None,
-        stripe_entity: str | None = None,
-    ) -> None:
-        """Paths are relative to the workspace; without chart_path the books' folder is
-        searched for chart_of_accounts.yaml."""
-        self.columns = columns or LedgerColumns()
-        self.stripe_paths = [Path(p) for p in stripe_paths]
-        self.chart_path = Path(chart_path) if chart_path is not None else None
-        self.stripe_entity = stripe_entity
-
     def collect(self, ctx: CollectContext) -> CollectResult:
         """Read the books named in the workspace; nothing when it names none."""
         source = ctx.config.sources.ledger
         if source is None:
             return CollectResult()
         root = ctx.root
-        files, books_dir, gaps = self._book_files(root, source.path)
-        chart, chart_gaps = self._chart(root, books_dir)
+        files, books_dir, gaps = self._book_files(root, source.path, source.stripe)
+        chart, chart_gaps = self._chart(root, books_dir, source.chart)
         reader = BookReader(
-            columns=self.columns,
+            columns=source.columns,
             entities=EntityMatcher(ctx.config.entities),
             latest_day=ctx.now.date(),
-            stripe_entity=self.stripe_entity,
+            stripe_entity=source.stripe_entity,
         )
         books = Books()
         for path in files:
@@ -113,8 +97,10 @@ class LedgerCollector:
         facts += checks.missing_months(entries, label)
         return CollectResult(facts=facts, gaps=gaps)
 
-    def _book_files(self, root: Path, configured: Path) -> tuple[list[Path], Path, list[Gap]]:
-        """The CSVs `path` names (a file, a folder of *.csv, or a glob) plus stripe_paths."""
+    def _book_files(
+        self, root: Path, configured: Path, stripe: list[Path]
+    ) -> tuple[list[Path], Path, list[Gap]]:
+        """The CSVs `path` names (a file, a folder of *.csv, or a glob) plus `stripe`."""
         gaps: list[Gap] = []
 
         def gap(source: str, reason: str) -> None:
@@ -133,9 +119,9 @@ class LedgerCollector:
                 gap(relative(root, target), "the books folder holds no *.csv file")
         else:
             files, books_dir = [target], target.parent
-        # A Stripe export named twice (in the books folder and in stripe_paths) counts once.
+        # A Stripe export named twice (in the books folder and in `stripe`) counts once.
         seen = {p.resolve() for p in files}
-        for extra in self.stripe_paths:
+        for extra in stripe:
             if (root / extra).resolve() not in seen:
                 files.append(root / extra)
         for path in files:
@@ -143,9 +129,11 @@ class LedgerCollector:
                 gap(relative(root, path), "file not found")
         return [p for p in files if p.is_file()], books_dir, gaps
 
-    def _chart(self, root: Path, books_dir: Path) -> tuple[ChartOfAccounts | None, list[Gap]]:
-        if self.chart_path is not None:
-            path = root / self.chart_path
+    def _chart(
+        self, root: Path, books_dir: Path, configured: Path | None
+    ) -> tuple[ChartOfAccounts | None, list[Gap]]:
+        if configured is not None:
+            path = root / configured
         elif (books_dir / CHART_FILE).is_file():
             path = books_dir / CHART_FILE
         else:

@@ -18,7 +18,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from execbrief.models import Entity, Gap
+from execbrief.models import Entity, Gap, LedgerColumns
 
 COLLECTOR = "ledger"
 MAX_ROW_GAPS = 20
@@ -38,19 +38,6 @@ UNCATEGORIZED = frozenset({"", "uncategorized", "uncategorised"})
 DATE_FORMATS = ("%Y-%m-%d", "%m/%d/%Y", "%Y/%m/%d")
 
 AccountType = Literal["revenue", "cost_of_sales", "expense", "asset", "liability", "equity"]
-
-
-class LedgerColumns(BaseModel):
-    """Column names of a transactions CSV; only date and amount must be present."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    date: str = "date"
-    entity: str = "entity"
-    account: str = "account"
-    category: str = "category"
-    amount: str = Field("amount", description="Signed: money in positive, money out negative.")
-    memo: str = "memo"
 
 
 class Account(BaseModel):

@@ -12,13 +12,13 @@ import pytest
 import yaml
 
 from execbrief.collectors.ledger import LedgerCollector
-from execbrief.collectors.ledger_books import LedgerColumns
 from execbrief.models import (
     CollectContext,
     CollectResult,
     Entity,
     Fact,
     Gap,
+    LedgerColumns,
     LedgerSource,
     Source,
     Sources,
@@ -186,12 +186,18 @@ def test_stripe_balance_export_maps_charges_to_revenue_and_fees_to_expenses(
 
 
 def test_stripe_paths_add_exports_kept_outside_the_books(tmp_path: Path) -> None:
-    ctx = workspace(tmp_path, "books.csv", "chart_of_accounts.yaml", path="books/books.csv")
+    ctx = workspace(
+        tmp_path,
+        "books.csv",
+        "chart_of_accounts.yaml",
+        path="books/books.csv",
+        stripe=["exports/stripe.csv"],
+        stripe_entity="beta",
+    )
     (tmp_path / "exports").mkdir()
     shutil.copy(DATA / "stripe-balance.csv", tmp_path / "exports" / "stripe.csv")
-    collector = LedgerCollector(stripe_paths=["exports/stripe.csv"], stripe_entity="beta")
 
-    result = collector.collect(ctx)
+    result = LedgerCollector().collect(ctx)
 
     # Beta's March: 800 rooms + 300 Stripe sales (posted to Sales through the chart).
     revenue = the_fact(result, "finance.revenue_monthly", "beta")
@@ -201,10 +207,15 @@ def test_stripe_paths_add_exports_kept_outside_the_books(tmp_path: Path) -> None
 
 
 def test_a_glob_names_the_books_and_a_file_named_twice_counts_once(tmp_path: Path) -> None:
-    ctx = workspace(tmp_path, "books.csv", "stripe-balance.csv", path="books/*.csv")
-    collector = LedgerCollector(stripe_paths=["books/stripe-balance.csv"])
+    ctx = workspace(
+        tmp_path,
+        "books.csv",
+        "stripe-balance.csv",
+        path="books/*.csv",
+        stripe=["books/stripe-balance.csv"],
+    )
 
-    result = collector.collect(ctx)
+    result = LedgerCollector().collect(ctx)
 
     # 300 of Stripe sales in March, once, beside Acme's 500 of tours.
     revenue = the_fact(result, "finance.revenue_monthly", "acme")
@@ -338,9 +349,9 @@ def test_column_names_are_configurable(tmp_path: Path) -> None:
         amount="Amount (USD)",
         memo="Description",
     )
-    ctx = workspace(tmp_path, "custom_columns.csv")
+    ctx = workspace(tmp_path, "custom_columns.csv", columns=columns)
 
-    result = LedgerCollector(columns=columns).collect(ctx)
+    result = LedgerCollector().collect(ctx)
 
     assert result.gaps == []
     assert (

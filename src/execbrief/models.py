@@ -423,10 +423,33 @@ class AwsSource(Strict):
     cost_months: int = Field(3, ge=1, le=12, description="Full months of cost history.")
 
 
+class LedgerColumns(Strict):
+    """Column names of a transactions CSV; only date and amount must be present."""
+
+    date: str = "date"
+    entity: str = "entity"
+    account: str = "account"
+    category: str = "category"
+    amount: str = Field("amount", description="Signed: money in positive, money out negative.")
+    memo: str = "memo"
+
+
 class LedgerSource(Strict):
-    path: Path
-    cash_balance: float = 0
-    unit_economics: dict[str, float] = Field(default_factory=dict)
+    path: Path = Field(description="A CSV, a folder of CSVs, or a glob; each read by its header.")
+    cash_balance: float = Field(0, description="For runway; only a stated balance gives one.")
+    unit_economics: dict[str, float] = Field(
+        default_factory=dict, description="`<unit>_price` and `<unit>_variable_cost` pairs."
+    )
+    columns: LedgerColumns = Field(default_factory=LedgerColumns)
+    stripe: list[Path] = Field(
+        default_factory=list, description="Stripe balance exports kept outside `path`."
+    )
+    stripe_entity: str | None = Field(
+        None, description="Entity of every Stripe row; default: the entity its text names."
+    )
+    chart: Path | None = Field(
+        None, description="Chart of accounts (YAML); default: chart_of_accounts.yaml beside it."
+    )
 
 
 class Sources(Strict):

@@ -8,12 +8,13 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from execbrief.models import Bundle, Manifest, Persona, Report
+from execbrief.models import Bundle, Manifest, Persona, Report, WorkspaceConfig
 
 EXPORTED: dict[str, type[BaseModel]] = {
     "schemas/bundle.schema.json": Bundle,
     "schemas/report.schema.json": Report,
     "schemas/manifest.schema.json": Manifest,
+    "schemas/execbrief.schema.json": WorkspaceConfig,
     "personas/schema.json": Persona,
 }
 
