@@ -7,6 +7,8 @@ each says that no model wrote it.
 
 from __future__ import annotations
 
+import re
+
 from execbrief.llm.base import BriefRequest, BriefResult, FirstByte
 from execbrief.models import (
     EvidenceSelector,
@@ -25,6 +27,7 @@ from execbrief.models import (
 OFFLINE_MODEL = "offline"
 MAX_FINDINGS = 12
 MAX_KPIS = 12
+KPIS_PER_FACT = 3
 MAX_RECOMMENDATIONS = 10
 MAX_SECTION_ITEMS = 10
 DETAIL_CHARS = 600
@@ -99,7 +102,7 @@ def build_offline_report(persona: Persona, facts: list[Fact]) -> Report:
         subject=f"{len(facts)} facts in view ({worst})",
         summary=summary,
         findings=findings,
-        kpis=_kpis(ranked),
+        kpis=_kpis(persona, ranked),
         recommendations=recommendations,
         sections=[
             ReportSection(id=section.id, markdown=_section_markdown(section.evidence, ranked))
@@ -108,10 +111,30 @@ def build_offline_report(persona: Persona, facts: list[Fact]) -> Report:
     )
 
 
-def _kpis(ranked: list[Fact]) -> list[Kpi]:
+_SERIES_METRIC = re.compile(r"_\d{4}_\d{2}$")
+
+
+def _lens_order(persona: Persona, fact: Fact) -> int:
+    """How central a fact is to the lens: the place of the first kind pattern it matches."""
+    for index, pattern in enumerate(persona.evidence.kinds):
+        if pattern == fact.kind or (pattern.endswith(".*") and fact.kind.startswith(pattern[:-1])):
+            return index
+    return len(persona.evidence.kinds)
+
+
+def _kpis(persona: Persona, ranked: list[Fact]) -> list[Kpi]:
+    """Headline figures: the lens's own kinds first, portfolio-wide before per entity.
+
+    Month-by-month series metrics (`..._2026_05`) are left to the charts and sections.
+    """
+    candidates = sorted(
+        (f for f in ranked if f.metrics),
+        key=lambda f: (_lens_order(persona, f), f.entity is not None, f.kind, f.id),
+    )
     kpis: list[Kpi] = []
-    for fact in ranked:
-        for name, value in sorted(fact.metrics.items()):
+    for fact in candidates:
+        headline = [(n, v) for n, v in sorted(fact.metrics.items()) if not _SERIES_METRIC.search(n)]
+        for name, value in headline[:KPIS_PER_FACT]:
             kpis.append(
                 Kpi(
                     name=f"{_humanise(name)} ({fact.entity or 'portfolio'})",
@@ -155,7 +178,7 @@ def _clip(text: str) -> str:
 
 def _humanise(metric: str) -> str:
     words = metric.split("_")
-    if words[-1] in _UNITS:
+    if words[-1] in _UNITS and len(words) > 1:
         words = words[:-1]
     return " ".join(words).capitalize()
 
