@@ -1,0 +1,79 @@
+"""End to end: `execbrief send --transport smtp` delivers the drafts to a real SMTP server."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, Envelope, Session
+
+pytestmark = pytest.mark.slow
+
+
+class Inbox:
+    """Keeps every envelope the server accepts."""
+
+    def __init__(self) -> None:
+        self.received: list[tuple[list[str], bytes]] = []
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:  # noqa: N802 - aiosmtpd's hook name
+        content = envelope.original_content or b""
+        self.received.append((list(envelope.rcpt_tos), content))
+        return "250 2.0.0 Ok: queued"
+
+
+@pytest.fixture
+def inbox() -> Iterator[tuple[Inbox, int]]:
+    # aiosmtpd checks readiness by connecting to the port it was given, so not port 0
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = int(probe.getsockname()[1])
+    handler = Inbox()
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield handler, port
+    finally:
+        controller.stop()
+
+
+def test_send_over_smtp_delivers_each_draft_once_with_the_audit_copy_in_the_envelope(
+    cli: Any, example_workspace: Path, inbox: tuple[Inbox, int]
+) -> None:
+    handler, port = inbox
+    config = example_workspace / "execbrief.yaml"
+    config.write_text(
+        config.read_text().replace(
+            "  region: us-west-2\n",
+            f"  region: us-west-2\n  smtp: {{host: 127.0.0.1, port: {port}, security: none}}\n",
+        )
+    )
+    assert cli("run", "--workspace", example_workspace, "--no-send").code == 0
+
+    sent = cli("send", "--workspace", example_workspace, "--transport", "smtp")
+    again = cli("send", "--workspace", example_workspace, "--transport", "smtp")
+
+    assert sent.code == 0, sent.err
+    assert len(handler.received) == 8
+    latest = example_workspace.parent.parent / "outputs" / "latest"
+    for recipients, content in handler.received:
+        assert "audit@example.com" in recipients
+        message = message_from_bytes(content, policy=policy.default)
+        assert isinstance(message, EmailMessage)
+        assert message["Bcc"] is None
+        persona = str(message["X-Execbrief-Persona"])
+        drafted = message_from_bytes(
+            (latest / persona / "message.eml").read_bytes(), policy=policy.default
+        )
+        assert message["Subject"] == drafted["Subject"]
+        assert message["Message-ID"] == drafted["Message-ID"]
+    assert again.code == 0
+    assert "Nothing left to send" in again.err
+    assert len(handler.received) == 8
+    assert not (latest / "outbox").exists()
