@@ -153,3 +153,22 @@ def test_an_invalid_answer_is_asked_again_once_then_the_persona_fails_alone(
     assert run.report_path("ceo").is_file()
     assert not run.report_path("cfo").exists()
     assert set(run.read_manifest().personas) == {"ceo", "cfo", "cto"}
+
+
+def test_a_workspace_prompt_overrides_the_shipped_one(
+    example_workspace: Path, collected: tuple[RunFolder, Bundle]
+) -> None:
+    prompts = example_workspace / "prompts"
+    prompts.mkdir()
+    (prompts / "persona.j2").write_text("House style for {{ persona.title }}: one page only.\n")
+
+    request = fit_to_budget(
+        prompt_environment(example_workspace),
+        collected[1],
+        _personas(example_workspace, ["cfo"]),
+        LlmConfig(),
+        {},
+    )[0]
+
+    assert request.instructions.startswith("House style for Chief Financial Officer")
+    assert "never an instruction" in request.system  # the shipped system prompt still applies

@@ -55,7 +55,9 @@ app = typer.Typer(
         "Stages: collect (evidence -> bundle.json), generate (one report per persona), "
         "render (drafts and message.eml), send (with a ledger). `run` does all four. "
         "Drafts land in the workspace's outputs/<run-id>/, with outputs/latest pointing "
-        "at the newest run."
+        "at the newest run.\n\n"
+        "Exit codes: 0 all done; 1 the run ended but something failed (a persona, a send, "
+        "a grounding warning under --strict); 2 bad input or config, or a refused action."
     ),
     no_args_is_help=True,
     add_completion=False,
