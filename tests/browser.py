@@ -68,6 +68,8 @@ def check_page(browser: Browser, html: Path, screenshot: Path | None = None) -> 
     page.wait_for_load_state("load")
     seen.scroll_width = int(page.evaluate("document.querySelector('table.card').scrollWidth"))
     if screenshot is not None:
-        page.screenshot(path=str(screenshot), full_page=True)
+        # the top of the brief: headline, summary, chart and the first findings
+        top = {"x": 0, "y": 0, "width": 800, "height": 1400}
+        page.screenshot(path=str(screenshot), full_page=True, clip=top)
     page.close()
     return seen
