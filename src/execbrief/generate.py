@@ -14,7 +14,7 @@ from pathlib import Path
 import jinja2
 from pydantic import ValidationError
 
-from execbrief.errors import ExecbriefError
+from execbrief.errors import ExecbriefError, ReportInvalid
 from execbrief.grounding import GroundingIndex, missing_sections
 from execbrief.llm.base import BriefRequest, BriefResult, FirstByte, Provider, Repair
 from execbrief.models import (
@@ -249,8 +249,11 @@ class _Generation:
         try:
             return parse_report(second.text), [first, second]
         except ValidationError as exc:
-            raise ExecbriefError(
-                "the answer did not match the report schema after one re-ask: " + _short_errors(exc)
+            raise ReportInvalid(
+                "the answer did not match the report schema after one re-ask: "
+                + _short_errors(exc),
+                persona=request.persona.id,
+                errors=[_short_errors(exc, limit=50)],
             ) from exc
 
 

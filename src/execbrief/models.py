@@ -369,9 +369,6 @@ class Manifest(Strict):
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
-    def failed(self) -> list[str]:
-        return [p for p, r in self.personas.items() if r.status is PersonaStatus.FAILED]
-
 
 class SendEvent(StrEnum):
     ATTEMPT = "attempt"

@@ -33,7 +33,6 @@ from execbrief.models import (
     Manifest,
     Persona,
     PersonaRun,
-    PersonaStatus,
     StageTiming,
     TransportName,
 )
@@ -56,7 +55,6 @@ class Hooks:
     generation_started: Callable[[str, int], None] | None = None
     batch_progress: Callable[[int, int], None] | None = None
     persona_done: Callable[[PersonaRun], None] | None = None
-    rendered: Callable[[str], None] | None = None
 
 
 def personas_for(workspace: Workspace, requested: list[str]) -> list[Persona]:
@@ -205,11 +203,9 @@ def render(
     workspace: Workspace,
     run: RunFolder,
     personas: list[Persona],
-    hooks: Hooks | None = None,
     now: datetime | None = None,
 ) -> list[str]:
     """Render every persona of `run` that has a report; returns the ids rendered."""
-    hooks = hooks or Hooks()
     started = time.perf_counter()
     settings = mail_settings(workspace)
     manifest = run.read_manifest()
@@ -233,8 +229,6 @@ def render(
             settings.default_to,
         )
         rendered.append(persona.id)
-        if hooks.rendered:
-            hooks.rendered(persona.id)
     run.write_manifest(manifest)
     write_index(run, manifest, bundle)
     _record_stage(run, "render", started)
@@ -281,10 +275,6 @@ def run_personas_in(run: RunFolder, requested: list[str]) -> list[str]:
             hint="personas in this run: " + ", ".join(manifest.personas),
         )
     return requested
-
-
-def failed_personas(outcomes: list[PersonaRun]) -> list[str]:
-    return [o.persona for o in outcomes if o.status is PersonaStatus.FAILED]
 
 
 def audit(paths: list[Path], checks: set[str] | None) -> CollectResult:
