@@ -87,8 +87,11 @@ def test_invented_numbers_and_ids_are_flagged_and_fail_under_strict(
     assert lenient.code == 0
     kinds = {w.kind for w in manifest.personas["cfo"].warnings}
     assert {WarningKind.UNGROUNDED_NUMBER, WarningKind.UNKNOWN_FACT} <= kinds
-    draft = (example_workspace.parent.parent / "outputs").glob("*/cfo/report.md")
-    assert any("Grounding warnings" in path.read_text() for path in draft)
+    drafts = [
+        p.read_text() for p in (example_workspace.parent.parent / "outputs").glob("*/cfo/report.md")
+    ]
+    assert any("Grounding warnings" in text for text in drafts)
+    assert any("$12,345 [unverified]" in text for text in drafts)
     assert strict.code == 1
 
 

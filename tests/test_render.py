@@ -7,7 +7,8 @@ from html.parser import HTMLParser
 import pytest
 
 from execbrief.errors import ConfigError
-from execbrief.render import markdown_to_safe_html, render_subject
+from execbrief.models import Finding, GroundingWarning, Report, Severity, WarningKind
+from execbrief.render import mark_ungrounded, markdown_to_safe_html, render_subject
 
 
 class _Elements(HTMLParser):
@@ -70,3 +71,35 @@ def test_subject_template_is_sandboxed_and_folded_onto_one_line() -> None:
 def test_a_broken_subject_template_is_a_config_error() -> None:
     with pytest.raises(ConfigError, match="subject template"):
         render_subject("{{ report.subject", {})
+
+
+def test_ungrounded_numbers_are_marked_where_they_stand() -> None:
+    report = Report(
+        subject="Burn at $7,400",
+        summary="Revenue reached $12,345; burn is $7,400.",
+        findings=[
+            Finding(
+                category="finance",
+                severity=Severity.HIGH,
+                title="Cash",
+                description="We lost $12,345 and $12,3450 is not the same number.",
+                impact="High.",
+                evidence=["f_1"],
+            )
+        ],
+        kpis=[],
+        recommendations=[],
+        sections=[],
+    )
+    warnings = [
+        GroundingWarning(kind=WarningKind.UNGROUNDED_NUMBER, where=w, detail="", text="$12,345")
+        for w in ("summary", "findings[0].description")
+    ]
+
+    marked = mark_ungrounded(report, warnings)
+
+    assert marked.summary == "Revenue reached $12,345 [unverified]; burn is $7,400."
+    assert marked.findings[0].description == (
+        "We lost $12,345 [unverified] and $12,3450 is not the same number."
+    )
+    assert marked.subject == report.subject

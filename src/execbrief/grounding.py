@@ -223,6 +223,7 @@ def _ungrounded(
             where=where,
             detail=f"{number.text!r} ({number.value:g}, {number.kind.value}) is not stated "
             "by any fact in the bundle",
+            text=number.text,
         )
     return list(warnings.values())
 

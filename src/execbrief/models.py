@@ -323,6 +323,7 @@ class GroundingWarning(Strict):
     kind: WarningKind
     where: str = Field(description="Field path in the report, e.g. findings[2].description.")
     detail: str
+    text: str | None = Field(None, description="The words at fault as written, e.g. `$12,345`.")
 
 
 class PersonaStatus(StrEnum):

@@ -8,6 +8,7 @@ remote images or headers.
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from email.message import EmailMessage
@@ -30,10 +31,13 @@ from execbrief.models import (
     Bundle,
     BundleDiff,
     Envelope,
+    GroundingWarning,
     MailConfig,
     Manifest,
     Persona,
     PersonaRun,
+    Report,
+    WarningKind,
 )
 from execbrief.runs import RunFolder, write_atomic
 
@@ -82,6 +86,28 @@ def _provenance(outcome: PersonaRun) -> str:
     if outcome.provider == "offline":
         return "Written without a model by the offline provider, from the evidence alone."
     return f"Written by {outcome.model or 'an unknown model'} via {outcome.provider}."
+
+
+UNVERIFIED = "[unverified]"
+_FIELD = re.compile(
+    r"^(?:(?P<list>findings|recommendations|sections)\[(?P<index>\d+)\]\.)?(?P<name>\w+)$"
+)
+
+
+def mark_ungrounded(report: Report, warnings: list[GroundingWarning]) -> Report:
+    """The report with each number the evidence does not state followed by a marker,
+    so a reviewer sees it where it stands, in every format."""
+    data = report.model_dump()
+    for warning in warnings:
+        match = _FIELD.match(warning.where)
+        if warning.kind is not WarningKind.UNGROUNDED_NUMBER or not warning.text or not match:
+            continue
+        holder = data if not match["list"] else data[match["list"]][int(match["index"])]
+        value = holder.get(match["name"])
+        if isinstance(value, str):
+            pattern = re.compile(rf"(?<![\w$.,]){re.escape(warning.text)}(?![\w])")
+            holder[match["name"]] = pattern.sub(lambda m: f"{m.group(0)} {UNVERIFIED}", value)
+    return Report.model_validate(data)
 
 
 def render_subject(template: str, context: dict[str, Any]) -> str:
@@ -133,11 +159,11 @@ def render_persona(
     With `since`, the brief ends with what changed in its lens since that earlier run;
     with `bundle`, it carries the charts its lens calls for (inline images in the mail).
     """
-    report = run.read_report(persona.id)
     report_bytes = run.report_path(persona.id).read_bytes()
     outcome = manifest.personas.get(persona.id) or PersonaRun(
         persona=persona.id, title=persona.title
     )
+    report = mark_ungrounded(run.read_report(persona.id), outcome.warnings)
     titles = {s.id: s.title for s in persona.sections}
     sections = [
         RenderedSection(
