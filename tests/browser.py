@@ -69,7 +69,10 @@ def check_page(browser: Browser, html: Path, screenshot: Path | None = None) -> 
     seen.scroll_width = int(page.evaluate("document.querySelector('table.card').scrollWidth"))
     if screenshot is not None:
         # the top of the brief: headline, summary, chart and the first findings
-        top = {"x": 0, "y": 0, "width": 800, "height": 1400}
-        page.screenshot(path=str(screenshot), full_page=True, clip=top)
+        page.screenshot(
+            path=str(screenshot),
+            full_page=True,
+            clip={"x": 0, "y": 0, "width": 800, "height": 1400},
+        )
     page.close()
     return seen
