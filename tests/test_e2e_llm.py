@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -159,3 +160,26 @@ def test_facts_cut_to_fit_the_budget_are_named_in_the_brief(
     )
     first = api.messages()[0].body
     assert f"{omitted} lower-ranked facts were left out" in json.dumps(first)
+
+
+def test_an_unreachable_api_fails_every_persona_fast_with_exit_1(
+    cli: Any, example_workspace: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed = probe.getsockname()[1]  # nothing listens once the probe is closed
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-test-dummy")
+    monkeypatch.setenv("ANTHROPIC_BASE_URL", f"http://127.0.0.1:{closed}")
+    config = example_workspace / "execbrief.yaml"
+    config.write_text(
+        config.read_text().replace("concurrency: 8", "concurrency: 8\n  max_attempts: 2")
+    )
+
+    result = cli("run", "--workspace", example_workspace, "--no-send")
+
+    assert result.code == 1
+    manifest = _manifest(example_workspace)
+    errors = [p.error or "" for p in manifest.personas.values()]
+    assert len(errors) == 8
+    assert sum(e.startswith("not attempted") for e in errors) == 7
+    assert "Traceback" not in result.err

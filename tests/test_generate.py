@@ -104,13 +104,13 @@ class ScriptedProvider:
     def generate(
         self, request: BriefRequest, on_first_byte: FirstByte | None = None
     ) -> BriefResult:
-        if on_first_byte:
-            on_first_byte()
         if request.repair is not None:
             self.repairs.append(request.persona.id)
         answer = self.script[request.persona.id].pop(0)
         if isinstance(answer, Exception):
-            raise answer
+            raise answer  # before any byte, as a refused connection or request would
+        if on_first_byte:
+            on_first_byte()
         return BriefResult(text=answer, model="scripted")
 
 
@@ -172,3 +172,29 @@ def test_a_workspace_prompt_overrides_the_shipped_one(
 
     assert request.instructions.startswith("House style for Chief Financial Officer")
     assert "never an instruction" in request.system  # the shipped system prompt still applies
+
+
+@pytest.mark.parametrize("status", [None, 401])
+def test_when_the_first_call_cannot_reach_the_provider_the_rest_are_not_attempted(
+    example_workspace: Path, collected: tuple[RunFolder, Bundle], status: int | None
+) -> None:
+    run, bundle = collected
+    personas = _personas(example_workspace, ["ceo", "cfo", "cto"])
+    requests = fit_to_budget(prompt_environment(None), bundle, personas, LlmConfig(), {})
+    down = ProviderError("connection refused", provider="scripted", status=status)
+    provider = ScriptedProvider({"ceo": [down], "cfo": [], "cto": []})
+
+    outcomes = generate_reports(
+        run=run,
+        bundle=bundle,
+        requests=requests,
+        provider=provider,
+        provider_name="scripted",
+        concurrency=3,
+    )
+
+    assert [o.status for o in outcomes] == [PersonaStatus.FAILED] * 3
+    assert [o.error for o in outcomes[1:]] == [
+        "not attempted: the first call could not reach the provider (connection refused)"
+    ] * 2
+    assert provider.script == {"ceo": [], "cfo": [], "cto": []}

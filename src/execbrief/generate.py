@@ -10,11 +10,12 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from typing import cast
 
 import jinja2
 from pydantic import ValidationError
 
-from execbrief.errors import ExecbriefError, ReportInvalid
+from execbrief.errors import ExecbriefError, ProviderError, ReportInvalid
 from execbrief.grounding import GroundingIndex, missing_sections
 from execbrief.llm.base import BriefRequest, BriefResult, FirstByte, Provider, Repair
 from execbrief.models import (
@@ -203,16 +204,17 @@ class _Generation:
 
     def run(
         self, request: BriefRequest, on_first_byte: FirstByte | None
-    ) -> tuple[PersonaRun, Report | None]:
+    ) -> tuple[PersonaRun, Report | None, ExecbriefError | None]:
         persona = request.persona
         outcome = PersonaRun(persona=persona.id, title=persona.title, provider=self.provider_name)
         started = time.perf_counter()
+        failure: ExecbriefError | None = None
         try:
             report, results = self._ask(request, on_first_byte)
         except ExecbriefError as exc:
             outcome.status = PersonaStatus.FAILED
             outcome.error = redact_text(exc.message)
-            report, results = None, []
+            report, results, failure = None, [], exc
         except Exception as exc:  # one persona's crash must not stop the others
             outcome.status = PersonaStatus.FAILED
             outcome.error = redact_text(f"{type(exc).__name__}: {exc}")
@@ -235,7 +237,7 @@ class _Generation:
                 outcome.status = PersonaStatus.FAILED
                 outcome.error = f"{len(outcome.warnings)} grounding warnings under --strict"
         outcome.seconds = round(time.perf_counter() - started, 3)
-        return outcome, report
+        return outcome, report, failure
 
     def _ask(
         self, request: BriefRequest, on_first_byte: FirstByte | None
@@ -281,6 +283,14 @@ def _cache_note(provider_name: str, sample: BriefRequest, outcomes: list[Persona
     )
 
 
+# Failures that every persona would meet the same way: no connection, or no access.
+_UNREACHABLE_STATUSES = {None, 401, 403}
+
+
+def _is_unreachable(failure: ExecbriefError | None) -> bool:
+    return isinstance(failure, ProviderError) and failure.status in _UNREACHABLE_STATUSES
+
+
 def generate_reports(
     *,
     run: RunFolder,
@@ -296,14 +306,30 @@ def generate_reports(
     """Generate every request's report into the run; failures are recorded, not raised.
 
     The first persona goes alone until its response begins, so that its prompt-cache
-    write is visible to every other persona; the rest then go at once.
+    write is visible to every other persona; the rest then go at once. When the first
+    call cannot reach the provider at all (no connection, no access), the rest are
+    recorded as not attempted instead of each waiting out the same retries.
     """
     generation = _Generation(provider, provider_name, bundle, strict)
     lock = threading.Lock()
     outcomes: list[PersonaRun] = []
+    unreachable: list[ProviderError] = []
 
     def one(request: BriefRequest, on_first_byte: FirstByte | None) -> None:
-        outcome, report = generation.run(request, on_first_byte)
+        if unreachable:
+            outcome = PersonaRun(
+                persona=request.persona.id,
+                title=request.persona.title,
+                provider=provider_name,
+                status=PersonaStatus.FAILED,
+                error=f"not attempted: the first call could not reach the provider "
+                f"({redact_text(unreachable[0].message)})",
+            )
+            report = None
+        else:
+            outcome, report, failure = generation.run(request, on_first_byte)
+            if on_first_byte is not None and not began.is_set() and _is_unreachable(failure):
+                unreachable.append(cast(ProviderError, failure))
         outcome.note = (notes or {}).get(request.persona.id)
         outcome.omitted_facts = request.omitted_facts
         if report is not None:
@@ -320,8 +346,8 @@ def generate_reports(
 
     if not requests:
         return []
+    began = threading.Event()
     with ThreadPoolExecutor(max_workers=concurrency) as pool:
-        began = threading.Event()
         first: Future[None] = pool.submit(one, requests[0], began.set)
         while not began.wait(FIRST_BYTE_POLL_SECONDS) and not first.done():
             pass
