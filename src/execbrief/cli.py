@@ -16,11 +16,9 @@ from pathlib import Path
 from typing import Annotated, cast
 
 import typer
-from rich import box
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
-from rich.table import Table
 
 from execbrief import pipeline
 from execbrief.config import Workspace, load_workspace
@@ -38,6 +36,7 @@ from execbrief.persona_files import discover_personas, validate_files
 from execbrief.review import review_rows
 from execbrief.runs import LATEST, RunFolder
 from execbrief.scaffold import scaffold_workspace
+from execbrief.tables import audit_table, diff_table, personas_table, run_table
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -236,28 +235,7 @@ def _summary(run: RunFolder, as_json: bool = False) -> None:
         }
         sys.stdout.write(json.dumps(document, indent=2) + "\n")
         return
-    table = Table(
-        title=f"Run {run.run_id}", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False
-    )
-    table.add_column("Persona", no_wrap=True)
-    table.add_column("Status", no_wrap=True)
-    table.add_column("Findings", min_width=12)
-    table.add_column("Grounding", no_wrap=True)
-    table.add_column("Tokens", justify="right", no_wrap=True)
-    table.add_column("Cost", justify="right", no_wrap=True)
-    table.add_column("Delivery", min_width=9, no_wrap=True)
-    for row in review_rows(run, manifest):
-        status = {"ok": "[green]ok[/]", "failed": "[red]failed[/]"}.get(row.status, row.status)
-        table.add_row(
-            row.persona,
-            status,
-            row.findings,
-            f"[yellow]{row.warnings} warnings[/]" if row.warnings else "clean",
-            f"{row.tokens:,}",
-            f"${row.cost_usd:.2f}",
-            row.delivery,
-        )
-    out.print(table)
+    out.print(run_table(run.run_id, review_rows(run, manifest)))
     for note in manifest.notes:
         out.print(f"[yellow]note:[/] {escape(note)}")
     out.print(f"Drafts: {run.path}  (review page: {run.path / 'index.html'})")
@@ -421,20 +399,7 @@ def diff(
     if as_json:
         sys.stdout.write(result.model_dump_json(indent=2) + "\n")
         return EXIT_OK
-    table = Table(
-        title=f"{result.base_run} -> {result.head_run}", title_justify="left", box=box.SIMPLE_HEAD
-    )
-    for column in ("Change", "Severity", "Entity", "Kind", "Fact"):
-        table.add_column(column)
-    for change in result.changes:
-        table.add_row(
-            change.change.value,
-            change.severity.value,
-            change.entity or "-",
-            change.kind,
-            change.title + (f" [dim]({', '.join(change.fields)})[/]" if change.fields else ""),
-        )
-    out.print(table if result.changes else "No facts changed between these runs.")
+    out.print(diff_table(result) if result.changes else "No facts changed between these runs.")
     return EXIT_OK
 
 
@@ -463,12 +428,7 @@ def audit(
         facts = [f.model_dump(mode="json") for f in result.facts]
         sys.stdout.write(json.dumps(facts, indent=2, ensure_ascii=False) + "\n")
     else:
-        table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
-        for column in ("Severity", "Kind", "Where", "Finding"):
-            table.add_column(column, overflow="fold")
-        for fact in result.facts:
-            table.add_row(fact.severity.value, fact.kind, fact.source.label(), escape(fact.title))
-        out.print(table)
+        out.print(audit_table(result.facts))
     for gap in result.gaps:
         err.print(f"[yellow]gap:[/] {escape(gap.source)}: {escape(gap.reason)}")
     err.print(
@@ -493,17 +453,7 @@ def personas_list(workspace: WorkspaceOpt = None) -> int:
     """List the personas available here: shipped ones and the workspace's own."""
     root = (workspace or state.workspace_dir).resolve()
     catalogue = discover_personas(root if (root / "personas").is_dir() else None)
-    table = Table()
-    for column in ("Id", "Title", "Sections", "Source"):
-        table.add_column(column)
-    for pid, entry in catalogue.items():
-        table.add_row(
-            pid,
-            entry.persona.title,
-            str(len(entry.persona.sections)),
-            "shipped" if entry.shipped else str(entry.path),
-        )
-    out.print(table)
+    out.print(personas_table(catalogue))
     return EXIT_OK
 
 

@@ -1,0 +1,79 @@
+"""Rich tables for the terminal: built here, printed by the CLI (which owns the console)."""
+
+from __future__ import annotations
+
+from rich import box
+from rich.markup import escape
+from rich.table import Table
+
+from execbrief.models import BundleDiff, Fact
+from execbrief.persona_files import PersonaFile
+from execbrief.review import ReviewRow
+
+_STATUS = {"ok": "[green]ok[/]", "failed": "[red]failed[/]"}
+
+
+def run_table(run_id: str, rows: list[ReviewRow]) -> Table:
+    """The end-of-run summary: one line a persona, narrow enough for 80 columns."""
+    table = Table(title=f"Run {run_id}", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
+    table.add_column("Persona", no_wrap=True)
+    table.add_column("Status", no_wrap=True)
+    table.add_column("Findings", min_width=12)
+    table.add_column("Grounding", no_wrap=True)
+    table.add_column("Tokens", justify="right", no_wrap=True)
+    table.add_column("Cost", justify="right", no_wrap=True)
+    table.add_column("Delivery", min_width=9, no_wrap=True)
+    for row in rows:
+        table.add_row(
+            row.persona,
+            _STATUS.get(row.status, row.status),
+            row.findings,
+            f"[yellow]{row.warnings} warnings[/]" if row.warnings else "clean",
+            f"{row.tokens:,}",
+            f"${row.cost_usd:.2f}",
+            row.delivery,
+        )
+    return table
+
+
+def diff_table(diff: BundleDiff) -> Table:
+    table = Table(
+        title=f"{diff.base_run} -> {diff.head_run}", title_justify="left", box=box.SIMPLE_HEAD
+    )
+    for column in ("Change", "Severity", "Entity", "Kind", "Fact"):
+        table.add_column(column)
+    for change in diff.changes:
+        fields = f" [dim]({escape(', '.join(change.fields))})[/]" if change.fields else ""
+        table.add_row(
+            change.change.value,
+            change.severity.value,
+            change.entity or "-",
+            change.kind,
+            escape(change.title) + fields,
+        )
+    return table
+
+
+def audit_table(facts: list[Fact]) -> Table:
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
+    for column in ("Severity", "Kind", "Where", "Finding"):
+        table.add_column(column, overflow="fold")
+    for fact in facts:
+        table.add_row(
+            fact.severity.value, fact.kind, escape(fact.source.label()), escape(fact.title)
+        )
+    return table
+
+
+def personas_table(catalogue: dict[str, PersonaFile]) -> Table:
+    table = Table(box=box.SIMPLE_HEAD)
+    for column in ("Id", "Title", "Sections", "Source"):
+        table.add_column(column)
+    for pid, entry in catalogue.items():
+        table.add_row(
+            pid,
+            escape(entry.persona.title),
+            str(len(entry.persona.sections)),
+            "shipped" if entry.shipped else escape(str(entry.path)),
+        )
+    return table
