@@ -333,9 +333,9 @@ def generate_reports(
         outcome.note = (notes or {}).get(request.persona.id)
         outcome.omitted_facts = request.omitted_facts
         if report is not None:
-            write_atomic(
-                run.report_path(request.persona.id), report.model_dump_json(indent=2) + "\n"
-            )
+            # the model never saw a secret, but what it writes goes through the same net
+            text = redact_text(report.model_dump_json(indent=2))
+            write_atomic(run.report_path(request.persona.id), text + "\n")
         with lock:
             manifest = run.read_manifest()
             manifest.personas[outcome.persona] = outcome

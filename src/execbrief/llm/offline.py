@@ -80,7 +80,7 @@ def build_offline_report(persona: Persona, facts: list[Fact]) -> Report:
     ]
     recommendations = [
         Recommendation(
-            action=f"Resolve: {fact.title}",
+            action=_action(fact),
             owner=persona.title,
             due_in_days=_DUE_DAYS[fact.severity],
             impact=_IMPACT[fact.severity],
@@ -162,6 +162,23 @@ def _section_markdown(selector: EvidenceSelector | None, ranked: list[Fact]) -> 
         for fact in chosen
     ]
     return "\n".join(lines)
+
+
+_LABEL = re.compile(r"^(?:risk|todo|blocked|blocker|decision)\s*:\s*", re.IGNORECASE)
+_VERBS = {
+    "secret": "Rotate the key and move it to a secret store",
+    "auth": "Put authentication in front of it",
+    "http": "Restrict it to the sites that need it",
+    "handoff.blocker": "Unblock",
+    "handoff.todo": "Do",
+}
+
+
+def _action(fact: Fact) -> str:
+    """An imperative line for a fact: a verb for its kind, then what it is about."""
+    family = fact.kind.split(".")[0]
+    verb = _VERBS.get(fact.kind) or _VERBS.get(family) or "Resolve"
+    return f"{verb}: {_LABEL.sub('', fact.title)}"
 
 
 def _describe(fact: Fact) -> str:
