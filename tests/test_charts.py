@@ -60,3 +60,19 @@ def test_cfo_message_carries_inline_charts_that_its_html_references(
     assert "![Revenue, expenses and break-even](charts/burn.png)" in (cfo / "report.md").read_text()
     assert (cfo / "charts" / "burn.png").read_bytes().startswith(PNG_MAGIC)
     assert 'src="charts/burn.png"' in (cfo / "report.html").read_text()
+
+
+def test_email_html_has_inline_styles_and_keeps_the_dark_mode_rules(
+    cli: Any, example_workspace: Path
+) -> None:
+    assert cli("run", "--workspace", example_workspace, "--no-send").code == 0
+    cto = example_workspace.parent.parent / "outputs" / "latest" / "cto"
+
+    message = message_from_bytes((cto / "message.eml").read_bytes(), policy=policy.default)
+    assert isinstance(message, EmailMessage)
+    html_part = message.get_body(("html",))
+    assert html_part is not None
+    html = html_part.get_content()
+    assert '<td class="head" style="' in html  # inlined for clients that drop <style>
+    assert "@media (prefers-color-scheme: dark)" in html
+    assert 'width="600"' in html

@@ -46,6 +46,9 @@ _ALLOWED_TAGS = {
     "table", "thead", "tbody", "tr", "th", "td", "h3", "h4", "h5", "hr", "a", "del",
 }  # fmt: skip
 _ALLOWED_ATTRIBUTES = {"a": {"href", "title"}, "th": {"align"}, "td": {"align"}}
+# @media rules (dark mode) cannot be inlined: they stay in a <style> block; nothing remote
+# is ever fetched while rendering.
+_INLINER = css_inline.CSSInliner(keep_at_rules=True, load_remote_stylesheets=False)
 _markdown = MarkdownIt("commonmark", {"html": False}).enable("table").enable("strikethrough")
 
 
@@ -208,8 +211,8 @@ def render_persona(
     local_src = {c.name: f"charts/{c.name}.png" for c in charts}
     markdown = draw("report.md.j2", local_src)
     text = env.get_template("report.txt.j2").render(context)
-    html = css_inline.inline(draw("report.html.j2", local_src))
-    mail_html = css_inline.inline(
+    html = _INLINER.inline(draw("report.html.j2", local_src))
+    mail_html = _INLINER.inline(
         draw("report.html.j2", {n: f"cid:{c}" for n, c in chart_cids.items()})
     )
     subject = render_subject(
