@@ -38,8 +38,11 @@ def test_installed_wheel_lists_personas_from_another_folder(tmp_path: Path) -> N
     assert "execbrief/templates/report.html.j2" in names
 
     env_dir = tmp_path / "venv"
-    venv.create(env_dir, with_pip=False)
+    venv.create(env_dir, with_pip=True)
     python = env_dir / "bin" / "python"
+    subprocess.run(
+        [python, "-m", "pip", "install", "-q", "--no-deps", "--no-index", str(wheel)], check=True
+    )
     target = Path(
         subprocess.check_output(
             [python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], text=True
@@ -47,11 +50,7 @@ def test_installed_wheel_lists_personas_from_another_folder(tmp_path: Path) -> N
     )
     # The dependencies come from the test environment; only execbrief itself is new here.
     (target / "deps.pth").write_text("\n".join(site.getsitepackages()) + "\n")
-    with zipfile.ZipFile(wheel) as archive:
-        archive.extractall(target)
     entry = env_dir / "bin" / "execbrief"
-    entry.write_text(f"#!{python}\nfrom execbrief.cli import console_main\nconsole_main()\n")
-    entry.chmod(0o755)
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
 
