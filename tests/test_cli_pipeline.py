@@ -203,3 +203,16 @@ def test_json_puts_only_the_run_document_on_stdout(cli: Any, example_workspace: 
     assert set(document["manifest"]["personas"]) == PERSONAS
     assert {row["persona"] for row in document["review"]} == PERSONAS
     assert "Collected" in result.err
+
+
+def test_a_run_without_a_sender_is_refused_before_anything_is_written(
+    cli: Any, example_workspace: Path
+) -> None:
+    config = example_workspace / "execbrief.yaml"
+    config.write_text(config.read_text().replace("  from: briefs@example.com", "  from: null"))
+
+    result = cli("run", "--workspace", example_workspace)
+
+    assert result.code == 2
+    assert "no sender address" in result.err and "mail.from" in result.err
+    assert not (example_workspace.parent.parent / "outputs").exists()

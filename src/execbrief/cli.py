@@ -261,7 +261,8 @@ def run(
     """Collect, generate, render, then send (unless --no-send): the whole pipeline."""
     ws = _workspace(workspace)
     persona_ids = persona or []
-    pipeline.personas_for(ws, persona_ids)  # refuse unknown personas before collecting
+    # refuse unknown personas and unusable mail settings before collecting anything
+    pipeline.check_delivery(ws, pipeline.personas_for(ws, persona_ids))
     folder = _collect(ws)
     outcomes = _generate(ws, folder, persona_ids, strict)
     _render(ws, folder, persona_ids)

@@ -38,7 +38,7 @@ from execbrief.models import (
 )
 from execbrief.persona_files import discover_personas, select_personas
 from execbrief.redact import redact_text
-from execbrief.render import render_persona
+from execbrief.render import build_envelope_addresses, render_persona
 from execbrief.review import write_index
 from execbrief.runs import RunFolder, create_run, open_run, previous_run
 from execbrief.send import AfterAttempt, make_transport, send_run
@@ -197,6 +197,14 @@ def mail_settings(workspace: Workspace, environ: Mapping[str, str] | None = None
     return resolve_mail_settings(
         workspace.config.mail, workspace.root, os.environ if environ is None else environ
     )
+
+
+def check_delivery(workspace: Workspace, personas: list[Persona]) -> None:
+    """Refuse bad mail settings (no sender, no recipients, a malformed address) up front,
+    before a run collects and writes anything."""
+    settings = mail_settings(workspace)
+    for persona in personas:
+        build_envelope_addresses(persona, settings.mail, settings.default_to)
 
 
 def render(
