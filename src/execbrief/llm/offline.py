@@ -66,7 +66,7 @@ def build_offline_report(persona: Persona, facts: list[Fact]) -> Report:
     """A report whose every statement is one cited fact, ordered worst first."""
     ranked = _ranked(facts)
     serious = [f for f in ranked if f.severity.rank <= Severity.MEDIUM.rank]
-    finding_facts = (serious or ranked)[:MAX_FINDINGS]
+    finding_facts = _diverse(serious or ranked, MAX_FINDINGS)
     findings = [
         Finding(
             category=fact.kind.split(".")[0],
@@ -120,6 +120,18 @@ def _lens_order(persona: Persona, fact: Fact) -> int:
         if pattern == fact.kind or (pattern.endswith(".*") and fact.kind.startswith(pattern[:-1])):
             return index
     return len(persona.evidence.kinds)
+
+
+def _diverse(ranked: list[Fact], limit: int) -> list[Fact]:
+    """The worst facts, one per kind and entity until each has had a turn, so that five
+    alike findings about one system do not crowd out a different problem elsewhere."""
+    firsts: dict[tuple[str, str | None], Fact] = {}
+    for fact in ranked:
+        firsts.setdefault((fact.kind, fact.entity), fact)
+    first_ids = {f.id for f in firsts.values()}
+    order = [f for f in ranked if f.id in first_ids] + [f for f in ranked if f.id not in first_ids]
+    picked = {f.id for f in order[:limit]}
+    return [f for f in ranked if f.id in picked]
 
 
 def _kpis(persona: Persona, ranked: list[Fact]) -> list[Kpi]:
