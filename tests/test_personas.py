@@ -133,3 +133,13 @@ def test_personas_list_shows_shipped_personas_from_any_folder(
     assert result.code == 0
     for pid in ("ceo", "cto", "yacht_delivery"):
         assert pid in result.out
+
+
+def test_the_documented_example_is_a_valid_persona(tmp_path: Path) -> None:
+    text = (Path(__file__).resolve().parents[1] / "docs" / "PERSONAS.md").read_text()
+    example = text.split("```yaml", 1)[1].split("```", 1)[0]
+
+    persona = load_persona_file(_write(tmp_path, "coo.yaml", example))
+
+    assert persona.id == "coo"
+    assert persona.sections[0].evidence is not None
