@@ -14,7 +14,6 @@ from datetime import datetime
 from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import format_datetime, make_msgid
-from importlib import resources
 from typing import Any
 
 import css_inline
@@ -40,6 +39,7 @@ from execbrief.models import (
     WarningKind,
 )
 from execbrief.runs import RunFolder, write_atomic
+from execbrief.templates import environment
 
 _ALLOWED_TAGS = {
     "p", "br", "strong", "em", "b", "i", "ul", "ol", "li", "code", "pre", "blockquote",
@@ -63,18 +63,6 @@ def markdown_to_safe_html(text: str) -> Markup:
         link_rel="noopener noreferrer nofollow",
     )
     return Markup(cleaned)  # noqa: S704 - sanitized by nh3 just above
-
-
-def _templates() -> jinja2.Environment:
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(resources.files("execbrief.templates"))),
-        autoescape=jinja2.select_autoescape(["html.j2"], default_for_string=False),
-        undefined=jinja2.StrictUndefined,
-        keep_trailing_newline=True,
-    )
-    env.globals["cite"] = lambda ids: "[" + ", ".join(ids) + "]" if ids else "[uncited]"
-    env.globals["number"] = lambda v: "n/a" if v is None else f"{v:,.2f}".rstrip("0").rstrip(".")
-    return env
 
 
 @dataclass(frozen=True)
@@ -202,7 +190,7 @@ def render_persona(
     chart_cids = {
         c.name: make_msgid(idstring=f"{persona.id}.{c.name}", domain=domain)[1:-1] for c in charts
     }
-    env = _templates()
+    env = environment()
 
     def draw(template: str, chart_src: dict[str, str]) -> str:
         figures = [{"title": c.title, "src": chart_src[c.name]} for c in charts]

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from importlib import resources
-
-import jinja2
 from pydantic import BaseModel
 
 from execbrief.mail.ledger import delivery_states, read_records
 from execbrief.models import Bundle, Manifest, PersonaStatus, Severity
 from execbrief.runs import RunFolder, write_atomic
+from execbrief.templates import environment
 
 _SHORT = {
     Severity.CRITICAL: "crit",
@@ -78,19 +76,18 @@ def review_rows(run: RunFolder, manifest: Manifest) -> list[ReviewRow]:
 
 def write_index(run: RunFolder, manifest: Manifest, bundle: Bundle) -> None:
     """Write the run's index.html review page."""
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(resources.files("execbrief.templates"))),
-        autoescape=True,
-        undefined=jinja2.StrictUndefined,
-    )
-    html = env.get_template("index.html.j2").render(
-        portfolio=manifest.portfolio,
-        run_id=run.run_id,
-        created_at=f"{manifest.created_at:%Y-%m-%d %H:%M}Z",
-        digest=manifest.bundle_digest,
-        facts=len(bundle.facts),
-        gaps=bundle.gaps,
-        rows=review_rows(run, manifest),
-        notes=manifest.notes,
+    html = (
+        environment()
+        .get_template("index.html.j2")
+        .render(
+            portfolio=manifest.portfolio,
+            run_id=run.run_id,
+            created_at=f"{manifest.created_at:%Y-%m-%d %H:%M}Z",
+            digest=manifest.bundle_digest,
+            facts=len(bundle.facts),
+            gaps=bundle.gaps,
+            rows=review_rows(run, manifest),
+            notes=manifest.notes,
+        )
     )
     write_atomic(run.path / "index.html", html)
