@@ -18,6 +18,7 @@ from pydantic import ValidationError
 from execbrief.errors import ExecbriefError, ProviderError, ReportInvalid
 from execbrief.grounding import GroundingIndex, missing_sections
 from execbrief.llm.base import BriefRequest, BriefResult, FirstByte, Provider, Repair
+from execbrief.llm.pricing import estimate_tokens
 from execbrief.models import (
     Bundle,
     Fact,
@@ -31,7 +32,6 @@ from execbrief.models import (
 from execbrief.redact import redact_text
 from execbrief.runs import RunFolder, write_atomic
 
-CHARS_PER_TOKEN = 4
 FIRST_BYTE_POLL_SECONDS = 0.02
 
 PersonaDone = Callable[[PersonaRun], None]
@@ -100,7 +100,7 @@ def build_shared_prompt(
     used = 0
     for fact in ranked:
         line = _fact_line(fact)
-        cost = len(line) // CHARS_PER_TOKEN + 1
+        cost = estimate_tokens(line) + 1
         if used + cost > budget_tokens:
             break
         lines.append(line)
@@ -174,9 +174,9 @@ def fit_to_budget(
     if count is None or not requests:
         return requests
     first = requests[0]
-    estimated = (len(first.system) + len(first.evidence)) // CHARS_PER_TOKEN
+    estimated = estimate_tokens(first.system, first.evidence)
     try:
-        measured = count(first) - len(first.instructions) // CHARS_PER_TOKEN
+        measured = count(first) - estimate_tokens(first.instructions)
     except ExecbriefError:
         return requests  # counting is a refinement; the estimate still bounds the prompt
     if measured <= budget:
@@ -276,7 +276,7 @@ def _cache_note(provider_name: str, sample: BriefRequest, outcomes: list[Persona
     )
     if provider_name == "offline" or not answered or cached:
         return ""
-    prefix_tokens = (len(sample.system) + len(sample.evidence)) // CHARS_PER_TOKEN
+    prefix_tokens = estimate_tokens(sample.system, sample.evidence)
     return (
         f"No prompt caching: the shared prefix (about {prefix_tokens:,} tokens) is below "
         "the model's minimum cacheable length, so every persona paid full input price."
