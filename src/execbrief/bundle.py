@@ -21,7 +21,7 @@ from execbrief.models import (
     Gap,
     WorkspaceConfig,
 )
-from execbrief.redact import redact_text
+from execbrief.redact import mask_fact, redact_text
 
 ENTRY_POINT_GROUP = "execbrief.collectors"
 
@@ -154,14 +154,5 @@ def _merge(facts: list[Fact], config: WorkspaceConfig) -> list[Fact]:
         seen[fact.id] = count
         fact_id = fact.id if count == 1 else f"{fact.id}-{count}"
         entity = fact.entity if fact.entity in known_entities else None
-        merged.append(
-            fact.model_copy(
-                update={
-                    "id": fact_id,
-                    "entity": entity,
-                    "title": redact_text(fact.title),
-                    "detail": redact_text(fact.detail),
-                }
-            )
-        )
+        merged.append(mask_fact(fact).model_copy(update={"id": fact_id, "entity": entity}))
     return merged

@@ -37,7 +37,7 @@ from execbrief.models import (
     TransportName,
 )
 from execbrief.persona_files import discover_personas, select_personas
-from execbrief.redact import redact_text
+from execbrief.redact import mask_fact
 from execbrief.render import build_envelope_addresses, render_persona
 from execbrief.review import write_index
 from execbrief.runs import RunFolder, create_run, open_run, previous_run
@@ -291,13 +291,7 @@ def audit(paths: list[Path], checks: set[str] | None) -> CollectResult:
 
     result = audit_paths(paths, checks, datetime.now(UTC))
     facts = sorted(result.facts, key=lambda f: (f.severity.rank, f.source.path or "", f.id))
-    return CollectResult(
-        facts=[
-            f.model_copy(update={"title": redact_text(f.title), "detail": redact_text(f.detail)})
-            for f in facts
-        ],
-        gaps=result.gaps,
-    )
+    return CollectResult(facts=[mask_fact(f) for f in facts], gaps=result.gaps)
 
 
 def resolve_run(workspace: Workspace, run: str) -> RunFolder:

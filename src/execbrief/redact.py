@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import re
 
+from execbrief.models import Fact
+
 _KEY_SHAPES = re.compile(
     r"""
     (?:sk|rk|pk)_(?:live|test)_[A-Za-z0-9]{16,}      # Stripe
@@ -32,3 +34,10 @@ def mask(value: str) -> str:
 def redact_text(text: str) -> str:
     """Mask every provider-key shape found in `text`."""
     return _KEY_SHAPES.sub(lambda match: mask(match.group(0)), text)
+
+
+def mask_fact(fact: Fact) -> Fact:
+    """The fact with every provider-key shape in its words masked."""
+    return fact.model_copy(
+        update={"title": redact_text(fact.title), "detail": redact_text(fact.detail)}
+    )
