@@ -362,23 +362,12 @@ def score(tree: Tree, findings: set[tuple[str, int]]) -> Score:
     )
 
 
-def our_command(root: Path, engine: str = "auto", cli: bool = True) -> list[str]:
-    """`execbrief audit` when the console script offers it, else the module entry point.
-
-    Only the module entry point can pin the prefilter engine, so `engine` other than
-    auto always uses it.
-    """
-    exe = Path(sys.executable).with_name("execbrief")
-    if cli and engine == "auto" and exe.exists():
-        probe = subprocess.run(
-            [str(exe), "audit", "--help"], capture_output=True, text=True, check=False
-        )
-        if probe.returncode == 0 and "--checks" in probe.stdout:
-            return [str(exe), "audit", "--checks", "secrets", "--json", str(root)]
-    module = "execbrief.collectors.code_audit"
-    return [sys.executable, "-m", module, "--checks", "secrets", "--json", str(root)] + (
-        ["--engine", engine] if engine != "auto" else []
-    )
+def our_command(root: Path, engine: str = "auto") -> list[str]:
+    """`execbrief audit` on the secrets check alone, with the prefilter engine pinned."""
+    return [
+        sys.executable, "-m", "execbrief", "audit", "--checks", "secrets", "--json",
+        "--fail-on", "critical", "--engine", engine, str(root),
+    ]  # fmt: skip
 
 
 def detect_secrets_command(root: Path) -> list[str]:
@@ -467,10 +456,6 @@ def main(argv: list[str] | None = None) -> int:
             f"(built in {time.perf_counter() - started:.1f} s)"
         )
         ours, ours_score = measure("ours", our_command(root), args.runs, our_findings, tree)
-        module = our_command(root, cli=False)
-        if module != our_command(root):
-            # the same scan without the CLI's start-up, to show what each part costs
-            measure("ours, module entry point", module, args.runs, our_findings, tree)
         fallback, _ = measure(
             "ours, re engine", our_command(root, "re"), args.runs, our_findings, tree
         )

@@ -20,13 +20,13 @@ import pytest
 import requests
 from moto import mock_aws
 
-from execbrief.collectors.aws_cost import cost_window
-from execbrief.collectors.aws_facts import snapshot_facts
-from execbrief.collectors.aws_inventory import (
+from execbrief.collectors.aws.collector import (
     AwsInventoryCollector,
     take_snapshot,
 )
-from execbrief.collectors.aws_snapshot import AwsSnapshot, read_snapshot
+from execbrief.collectors.aws.cost import cost_window
+from execbrief.collectors.aws.facts import snapshot_facts
+from execbrief.collectors.aws.snapshot import AwsSnapshot, read_snapshot
 from execbrief.models import (
     AwsProjectTable,
     AwsSource,

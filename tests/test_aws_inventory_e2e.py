@@ -17,7 +17,7 @@ from typing import Any
 import boto3
 import pytest
 
-from execbrief.collectors.aws_snapshot import read_snapshot
+from execbrief.collectors.aws.snapshot import read_snapshot
 from execbrief.models import Bundle
 
 pytestmark = pytest.mark.slow

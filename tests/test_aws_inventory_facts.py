@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from execbrief.collectors.aws_facts import snapshot_facts
-from execbrief.collectors.aws_inventory import AwsInventoryCollector
-from execbrief.collectors.aws_resource_facts import EntityMatcher, is_secret_name
-from execbrief.collectors.aws_snapshot import (
+from execbrief.collectors.aws.collector import AwsInventoryCollector
+from execbrief.collectors.aws.facts import snapshot_facts
+from execbrief.collectors.aws.resource_facts import EntityMatcher, is_secret_name
+from execbrief.collectors.aws.snapshot import (
     AwsSnapshot,
     CostMonth,
     CostReport,

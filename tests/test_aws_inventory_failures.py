@@ -15,7 +15,7 @@ from moto import mock_aws
 from moto.core.authorization import enable_iam_authentication
 
 from execbrief import pipeline
-from execbrief.collectors.aws_inventory import (
+from execbrief.collectors.aws.collector import (
     AwsInventoryCollector,
     take_snapshot,
 )

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from execbrief.collectors.code_audit import (
+from execbrief.collectors.code_audit.collector import (
     CodeAuditCollector,
     audit_paths,
     audit_repo,
@@ -326,7 +326,9 @@ def test_unreadable_file_is_a_gap(tmp_path: Path) -> None:
     cmd = [
         sys.executable,
         "-m",
-        "execbrief.collectors.code_audit",
+        "execbrief",
+        "audit",
+        "--json",
         "--checks",
         "secrets",
         str(folder),
@@ -339,9 +341,10 @@ def test_unreadable_file_is_a_gap(tmp_path: Path) -> None:
         drop = "-dac_override,-dac_read_search"
         cmd = [setpriv, f"--bounding-set={drop}", f"--inh-caps={drop}", *cmd]
 
-    proc = subprocess.run(cmd, capture_output=True, text=True, check=True)
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
 
     facts = [Fact.model_validate(f) for f in json.loads(proc.stdout)]
+    assert proc.returncode == 1  # the live key is a critical finding
     assert [f.source.path for f in facts] == ["ok.py"]
     assert "gap: plain/locked.py: cannot read: Permission denied" in proc.stderr
 
@@ -457,14 +460,14 @@ def test_unknown_check_is_a_config_error() -> None:
         CodeAuditCollector(checks={"secretz"})
 
 
-def test_module_entry_point_prints_facts_as_json(tmp_path: Path) -> None:
+def test_module_run_of_audit_prints_facts_as_json(tmp_path: Path) -> None:
     repo = init_repo(tmp_path / "shop")
     key = Keys().stripe_live()
     write(repo, "app.py", f'KEY = "{key}"\n')
     commit_all(repo)
-    cmd = [sys.executable, "-m", "execbrief.collectors.code_audit", "--checks", "secrets", "--json"]
+    cmd = [sys.executable, "-m", "execbrief", "audit", "--checks", "secrets", "--json"]
 
-    proc = subprocess.run([*cmd, str(repo)], capture_output=True, text=True, check=True)
+    proc = subprocess.run([*cmd, str(repo)], capture_output=True, text=True, check=False)
 
     facts = [Fact.model_validate(f) for f in json.loads(proc.stdout)]
     assert [(f.kind, f.source.path, f.source.line) for f in facts] == [

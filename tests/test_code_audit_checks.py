@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from execbrief.collectors.code_audit import audit_repo
+from execbrief.collectors.code_audit.collector import audit_repo
 from execbrief.models import CollectResult, Fact, Severity
 from tests.fixtures_repos import Keys, commit_all, init_repo, line_of, write
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from execbrief.collectors.code_audit import CodeAuditCollector
+from execbrief.collectors.code_audit.collector import CodeAuditCollector
 from execbrief.config import load_workspace
 from execbrief.models import CollectContext, CollectResult, Fact, Severity
 from tests.fixtures_repos import commit_all, init_repo, line_of

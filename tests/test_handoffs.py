@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from execbrief.collectors.handoffs import HandoffsCollector
-from execbrief.collectors.markdown_notes import metric_name, slug
+from execbrief.collectors.handoffs.collector import HandoffsCollector
+from execbrief.collectors.handoffs.markdown_notes import metric_name, slug
 from execbrief.models import (
     CollectContext,
     CollectResult,

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import yaml
 
-from execbrief.collectors.ledger import LedgerCollector
+from execbrief.collectors.ledger.collector import LedgerCollector
 from execbrief.models import (
     CollectContext,
     CollectResult,

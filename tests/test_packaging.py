@@ -34,7 +34,8 @@ def test_installed_wheel_lists_personas_from_another_folder(tmp_path: Path) -> N
     names = zipfile.ZipFile(wheel).namelist()
     assert "execbrief/personas/cto.yaml" in names
     assert "execbrief/prompts/system.j2" in names
-    assert "execbrief/collectors/handoffs.py" in names
+    assert "execbrief/collectors/handoffs/collector.py" in names
+    assert "execbrief/secrets/rules.py" in names
     assert "execbrief/templates/report.html.j2" in names
 
     env_dir = tmp_path / "venv"

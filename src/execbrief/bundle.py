@@ -21,7 +21,7 @@ from execbrief.models import (
     Gap,
     WorkspaceConfig,
 )
-from execbrief.redact import mask_fact, redact_text
+from execbrief.secrets.mask import mask_fact, redact_text
 
 ENTRY_POINT_GROUP = "execbrief.collectors"
 

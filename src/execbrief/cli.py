@@ -29,6 +29,7 @@ from execbrief.models import (
     DeliveryOutcome,
     PersonaRun,
     PersonaStatus,
+    PrefilterEngine,
     Severity,
     TransportName,
 )
@@ -420,10 +421,14 @@ def audit(
             help="Comma-separated: secrets,env,python,endpoints,inventory (default all).",
         ),
     ] = None,
+    engine: Annotated[
+        PrefilterEngine,
+        typer.Option("--engine", help="Secret prefilter: hyperscan, re, or auto (the fastest)."),
+    ] = PrefilterEngine.AUTO,
 ) -> int:
     """Run the code audit on repositories without a workspace; secret values are masked."""
     selected = {c.strip() for c in checks.split(",") if c.strip()} if checks else None
-    result = pipeline.audit(paths, selected)
+    result = pipeline.audit(paths, selected, engine.value)
     failing = [f for f in result.facts if f.severity.rank <= fail_on.rank]
     if as_json:
         facts = [f.model_dump(mode="json") for f in result.facts]

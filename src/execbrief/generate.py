@@ -29,8 +29,8 @@ from execbrief.models import (
     Report,
     Severity,
 )
-from execbrief.redact import redact_text
 from execbrief.runs import RunFolder, write_atomic
+from execbrief.secrets.mask import redact_text
 
 FIRST_BYTE_POLL_SECONDS = 0.02
 

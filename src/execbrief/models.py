@@ -46,6 +46,14 @@ class Severity(StrEnum):
         return list(Severity).index(self)
 
 
+class PrefilterEngine(StrEnum):
+    """Which multi-pattern engine finds the lines the secret rules look at."""
+
+    AUTO = "auto"
+    HYPERSCAN = "hyperscan"
+    RE = "re"
+
+
 class Source(Strict):
     """Where a fact was seen; at least one field is set."""
 

@@ -37,10 +37,10 @@ from execbrief.models import (
     TransportName,
 )
 from execbrief.persona_files import discover_personas, select_personas
-from execbrief.redact import mask_fact
 from execbrief.render import build_envelope_addresses, render_persona
 from execbrief.review import write_index
 from execbrief.runs import RunFolder, create_run, open_run, previous_run
+from execbrief.secrets.mask import mask_fact
 from execbrief.send import AfterAttempt, make_transport, send_run
 
 if TYPE_CHECKING:
@@ -110,7 +110,7 @@ def collect(
 def _with_snapshot_out(
     workspace: Workspace, collectors: list[Collector], path: Path
 ) -> list[Collector]:
-    from execbrief.collectors.aws_inventory import AwsInventoryCollector
+    from execbrief.collectors.aws.collector import AwsInventoryCollector
 
     source = workspace.config.sources.aws
     if source is None or source.snapshot is not None:
@@ -285,11 +285,11 @@ def run_personas_in(run: RunFolder, requested: list[str]) -> list[str]:
     return requested
 
 
-def audit(paths: list[Path], checks: set[str] | None) -> CollectResult:
+def audit(paths: list[Path], checks: set[str] | None, engine: str = "auto") -> CollectResult:
     """The code audit on repositories outside any workspace, worst findings first."""
-    from execbrief.collectors.code_audit import audit_paths
+    from execbrief.collectors.code_audit.collector import DEFAULT_MAX_FILE_BYTES, audit_paths
 
-    result = audit_paths(paths, checks, datetime.now(UTC))
+    result = audit_paths(paths, checks, datetime.now(UTC), DEFAULT_MAX_FILE_BYTES, engine)
     facts = sorted(result.facts, key=lambda f: (f.severity.rank, f.source.path or "", f.id))
     return CollectResult(facts=[mask_fact(f) for f in facts], gaps=result.gaps)
 

@@ -21,8 +21,8 @@ from execbrief.models import (
     SendRecord,
     TransportName,
 )
-from execbrief.redact import redact_text
 from execbrief.runs import RunFolder
+from execbrief.secrets.mask import redact_text
 
 AfterAttempt = Callable[[str], None]
 

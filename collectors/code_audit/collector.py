@@ -3,32 +3,25 @@
 Runs over every repository the workspace names (`sources.repos`), or over paths given
 directly (`audit_paths`, behind `execbrief audit`). Each file is read once, as bytes,
 and handed to every selected check.
-
-    python -m execbrief.collectors.code_audit [--checks secrets,env] PATH...
-
-prints the facts as a JSON list on stdout and the gaps on stderr.
 """
 
 from __future__ import annotations
 
-import argparse
 import glob
-import json
 import re
-import sys
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Protocol
 
 from execbrief.errors import ConfigError
 from execbrief.models import CollectContext, CollectResult, Entity, Gap
+from execbrief.secrets.rules import prefilter
 
 from .endpoints import EndpointsCheck
 from .python_checks import PythonCheck
 from .repo_files import COLLECTOR, AuditScope, ReadOutcome, SourceFile, list_repo, read_source
 from .repo_inventory import EnvFilesCheck, InventoryCheck
-from .secret_rules import prefilter
 from .secrets_scan import SecretsCheck, mask
 
 CHECKS = ("secrets", "env", "python", "endpoints", "inventory")
@@ -229,33 +222,3 @@ def match_entity(folder: str, entities: list[Entity]) -> str | None:
             if hit and (best is None or length > best[0]):
                 best = (length, entity.id)
     return best[1] if best else None
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Module entry point: audit PATHs and print the facts as JSON."""
-    parser = argparse.ArgumentParser(prog="python -m execbrief.collectors.code_audit")
-    parser.add_argument("paths", nargs="+", type=Path)
-    parser.add_argument("--checks", default=",".join(CHECKS), help="comma-separated checks")
-    parser.add_argument("--json", action="store_true", help="accepted; output is always JSON")
-    parser.add_argument("--max-file-bytes", type=int, default=DEFAULT_MAX_FILE_BYTES)
-    parser.add_argument(
-        "--engine", choices=("auto", "hyperscan", "re"), default="auto", help="secret prefilter"
-    )
-    args = parser.parse_args(argv)
-    checks = {c.strip() for c in args.checks.split(",") if c.strip()}
-    try:
-        result = audit_paths(
-            args.paths, checks, datetime.now(UTC), args.max_file_bytes, args.engine
-        )
-    except ConfigError as exc:
-        sys.stderr.write(f"error: {exc}\n")
-        return 2
-    facts = [fact.model_dump(mode="json") for fact in result.facts]
-    sys.stdout.write(json.dumps(facts, indent=2) + "\n")
-    for gap in result.gaps:
-        sys.stderr.write(f"gap: {gap.source}: {gap.reason}\n")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 
-from .aws_calls import CallScope, ServiceCalls
-from .aws_snapshot import CostForecast, CostMonth, CostReport
+from .calls import CallScope, ServiceCalls
+from .snapshot import CostForecast, CostMonth, CostReport
 
 
 def cost_window(now: datetime, months: int) -> tuple[date, date]:

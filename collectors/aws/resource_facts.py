@@ -13,7 +13,7 @@ from datetime import date, datetime
 
 from execbrief.models import Entity, Fact, Severity, Source
 
-from .aws_snapshot import (
+from .snapshot import (
     COLLECTOR,
     AwsSnapshot,
     CloudFrontDistribution,

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from execbrief.models import CollectContext, CollectResult, Fact, Gap, Severity, Source
 
-from .ledger_books import (
+from .books import (
     COLLECTOR,
     BookReader,
     Books,
@@ -27,7 +27,7 @@ from .ledger_books import (
     Entry,
     load_chart,
 )
-from .ledger_metrics import FinanceFacts, build_scopes, month_span, parse_unit_economics
+from .metrics import FinanceFacts, build_scopes, month_span, parse_unit_economics
 
 CHART_FILE = "chart_of_accounts.yaml"
 GLOB_CHARACTERS = frozenset("*?[")

@@ -12,9 +12,9 @@ from datetime import datetime, timedelta
 from pathlib import PurePosixPath
 
 from execbrief.models import Severity
+from execbrief.secrets.rules import SECRET_NAME
 
 from .repo_files import AuditScope, ReadOutcome, RepoFile, SourceFile, run_git
-from .secret_rules import SECRET_NAME
 
 LANGUAGES = {
     ".py": "Python",

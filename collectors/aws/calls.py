@@ -28,7 +28,7 @@ from botocore.exceptions import (
     UnknownEndpointError,
 )
 
-from .aws_snapshot import Problem, SnapshotGap
+from .snapshot import Problem, SnapshotGap
 
 T = TypeVar("T")
 P = ParamSpec("P")

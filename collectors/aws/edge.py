@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from .aws_calls import CallScope, Response, ServiceCalls
-from .aws_readers import tag_dict
-from .aws_snapshot import (
+from .calls import CallScope, Response, ServiceCalls
+from .readers import tag_dict
+from .snapshot import (
     ApiGatewayApi,
     ApiRoute,
     ApiStage,

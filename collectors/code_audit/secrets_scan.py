@@ -15,9 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from execbrief.models import Severity
-
-from .repo_files import AuditScope, SourceFile, is_vendored
-from .secret_rules import (
+from execbrief.secrets.rules import (
     AWS_KEY_ID,
     Prefilter,
     SecretRule,
@@ -28,6 +26,8 @@ from .secret_rules import (
     match_line,
     match_pem,
 )
+
+from .repo_files import AuditScope, SourceFile, is_vendored
 
 TAGS = ["security", "secrets"]
 # A key near the end of a window may extend past it; a window is this far either side of

@@ -22,11 +22,10 @@ from botocore.exceptions import BotoCoreError
 from execbrief.errors import CollectorError
 from execbrief.models import AwsSource, CollectContext, CollectResult, Gap
 
-from . import aws_cost, aws_edge
-from . import aws_readers as readers
-from .aws_calls import CallFailed, CallScope, ClientPool, ServiceCalls, classify
-from .aws_facts import snapshot_facts
-from .aws_snapshot import (
+from . import cost, edge, readers
+from .calls import CallFailed, CallScope, ClientPool, ServiceCalls, classify
+from .facts import snapshot_facts
+from .snapshot import (
     COLLECTOR,
     GLOBAL_REGION,
     AwsSnapshot,
@@ -75,10 +74,10 @@ def _tasks(regions: list[str], now: datetime, config: AwsSource) -> list[_Task]:
         tasks += [
             _Task(region, "lambda_functions", region, "lambda", readers.read_lambda),
             _Task(region, "dynamodb_tables", region, "dynamodb", readers.read_dynamodb),
-            _Task(region, "http_apis", region, "apigatewayv2", aws_edge.read_http_apis),
-            _Task(region, "rest_apis", region, "apigateway", aws_edge.read_rest_apis),
-            _Task(region, "ses_identities", region, "ses", aws_edge.read_ses_identities),
-            _Task(region, "ses_account", region, "ses", aws_edge.read_ses_account),
+            _Task(region, "http_apis", region, "apigatewayv2", edge.read_http_apis),
+            _Task(region, "rest_apis", region, "apigateway", edge.read_rest_apis),
+            _Task(region, "ses_identities", region, "ses", edge.read_ses_identities),
+            _Task(region, "ses_account", region, "ses", edge.read_ses_account),
             _Task(region, "web_acls", region, "wafv2", _regional_acls),
         ]
     home = regions[0]
@@ -89,16 +88,16 @@ def _tasks(regions: list[str], now: datetime, config: AwsSource) -> list[_Task]:
             "cloudfront_distributions",
             GLOBAL_REGION,
             "cloudfront",
-            aws_edge.read_cloudfront,
+            edge.read_cloudfront,
         ),
         _Task(_US_EAST_1, "cloudfront_web_acls", GLOBAL_REGION, "wafv2", _cloudfront_acls),
-        _Task(_US_EAST_1, "route53_zones", GLOBAL_REGION, "route53", aws_edge.read_route53),
+        _Task(_US_EAST_1, "route53_zones", GLOBAL_REGION, "route53", edge.read_route53),
         _Task(
             _US_EAST_1,
             "cost",
             GLOBAL_REGION,
             "ce",
-            lambda scope: aws_cost.read_cost(scope, now, config.cost_months, config.entity_tag),
+            lambda scope: cost.read_cost(scope, now, config.cost_months, config.entity_tag),
         ),
     ]
     if config.project_table is not None:
@@ -122,11 +121,11 @@ def _tasks(regions: list[str], now: datetime, config: AwsSource) -> list[_Task]:
 
 
 def _regional_acls(scope: CallScope) -> list[WebAcl]:
-    return aws_edge.read_web_acls(scope, "REGIONAL")
+    return edge.read_web_acls(scope, "REGIONAL")
 
 
 def _cloudfront_acls(scope: CallScope) -> list[WebAcl]:
-    return aws_edge.read_web_acls(scope, "CLOUDFRONT")
+    return edge.read_web_acls(scope, "CLOUDFRONT")
 
 
 def _run(task: _Task, pool: ClientPool, account_id: str) -> tuple[Any, list[SnapshotGap]]:

@@ -15,8 +15,8 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from .aws_calls import CallScope, Response, ServiceCalls
-from .aws_snapshot import (
+from .calls import CallScope, Response, ServiceCalls
+from .snapshot import (
     DynamoTable,
     ItemCount,
     LambdaFunction,

@@ -37,7 +37,7 @@ from typing import Any
 import yaml
 
 from execbrief.models import CollectContext, CollectResult, Entity, Fact, Gap, Severity, Source
-from execbrief.redact import redact_text
+from execbrief.secrets.mask import redact_text
 
 from .markdown_notes import Section, parse_note, split_front_matter
 

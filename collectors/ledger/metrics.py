@@ -15,7 +15,7 @@ from typing import Literal
 
 from execbrief.models import Entity, Fact, Gap, Severity, Source
 
-from .ledger_books import COLLECTOR, ChartOfAccounts, Entry
+from .books import COLLECTOR, ChartOfAccounts, Entry
 
 BURN_WINDOW = 3
 """Complete months the burn and break-even average over."""

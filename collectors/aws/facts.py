@@ -12,7 +12,7 @@ from datetime import datetime
 
 from execbrief.models import CollectResult, Entity, Fact, Gap, Severity, Source
 
-from .aws_resource_facts import (
+from .resource_facts import (
     FactMaker,
     bucket_facts,
     distribution_facts,
@@ -23,7 +23,7 @@ from .aws_resource_facts import (
     usd,
     zone_fact,
 )
-from .aws_snapshot import (
+from .snapshot import (
     COLLECTOR,
     ApiGatewayApi,
     AwsSnapshot,
