@@ -46,6 +46,7 @@ HEADING = "## LLM fan-out"
 httpx2.alias_httpx()
 sys.path.insert(0, str(REPO))
 
+from execbrief.config import LlmConfig  # noqa: E402
 from execbrief.generate import (  # noqa: E402
     build_request,
     build_shared_prompt,
@@ -55,17 +56,7 @@ from execbrief.generate import (  # noqa: E402
 from execbrief.llm.anthropic_api import AnthropicProvider  # noqa: E402
 from execbrief.llm.base import BriefRequest, BriefResult  # noqa: E402
 from execbrief.llm.pricing import DEFAULT_MODEL  # noqa: E402
-from execbrief.models import (  # noqa: E402
-    Bundle,
-    Entity,
-    Fact,
-    LlmConfig,
-    Manifest,
-    Persona,
-    Severity,
-    Source,
-    Usage,
-)
+from execbrief.models import Bundle, Entity, Fact, Manifest, Persona, Severity, Source, Usage  # noqa: E402
 from execbrief.runs import create_run  # noqa: E402
 from tests.messages_api_server import MessagesApiServer  # noqa: E402
 

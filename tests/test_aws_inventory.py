@@ -27,16 +27,8 @@ from execbrief.collectors.aws.collector import (
 from execbrief.collectors.aws.cost import cost_window
 from execbrief.collectors.aws.facts import snapshot_facts
 from execbrief.collectors.aws.snapshot import AwsSnapshot, read_snapshot
-from execbrief.models import (
-    AwsProjectTable,
-    AwsSource,
-    CollectContext,
-    CollectResult,
-    Entity,
-    Fact,
-    Sources,
-    WorkspaceConfig,
-)
+from execbrief.config import AwsProjectTable, AwsSource, CollectContext, Sources, WorkspaceConfig
+from execbrief.models import CollectResult, Entity, Fact
 
 REGION = "us-west-2"
 # Built at run time so that no secret-shaped literal sits in the source.

@@ -25,8 +25,8 @@ from execbrief.collectors.aws.snapshot import (
     read_snapshot,
     write_snapshot,
 )
-from execbrief.config import load_workspace
-from execbrief.models import CollectContext, CollectResult, Entity, Gap
+from execbrief.config import CollectContext, load_workspace
+from execbrief.models import CollectResult, Entity, Gap
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "portfolio"
 NOW = datetime(2026, 11, 25, 14, 15, tzinfo=UTC)

@@ -19,17 +19,9 @@ from execbrief.collectors.aws.collector import (
     AwsInventoryCollector,
     take_snapshot,
 )
-from execbrief.config import Workspace
+from execbrief.config import AwsSource, CollectContext, Sources, Workspace, WorkspaceConfig
 from execbrief.errors import ConfigError
-from execbrief.models import (
-    AwsSource,
-    CollectContext,
-    CollectResult,
-    Entity,
-    Gap,
-    Sources,
-    WorkspaceConfig,
-)
+from execbrief.models import CollectResult, Entity, Gap
 
 REGION = "us-west-2"
 NOW = datetime(2026, 11, 25, 14, 15, tzinfo=UTC)

@@ -6,19 +6,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from execbrief.bundle import collect_bundle, collectors_for, installed_collectors
-from execbrief.config import Workspace
+from execbrief.config import CollectContext, Sources, Workspace, WorkspaceConfig
 from execbrief.errors import CollectorError
-from execbrief.models import (
-    Bundle,
-    CollectContext,
-    CollectResult,
-    Entity,
-    Fact,
-    Severity,
-    Source,
-    Sources,
-    WorkspaceConfig,
-)
+from execbrief.models import Bundle, CollectResult, Entity, Fact, Severity, Source
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 

@@ -19,16 +19,9 @@ from execbrief.collectors.code_audit.collector import (
     audit_repo,
     match_entity,
 )
+from execbrief.config import CollectContext, Sources, WorkspaceConfig
 from execbrief.errors import ConfigError
-from execbrief.models import (
-    CollectContext,
-    CollectResult,
-    Entity,
-    Fact,
-    Severity,
-    Sources,
-    WorkspaceConfig,
-)
+from execbrief.models import CollectResult, Entity, Fact, Severity
 from tests.fixtures_repos import Keys, commit_all, git, init_repo, write
 
 NOW = datetime(2026, 11, 25, 14, 15, tzinfo=UTC)

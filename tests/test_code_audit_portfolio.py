@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from execbrief.collectors.code_audit.collector import CodeAuditCollector
-from execbrief.config import load_workspace
-from execbrief.models import CollectContext, CollectResult, Fact, Severity
+from execbrief.config import CollectContext, load_workspace
+from execbrief.models import CollectResult, Fact, Severity
 from tests.fixtures_repos import commit_all, init_repo, line_of
 
 NOW = datetime(2026, 11, 25, 14, 15, tzinfo=UTC)

@@ -8,12 +8,12 @@ from pathlib import Path
 import pytest
 
 from execbrief import pipeline
-from execbrief.config import load_workspace
+from execbrief.config import LlmConfig, load_workspace
 from execbrief.errors import ProviderError
 from execbrief.generate import fit_to_budget, generate_reports, prompt_environment
 from execbrief.llm.base import BriefRequest, BriefResult, FirstByte
 from execbrief.llm.offline import build_offline_report
-from execbrief.models import Bundle, LlmConfig, Persona, PersonaStatus
+from execbrief.models import Bundle, Persona, PersonaStatus
 from execbrief.runs import RunFolder
 
 NOW = datetime(2026, 11, 25, 15, 0, tzinfo=UTC)

@@ -11,15 +11,8 @@ import pytest
 
 from execbrief.collectors.handoffs.collector import HandoffsCollector
 from execbrief.collectors.handoffs.markdown_notes import metric_name, slug
-from execbrief.models import (
-    CollectContext,
-    CollectResult,
-    Entity,
-    Fact,
-    Severity,
-    Sources,
-    WorkspaceConfig,
-)
+from execbrief.config import CollectContext, Sources, WorkspaceConfig
+from execbrief.models import CollectResult, Entity, Fact, Severity
 from execbrief.numbers import NumberKind
 
 NOW = datetime(2026, 11, 25, 14, 15, tzinfo=UTC)

@@ -12,18 +12,8 @@ import pytest
 import yaml
 
 from execbrief.collectors.ledger.collector import LedgerCollector
-from execbrief.models import (
-    CollectContext,
-    CollectResult,
-    Entity,
-    Fact,
-    Gap,
-    LedgerColumns,
-    LedgerSource,
-    Source,
-    Sources,
-    WorkspaceConfig,
-)
+from execbrief.config import CollectContext, LedgerColumns, LedgerSource, Sources, WorkspaceConfig
+from execbrief.models import CollectResult, Entity, Fact, Gap, Source
 
 DATA = Path(__file__).parent / "data" / "ledger"
 REPO = Path(__file__).resolve().parents[1]

@@ -15,22 +15,14 @@ import httpx  # httpx2 at run time: tests/httpx2_alias.py aliases it first
 import pytest
 import respx
 
+from execbrief.config import LlmConfig, ModelPrice
 from execbrief.errors import ConfigError, ProviderError
 from execbrief.llm.anthropic_api import REPORT_SCHEMA, AnthropicProvider
 from execbrief.llm.base import BriefRequest, BriefResult, Repair
 from execbrief.llm.batch import BatchProgress, BatchRunner
 from execbrief.llm.pricing import DEFAULT_MODEL, canonical_model, cost_usd, price_for
 from execbrief.llm.retry import RetryPolicy
-from execbrief.models import (
-    Delivery,
-    EvidenceSelector,
-    LlmConfig,
-    ModelPrice,
-    Persona,
-    PersonaSection,
-    Report,
-    Usage,
-)
+from execbrief.models import Delivery, EvidenceSelector, Persona, PersonaSection, Report, Usage
 from tests.messages_api_server import Fault, MessagesApiServer
 
 API = "https://api.anthropic.com"

@@ -9,6 +9,7 @@ from collections.abc import Callable
 import httpx2
 import pytest
 
+from execbrief.config import LlmConfig
 from execbrief.errors import ProviderError
 from execbrief.llm.retry import (
     BACKOFF_BUDGET_SECONDS,
@@ -18,7 +19,6 @@ from execbrief.llm.retry import (
     status_failure,
     transport_failure,
 )
-from execbrief.models import LlmConfig
 
 
 class HttpFailure(Exception):

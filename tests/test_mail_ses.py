@@ -19,9 +19,10 @@ from moto.core.models import DEFAULT_ACCOUNT_ID
 from moto.server import ThreadedMotoServer
 from moto.ses.models import RawMessage, ses_backends
 
+from execbrief.config import MailConfig
 from execbrief.errors import ConfigError, RefusedError, SendError
 from execbrief.mail.ses import SesTransport, tag_value
-from execbrief.models import Envelope, MailConfig, OutgoingMessage
+from execbrief.models import Envelope, OutgoingMessage
 
 REGION = "us-west-2"
 SENDER = "reports@example.com"

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from execbrief.config import MailConfig
 from execbrief.errors import ConfigError
 from execbrief.mail.settings import MailSettings, resolve_mail_settings
-from execbrief.models import MailConfig
 
 REPOS_ENV = """\
 # an existing setup's file: credentials sit beside the addresses

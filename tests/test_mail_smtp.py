@@ -25,9 +25,10 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from execbrief.config import MailConfig, SmtpConfig
 from execbrief.errors import ConfigError, RefusedError, SendError
 from execbrief.mail.smtp import PASSWORD_VAR, SmtpTransport
-from execbrief.models import Envelope, MailConfig, OutgoingMessage, SmtpConfig
+from execbrief.models import Envelope, OutgoingMessage
 
 SENDER = "reports@example.com"
 AUDIT = "audit@example.com"

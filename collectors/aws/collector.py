@@ -19,8 +19,9 @@ from typing import TYPE_CHECKING, Any
 import boto3
 from botocore.exceptions import BotoCoreError
 
+from execbrief.config import AwsSource, CollectContext
 from execbrief.errors import CollectorError
-from execbrief.models import AwsSource, CollectContext, CollectResult, Gap
+from execbrief.models import CollectResult, Gap
 
 from . import cost, edge, readers
 from .calls import CallFailed, CallScope, ClientPool, ServiceCalls, classify

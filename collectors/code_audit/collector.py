@@ -14,8 +14,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Protocol
 
+from execbrief.config import CollectContext
 from execbrief.errors import ConfigError
-from execbrief.models import CollectContext, CollectResult, Entity, Gap
+from execbrief.models import CollectResult, Entity, Gap
 from execbrief.secrets.rules import prefilter
 
 from .endpoints import EndpointsCheck

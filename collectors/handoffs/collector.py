@@ -36,7 +36,8 @@ from typing import Any
 
 import yaml
 
-from execbrief.models import CollectContext, CollectResult, Entity, Fact, Gap, Severity, Source
+from execbrief.config import CollectContext
+from execbrief.models import CollectResult, Entity, Fact, Gap, Severity, Source
 from execbrief.secrets.mask import redact_text
 
 from .markdown_notes import Section, parse_note, split_front_matter

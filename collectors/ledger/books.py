@@ -18,7 +18,8 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from execbrief.models import Entity, Gap, LedgerColumns
+from execbrief.config import LedgerColumns
+from execbrief.models import Entity, Gap
 
 COLLECTOR = "ledger"
 MAX_ROW_GAPS = 20

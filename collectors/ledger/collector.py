@@ -16,7 +16,8 @@ from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 
-from execbrief.models import CollectContext, CollectResult, Fact, Gap, Severity, Source
+from execbrief.config import CollectContext
+from execbrief.models import CollectResult, Fact, Gap, Severity, Source
 
 from .books import (
     COLLECTOR,

@@ -10,17 +10,9 @@ from functools import partial
 from importlib.metadata import entry_points
 from typing import Protocol
 
-from execbrief.config import Workspace
+from execbrief.config import CollectContext, Workspace, WorkspaceConfig
 from execbrief.errors import CollectorError
-from execbrief.models import (
-    Bundle,
-    CollectContext,
-    CollectorRun,
-    CollectResult,
-    Fact,
-    Gap,
-    WorkspaceConfig,
-)
+from execbrief.models import Bundle, CollectorRun, CollectResult, Fact, Gap
 from execbrief.secrets.mask import mask_fact, redact_text
 
 ENTRY_POINT_GROUP = "execbrief.collectors"

@@ -21,7 +21,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
 
 from execbrief import pipeline
-from execbrief.config import Workspace, load_workspace
+from execbrief.config import TransportName, Workspace, load_workspace
 from execbrief.errors import ConfigError, ExecbriefError
 from execbrief.models import (
     CollectorRun,
@@ -31,7 +31,6 @@ from execbrief.models import (
     PersonaStatus,
     PrefilterEngine,
     Severity,
-    TransportName,
 )
 from execbrief.persona_files import discover_personas, validate_files
 from execbrief.review import review_rows

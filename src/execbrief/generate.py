@@ -15,20 +15,12 @@ from typing import cast
 import jinja2
 from pydantic import ValidationError
 
+from execbrief.config import LlmConfig
 from execbrief.errors import ExecbriefError, ProviderError, ReportInvalid
 from execbrief.grounding import GroundingIndex, missing_sections
 from execbrief.llm.base import BriefRequest, BriefResult, FirstByte, Provider, Repair
 from execbrief.llm.pricing import estimate_tokens
-from execbrief.models import (
-    Bundle,
-    Fact,
-    LlmConfig,
-    Persona,
-    PersonaRun,
-    PersonaStatus,
-    Report,
-    Severity,
-)
+from execbrief.models import Bundle, Fact, Persona, PersonaRun, PersonaStatus, Report, Severity
 from execbrief.runs import RunFolder, write_atomic
 from execbrief.secrets.mask import redact_text
 

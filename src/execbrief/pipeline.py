@@ -16,7 +16,7 @@ from execbrief.bundle import (
     collectors_for,
     installed_collectors,
 )
-from execbrief.config import Workspace
+from execbrief.config import LlmConfig, TransportName, Workspace
 from execbrief.diff import diff_bundles
 from execbrief.errors import ConfigError
 from execbrief.generate import fit_to_budget, generate_reports, prompt_environment
@@ -29,12 +29,10 @@ from execbrief.models import (
     CollectorRun,
     CollectResult,
     DeliveryOutcome,
-    LlmConfig,
     Manifest,
     Persona,
     PersonaRun,
     StageTiming,
-    TransportName,
 )
 from execbrief.persona_files import discover_personas, select_personas
 from execbrief.render import build_envelope_addresses, render_persona

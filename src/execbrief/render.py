@@ -23,6 +23,7 @@ from jinja2.sandbox import SandboxedEnvironment
 from markdown_it import MarkdownIt
 from markupsafe import Markup
 
+from execbrief.config import MailConfig
 from execbrief.diff import changes_in_lens
 from execbrief.errors import ConfigError
 from execbrief.mail.addresses import check_header_value, validate_address
@@ -31,7 +32,6 @@ from execbrief.models import (
     BundleDiff,
     Envelope,
     GroundingWarning,
-    MailConfig,
     Manifest,
     Persona,
     PersonaRun,

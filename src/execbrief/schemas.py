@@ -8,7 +8,8 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from execbrief.models import Bundle, Manifest, Persona, Report, WorkspaceConfig
+from execbrief.config import WorkspaceConfig
+from execbrief.models import Bundle, Manifest, Persona, Report
 
 EXPORTED: dict[str, type[BaseModel]] = {
     "schemas/bundle.schema.json": Bundle,

@@ -6,6 +6,7 @@ import hashlib
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+from execbrief.config import MailConfig, TransportName
 from execbrief.errors import ConfigError, RefusedError, SendError
 from execbrief.mail.base import Transport
 from execbrief.mail.file import FileTransport
@@ -14,12 +15,10 @@ from execbrief.models import (
     DeliveryAction,
     DeliveryOutcome,
     Envelope,
-    MailConfig,
     Manifest,
     OutgoingMessage,
     SendEvent,
     SendRecord,
-    TransportName,
 )
 from execbrief.runs import RunFolder
 from execbrief.secrets.mask import redact_text

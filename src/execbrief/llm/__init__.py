@@ -5,9 +5,9 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable, Mapping
 
+from execbrief.config import LlmConfig
 from execbrief.errors import ConfigError
 from execbrief.llm.base import Provider
-from execbrief.models import LlmConfig
 
 ProviderFactory = Callable[[LlmConfig], Provider]
 

@@ -24,11 +24,12 @@ from anthropic.types import (
 )
 from anthropic.types.message_create_params import MessageCreateParamsNonStreaming
 
+from execbrief.config import LlmConfig
 from execbrief.errors import ConfigError
 from execbrief.llm.base import BriefRequest, BriefResult, FirstByte
 from execbrief.llm.pricing import DEFAULT_MODEL, cost_usd, estimate_tokens
 from execbrief.llm.retry import Failure, RetryPolicy, short_body, status_failure, transport_failure
-from execbrief.models import LlmConfig, Report, Usage
+from execbrief.models import Report, Usage
 
 REPORT_SCHEMA = anthropic.transform_schema(Report)
 

@@ -15,6 +15,7 @@ from anthropic.types.messages import MessageBatch, MessageBatchIndividualRespons
 from anthropic.types.messages.batch_create_params import Request
 from pydantic import BaseModel
 
+from execbrief.config import LlmConfig
 from execbrief.errors import ConfigError, ProviderError
 from execbrief.llm.anthropic_api import (
     ERROR_TYPE_STATUS,
@@ -27,7 +28,6 @@ from execbrief.llm.anthropic_api import (
 from execbrief.llm.base import BriefRequest, BriefResult
 from execbrief.llm.pricing import cost_usd
 from execbrief.llm.retry import RetryPolicy
-from execbrief.models import LlmConfig
 
 DEFAULT_POLL_SECONDS = 10.0
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 
+from execbrief.config import LlmConfig
 from execbrief.llm.base import BriefRequest, BriefResult, FirstByte
 from execbrief.models import (
     EvidenceSelector,
@@ -16,7 +17,6 @@ from execbrief.models import (
     Finding,
     Kpi,
     KpiStatus,
-    LlmConfig,
     Persona,
     Recommendation,
     Report,

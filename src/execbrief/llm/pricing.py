@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
-from execbrief.models import ModelPrice, Usage
+from execbrief.config import ModelPrice
+from execbrief.models import Usage
 
 DEFAULT_MODEL = "claude-sonnet-5-5"
 

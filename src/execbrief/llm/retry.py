@@ -17,8 +17,8 @@ from typing import Generic, TypeVar
 import httpx2
 import tenacity
 
+from execbrief.config import LlmConfig
 from execbrief.errors import ProviderError
-from execbrief.models import LlmConfig
 
 T = TypeVar("T")
 

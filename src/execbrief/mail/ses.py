@@ -19,9 +19,10 @@ from botocore.exceptions import BotoCoreError, ClientError, NoRegionError
 from pydantic import BaseModel, Field
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 
+from execbrief.config import MailConfig
 from execbrief.errors import ConfigError, RefusedError, SendError
 from execbrief.mail.addresses import MAX_RECIPIENTS, check_allowed, recipient_domain
-from execbrief.models import MailConfig, OutgoingMessage
+from execbrief.models import OutgoingMessage
 
 # SES v2 accepts up to 40 MB per message after base64 encoding.
 MAX_ENCODED_BYTES = 40 * 1024 * 1024

@@ -13,9 +13,9 @@ from pathlib import Path
 from dotenv import dotenv_values
 from pydantic import BaseModel, Field
 
+from execbrief.config import MailConfig
 from execbrief.errors import ConfigError
 from execbrief.mail.addresses import check_header_value, validate_address
-from execbrief.models import MailConfig
 
 FROM_VARS = ("SES_FROM_ADDRESS",)
 BCC_VARS = ("SES_BCC_ADDRESS",)

@@ -15,9 +15,10 @@ import smtplib
 import ssl
 from collections.abc import Mapping, Sequence
 
+from execbrief.config import MailConfig
 from execbrief.errors import ConfigError, RefusedError, SendError
 from execbrief.mail.addresses import MAX_RECIPIENTS, check_allowed
-from execbrief.models import MailConfig, OutgoingMessage
+from execbrief.models import OutgoingMessage
 
 PASSWORD_VAR = "EXECBRIEF_SMTP_PASSWORD"  # noqa: S105 - the variable name, not a password
 _LINE_END = re.compile(rb"\r?\n")
