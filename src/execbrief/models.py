@@ -77,6 +77,36 @@ class Source(Strict):
         return where
 
 
+class MetricUnit(StrEnum):
+    """What a metric counts, so a claim's unit can be checked against it."""
+
+    USD = "usd"
+    PERCENT = "percent"
+    COUNT = "count"
+    RATIO = "ratio"
+    DAYS = "days"
+    MONTHS = "months"
+    BYTES = "bytes"
+
+
+class MetricPeriod(StrEnum):
+    """The period a flow is measured over; a stock or a one-off amount has none."""
+
+    NONE = "none"
+    DAY = "day"
+    WEEK = "week"
+    MONTH = "month"
+    QUARTER = "quarter"
+    YEAR = "year"
+
+
+class MetricType(Strict):
+    """Unit and period of one metric; a percent is stored as written (43.8, not 0.438)."""
+
+    unit: MetricUnit
+    period: MetricPeriod = MetricPeriod.NONE
+
+
 class Fact(Strict):
     """One observation about the portfolio, from one collector, with its source."""
 
@@ -89,6 +119,10 @@ class Fact(Strict):
     detail: str = ""
     source: Source
     metrics: dict[str, float] = Field(default_factory=dict)
+    metric_types: dict[str, MetricType] = Field(
+        default_factory=dict,
+        description="Unit and period per metric name; a metric without one is a plain number.",
+    )
     tags: list[str] = Field(default_factory=list)
     observed_at: datetime | None = None
 
