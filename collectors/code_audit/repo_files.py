@@ -217,6 +217,7 @@ class AuditScope:
         detail: str = "",
         metrics: dict[str, float] | None = None,
         tags: list[str],
+        key: str | None = None,
     ) -> None:
         """Record a fact; the repository name is its resource so equal paths in two repos differ."""
         source = Source(path=path, line=line, section=section, resource=self.repo)
@@ -225,6 +226,7 @@ class AuditScope:
                 collector=COLLECTOR,
                 kind=kind,
                 source=source,
+                key=f"{self.repo}:{key}" if key else None,
                 severity=severity,
                 title=title,
                 detail=detail,

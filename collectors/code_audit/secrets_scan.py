@@ -7,6 +7,7 @@ only the masked form.
 from __future__ import annotations
 
 import ast
+import hashlib
 import os
 import subprocess
 import time
@@ -173,6 +174,7 @@ class SecretsCheck:
             ),
             metrics=metrics,
             tags=[*TAGS, f.rule.id],
+            key=hashlib.sha256(f.value.encode()).hexdigest()[:16],  # one identity, code or history
         )
 
     def _emit_history(self, hit: HistoryHit) -> None:
@@ -189,6 +191,7 @@ class SecretsCheck:
                 f"with a clone can still read it, so it needs rotating (rule {hit.rule.id})."
             ),
             tags=[*TAGS, hit.rule.id],
+            key=hashlib.sha256(hit.value.encode()).hexdigest()[:16],
         )
 
 

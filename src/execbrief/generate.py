@@ -136,6 +136,7 @@ def build_request(
         or llm.max_tokens,
         facts=facts,
         omitted_facts=shared.omitted,
+        note=note,
     )
 
 

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from execbrief.analysis import analyze
 from execbrief.bundle import (
     Collector,
     collect_bundle,
@@ -75,7 +76,8 @@ def collect(
     now: datetime | None = None,
     aws_snapshot_out: Path | None = None,
 ) -> tuple[RunFolder, Bundle]:
-    """Start a new run: collect the bundle, write it and an empty manifest.
+    """Start a new run: collect the bundle, add its analysis facts, write it and an empty
+    manifest.
 
     With `aws_snapshot_out`, the AWS inventory read for this bundle is also saved there,
     so the file and the bundle always describe the same moment.
@@ -90,6 +92,7 @@ def collect(
     if aws_snapshot_out is not None:
         chosen = _with_snapshot_out(workspace, chosen, aws_snapshot_out)
     bundle = collect_bundle(workspace, chosen, now, (hooks or Hooks()).collector_done)
+    bundle = analyze(bundle)  # derived facts, so generate cites figures instead of computing them
     run = create_run(workspace.outputs, now)
     run.write_bundle(bundle)
     run.write_manifest(

@@ -43,7 +43,8 @@ def diff_table(diff: BundleDiff) -> Table:
     for column in ("Change", "Severity", "Entity", "Kind", "Fact"):
         table.add_column(column)
     for change in diff.changes:
-        fields = f" [dim]({escape(', '.join(change.fields))})[/]" if change.fields else ""
+        what = change.details or change.fields
+        fields = f" [dim]({escape('; '.join(what))})[/]" if what else ""
         table.add_row(
             change.change.value,
             change.severity.value,

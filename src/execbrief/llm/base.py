@@ -32,6 +32,7 @@ class BriefRequest(BaseModel):
     max_tokens: int = 8000
     facts: list[Fact] = Field(description="The facts this persona's lens selected.")
     omitted_facts: int = Field(0, description="Facts cut to fit the budget.")
+    note: str | None = Field(None, description="The analyst's note, also in `instructions`.")
     repair: Repair | None = None
 
 
