@@ -55,3 +55,90 @@ def test_a_second_run_brief_says_what_is_new_since_the_last(
     ceo = (latest / "ceo" / "report.md").read_text()
     assert "## Since the last brief" in ceo
     assert "new: Risk: the mainsail is due for replacement" in ceo
+
+
+def _bundle_of(*facts: Any) -> Any:
+    from datetime import UTC, datetime
+
+    from execbrief.models import Bundle, Entity
+
+    return Bundle(
+        portfolio="P",
+        collected_at=datetime(2026, 12, 1, tzinfo=UTC),
+        entities=[Entity(id="qosd", name="QoSD")],
+        facts=list(facts),
+    )
+
+
+def _secret(kind: str, severity: str, line: int) -> Any:
+    from execbrief.models import Fact, Severity, Source
+
+    return Fact.create(
+        collector="code_audit",
+        kind=kind,
+        source=Source(path="lambda/app.py", line=line, resource="qosd-app", section="stripe"),
+        entity="qosd",
+        severity=Severity(severity),
+        title="Stripe live secret key" + (" in git history" if "history" in kind else ""),
+        key="qosd-app:0123456789abcdef",
+    )
+
+
+def test_a_key_removed_from_code_but_left_in_history_is_changed_not_resolved() -> None:
+    from execbrief.diff import diff_bundles
+
+    base = _bundle_of(_secret("secret.hardcoded", "critical", 15))
+    head = _bundle_of(_secret("secret.in_history", "high", 15))
+
+    [change] = diff_bundles(base, head, "a", "b").changes
+
+    assert change.change.value == "changed"
+    assert "kind: secret.hardcoded -> secret.in_history" in change.details
+    assert "severity: critical -> high" in change.details
+
+
+def test_a_severity_change_is_reported_with_before_and_after() -> None:
+    from execbrief.diff import diff_bundles
+
+    base = _bundle_of(_secret("secret.hardcoded", "critical", 15))
+    head = _bundle_of(_secret("secret.hardcoded", "medium", 15))
+
+    [change] = diff_bundles(base, head, "a", "b").changes
+
+    assert (change.change.value, change.details) == ("changed", ["severity: critical -> medium"])
+
+
+def test_a_fact_that_only_moved_lines_is_moved() -> None:
+    from execbrief.diff import diff_bundles
+
+    base = _bundle_of(_secret("secret.hardcoded", "critical", 15))
+    head = _bundle_of(_secret("secret.hardcoded", "critical", 19))
+
+    [change] = diff_bundles(base, head, "a", "b").changes
+
+    assert (change.change.value, change.details) == ("moved", ["source.line: 15 -> 19"])
+
+
+def test_editing_a_note_above_a_fact_keeps_its_identity_and_a_new_blocker_is_new(
+    cli: Any, example_workspace: Path
+) -> None:
+    note = example_workspace / "handoffs" / "jada.md"
+    assert cli("collect", "--workspace", example_workspace).code == 0
+    text = note.read_text()
+    text = text.replace("## Financials\n", "## Financials\n\nA new paragraph above.\n\n", 1)
+    text = text.replace(
+        "## Open Items\n\n", "## Open Items\n\n- Blocked: sail loft will not quote.\n", 1
+    )
+    note.write_text(text)
+    assert cli("collect", "--workspace", example_workspace).code == 0
+
+    changes = json.loads(cli("diff", "--workspace", example_workspace, "--json").out)["changes"]
+
+    by_kind: dict[str, list[dict[str, Any]]] = {}
+    for c in changes:
+        by_kind.setdefault(c["change"], []).append(c)
+    assert not by_kind.get("resolved"), by_kind.get("resolved")
+    new_handoffs = [c for c in by_kind.get("new", []) if c["kind"].startswith("handoff.")]
+    assert [c["title"] for c in new_handoffs] == ["Blocked: sail loft will not quote."]
+    moved = [c["title"] for c in by_kind.get("moved", [])]
+    assert "Blocked: crew equity agreement; needs the lawyer's draft (sent 2026-10-02, no reply)." in moved

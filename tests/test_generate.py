@@ -61,7 +61,7 @@ def test_a_token_counter_that_finds_the_estimate_short_cuts_more_facts(
     example_workspace: Path, collected: tuple[RunFolder, Bundle]
 ) -> None:
     env, personas = prompt_environment(None), _personas(example_workspace)
-    llm = LlmConfig(evidence_budget_tokens=60_000)  # the example's evidence: ~45k estimated
+    llm = LlmConfig(evidence_budget_tokens=90_000)  # the example's evidence: ~71k estimated
 
     def twice_the_estimate(request: BriefRequest) -> int:
         return (len(request.system) + len(request.evidence) + len(request.instructions)) // 2
