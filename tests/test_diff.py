@@ -141,4 +141,7 @@ def test_editing_a_note_above_a_fact_keeps_its_identity_and_a_new_blocker_is_new
     new_handoffs = [c for c in by_kind.get("new", []) if c["kind"].startswith("handoff.")]
     assert [c["title"] for c in new_handoffs] == ["Blocked: sail loft will not quote."]
     moved = [c["title"] for c in by_kind.get("moved", [])]
-    assert "Blocked: crew equity agreement; needs the lawyer's draft (sent 2026-10-02, no reply)." in moved
+    assert (
+        "Blocked: crew equity agreement; needs the lawyer's draft (sent 2026-10-02, no reply)."
+        in moved
+    )

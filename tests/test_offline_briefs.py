@@ -109,7 +109,9 @@ def test_cfo_brief_states_gross_and_net_burn_and_break_even_per_entity(
     jada_be = _one(bundle, "analysis.break_even", "jada")
 
     burn = _section(cfo, "burn_model")
-    assert f"| JADA | 7,648.67 | 2,365.33 | 6 units/month | `{jada_burn.id}` `{jada_be.id}` |" in burn
+    assert (
+        f"| JADA | 7,648.67 | 2,365.33 | 6 units/month | `{jada_burn.id}` `{jada_be.id}` |" in burn
+    )
     assert "Runway:" in burn
 
     break_even = _section(cfo, "break_even")
@@ -146,7 +148,9 @@ def test_accounting_brief_has_a_chart_of_accounts_and_journal_templates(
     chart = _one(bundle, "analysis.chart_of_accounts", None)
 
     assert f"`{chart.id}`" in _section(accounting, "chart_of_accounts")
-    assert "| stripe_sales | revenue | JADA | 35,000.00 |" in _section(accounting, "chart_of_accounts")
+    assert "| stripe_sales | revenue | JADA | 35,000.00 |" in _section(
+        accounting, "chart_of_accounts"
+    )
     assert "**Stripe sale**: Dr Stripe clearing" in _section(accounting, "general_ledger_design")
     assert "2027-03-01 (JADA)" in _section(accounting, "quarterly_roadmap")
 
