@@ -139,7 +139,7 @@ def build_request(
     )
 
 
-TokenCounter = Callable[[BriefRequest], int]
+TokenCounter = Callable[[BriefRequest], int | None]
 
 
 def fit_to_budget(
@@ -168,9 +168,12 @@ def fit_to_budget(
     first = requests[0]
     estimated = estimate_tokens(first.system, first.evidence)
     try:
-        measured = count(first) - estimate_tokens(first.instructions)
+        counted = count(first)
     except ExecbriefError:
         return requests  # counting is a refinement; the estimate still bounds the prompt
+    if counted is None:
+        return requests
+    measured = counted - estimate_tokens(first.instructions)
     if measured <= budget:
         return requests
     return build(int(budget * estimated / measured))

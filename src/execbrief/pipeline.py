@@ -149,8 +149,7 @@ def generate(
     provider = get_provider(provider_name, llm)
     env = prompt_environment(workspace.root)
     notes = {p.id: note for p in personas} if note else {}
-    counter = getattr(provider, "count_tokens", None)
-    requests = fit_to_budget(env, bundle, personas, llm, notes, counter)
+    requests = fit_to_budget(env, bundle, personas, llm, notes, provider.count_tokens)
     if hooks.generation_started:
         hooks.generation_started(provider_name, len(requests))
     if batch:

@@ -16,13 +16,11 @@ import httpx2
 
 from execbrief.config import LlmConfig
 from execbrief.errors import ConfigError, ProviderError
-from execbrief.llm.anthropic_api import REPORT_SCHEMA, estimate_request_tokens
-from execbrief.llm.base import BriefRequest, BriefResult, FirstByte
+from execbrief.llm.base import CONNECT_TIMEOUT, BriefRequest, BriefResult, FirstByte
 from execbrief.llm.pricing import cost_usd
 from execbrief.llm.retry import Failure, RetryPolicy, short_body, status_failure, transport_failure
+from execbrief.llm.schema import REPORT_SCHEMA, estimate_request_tokens
 from execbrief.models import Usage
-
-CONNECT_TIMEOUT = 10.0
 
 JsonMode = Literal["json_schema", "json_object"]
 
