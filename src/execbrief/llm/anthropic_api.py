@@ -55,6 +55,10 @@ ERROR_TYPE_STATUS = {
 }
 
 
+class TruncatedStream(Exception):
+    """A stream that closed before `message_stop`: half an answer, not an answer."""
+
+
 def uses_native_schema(model: str) -> bool:
     """Whether the model takes `output_config.format`; older ones need a forced tool."""
     return _LEGACY_MODELS.search(model) is None
@@ -153,6 +157,8 @@ def classify(
             status = error_statuses.get(str(exc.type or "").lower(), 500)
         detail = exc.api_message or short_body(exc.body if exc.body is not None else exc)
         return status_failure(status, detail, exc.response.headers)
+    if isinstance(exc, TruncatedStream):
+        return Failure(status=None, retryable=True, detail=str(exc))
     if isinstance(exc, anthropic.APITimeoutError):
         return Failure(status=None, retryable=True, detail="request timed out")
     if isinstance(exc, anthropic.APIConnectionError):
@@ -214,10 +220,14 @@ class AnthropicProvider:
                 tools=shape.tools or anthropic.omit,
                 tool_choice=shape.tool_choice or anthropic.omit,
             ) as stream:
-                for _event in stream:
+                stopped = False
+                for event in stream:
                     if pending is not None:
                         first, pending = pending, None
                         first()
+                    stopped = stopped or event.type == "message_stop"
+                if not stopped:
+                    raise TruncatedStream("the stream ended before message_stop")
                 return stream.get_final_message()
 
         done = self.retry.call(self.name, stream_once, self.classify)

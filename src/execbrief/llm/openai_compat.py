@@ -31,7 +31,7 @@ SCHEMA_NOTE = "Answer with one JSON object that matches this JSON schema:\n"
 
 
 class StreamError(Exception):
-    """An error the server reported inside a stream it had already begun."""
+    """An error inside a stream that had begun: reported by the server, or a cut-off."""
 
 
 def _error_detail(response: httpx2.Response) -> str:
@@ -167,6 +167,7 @@ class OpenAICompatProvider:
     def _stream(self, body: dict[str, Any], first_byte: FirstByte) -> tuple[str, Usage]:
         parts: list[str] = []
         reported: dict[str, Any] | None = None
+        done = False
         with self.client.stream("POST", "chat/completions", json=body) as response:
             if response.is_error:
                 response.read()
@@ -176,6 +177,7 @@ class OpenAICompatProvider:
                     continue
                 payload = line[len("data:") :].strip()
                 if payload == "[DONE]":
+                    done = True
                     break
                 chunk = json.loads(payload)
                 first_byte()
@@ -184,6 +186,9 @@ class OpenAICompatProvider:
                 reported = chunk.get("usage") or reported
                 for choice in chunk.get("choices") or []:
                     parts.append((choice.get("delta") or {}).get("content") or "")
+        if not done:
+            # half an answer is a dropped connection, not an answer: retried, never parsed
+            raise StreamError("the stream ended before [DONE]")
         return "".join(parts), _usage(reported)
 
     def count_tokens(self, request: BriefRequest) -> int:
