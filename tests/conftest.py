@@ -8,7 +8,7 @@ import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import pytest
 
@@ -108,8 +108,14 @@ class CliResult:
     err: str
 
 
+class Cli(Protocol):
+    """The `cli` fixture: `cli("run", "--workspace", path)` -> CliResult."""
+
+    def __call__(self, *args: str | Path) -> CliResult: ...
+
+
 @pytest.fixture
-def cli(capsys: pytest.CaptureFixture[str]) -> Any:
+def cli(capsys: pytest.CaptureFixture[str]) -> Cli:
     """Run `execbrief ARGS...` in-process; returns exit code, stdout and stderr."""
 
     from execbrief.cli import main

@@ -113,6 +113,9 @@ class ScriptedProvider:
             on_first_byte()
         return BriefResult(text=answer, model="scripted")
 
+    def count_tokens(self, request: BriefRequest) -> int | None:
+        return None
+
 
 def test_an_invalid_answer_is_asked_again_once_then_the_persona_fails_alone(
     example_workspace: Path, collected: tuple[RunFolder, Bundle]

@@ -8,7 +8,8 @@ import pytest
 
 from execbrief.errors import ConfigError
 from execbrief.models import Finding, GroundingWarning, Report, Severity, WarningKind
-from execbrief.render import mark_ungrounded, markdown_to_safe_html, render_subject
+from execbrief.render import mark_ungrounded, markdown_to_safe_html
+from execbrief.subject import render_subject
 
 
 class _Elements(HTMLParser):

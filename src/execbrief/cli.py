@@ -158,8 +158,17 @@ def _generate(
     strict: bool,
     note: str | None = None,
     batch: bool = False,
+    resume: bool = False,
 ) -> list[PersonaRun]:
     personas = pipeline.personas_for(workspace, persona_ids)
+    if resume:
+        todo = pipeline.pending_personas(run, personas)
+        if len(todo) < len(personas):
+            err.print(
+                f"Keeping {len(personas) - len(todo)} valid reports, generating the other "
+                f"{len(todo)} (--all regenerates every persona)"
+            )
+        personas = todo
     with _progress("Writing briefs", len(personas)) as advance:
         hooks = pipeline.Hooks(
             generation_started=lambda name, n: err.print(
@@ -218,7 +227,15 @@ def _send(
     if dry_run:
         err.print(f"[bold]Dry run:[/] would send {len(outcomes) - len(skipped)} messages")
     elif sent == 0 and skipped and not any(o.action is DeliveryAction.FAILED for o in outcomes):
-        err.print("Nothing left to send: every persona of this run was already sent.")
+        unrendered = [o.persona for o in skipped if not pipeline.is_rendered(run, o.persona)]
+        if unrendered:
+            # e.g. after a killed generate: nothing was sent, and nothing was ready to send
+            err.print(
+                f"Nothing sent: {len(unrendered)} personas have no rendered message "
+                f"({', '.join(unrendered)}); run `execbrief generate` to finish the run."
+            )
+        else:
+            err.print("Nothing left to send: every persona of this run was already sent.")
     else:
         err.print(f"[bold]Sent[/] {sent} messages, {len(skipped)} skipped")
     return outcomes
@@ -308,13 +325,24 @@ def generate(
             "--batch", help="Use the Message Batches API: half the price, minutes not seconds."
         ),
     ] = False,
+    regenerate_all: Annotated[
+        bool, typer.Option("--all", help="Regenerate personas that already have a valid report.")
+    ] = False,
     as_json: JsonOpt = False,
 ) -> int:
-    """Write reports for the run's bundle; other personas' reports are left untouched."""
+    """Write reports for the run's bundle; other personas' reports are left untouched.
+
+    Without --persona, --note or --all it resumes: personas whose report is valid are kept.
+    """
     ws = _workspace(workspace)
     folder = _collect(ws) if new_run else pipeline.resolve_run(ws, run)
-    outcomes = _generate(ws, folder, persona or [], strict, note, batch)
-    _render(ws, folder, [o.persona for o in outcomes])
+    resume = not (persona or note or regenerate_all)
+    outcomes = _generate(ws, folder, persona or [], strict, note, batch, resume)
+    unrendered = [
+        p for p in pipeline.run_personas_in(folder, []) if not pipeline.is_rendered(folder, p)
+    ]
+    if to_render := list(dict.fromkeys([o.persona for o in outcomes] + unrendered)):
+        _render(ws, folder, to_render)
     _summary(folder, as_json)
     return _exit_code(outcomes, [])
 

@@ -20,7 +20,16 @@ from execbrief.errors import ExecbriefError, ProviderError, ReportInvalid
 from execbrief.grounding import GroundingIndex, missing_sections
 from execbrief.llm.base import BriefRequest, BriefResult, FirstByte, Provider, Repair
 from execbrief.llm.pricing import estimate_tokens
-from execbrief.models import Bundle, Fact, Persona, PersonaRun, PersonaStatus, Report, Severity
+from execbrief.models import (
+    Bundle,
+    Fact,
+    Persona,
+    PersonaRun,
+    PersonaStatus,
+    Report,
+    Severity,
+    Usage,
+)
 from execbrief.runs import RunFolder, write_atomic
 from execbrief.secrets.mask import redact_text
 
@@ -140,7 +149,7 @@ def build_request(
     )
 
 
-TokenCounter = Callable[[BriefRequest], int]
+TokenCounter = Callable[[BriefRequest], int | None]
 
 
 def fit_to_budget(
@@ -169,9 +178,12 @@ def fit_to_budget(
     first = requests[0]
     estimated = estimate_tokens(first.system, first.evidence)
     try:
-        measured = count(first) - estimate_tokens(first.instructions)
+        counted = count(first)
     except ExecbriefError:
         return requests  # counting is a refinement; the estimate still bounds the prompt
+    if counted is None:
+        return requests
+    measured = counted - estimate_tokens(first.instructions)
     if measured <= budget:
         return requests
     return build(int(budget * estimated / measured))
@@ -202,21 +214,27 @@ class _Generation:
         outcome = PersonaRun(persona=persona.id, title=persona.title, provider=self.provider_name)
         started = time.perf_counter()
         failure: ExecbriefError | None = None
+        results: list[BriefResult] = []
+        report: Report | None = None
         try:
-            report, results = self._ask(request, on_first_byte)
+            report = self._ask(request, on_first_byte, results)
         except ExecbriefError as exc:
             outcome.status = PersonaStatus.FAILED
             outcome.error = redact_text(exc.message)
-            report, results, failure = None, [], exc
+            failure = exc
         except Exception as exc:  # one persona's crash must not stop the others
             outcome.status = PersonaStatus.FAILED
             outcome.error = redact_text(f"{type(exc).__name__}: {exc}")
-            report, results = None, []
-        for result in results:
-            outcome.usage = outcome.usage + result.usage
-            outcome.cost_usd += result.cost_usd
-            outcome.attempts += result.attempts
-            outcome.model = result.model
+        if isinstance(failure, ProviderError | ReportInvalid):
+            # the error counts every call of this generation, the paid answers included
+            outcome.usage, outcome.cost_usd = failure.usage, failure.cost_usd
+            outcome.attempts = failure.attempts
+        else:
+            outcome.usage = _total_usage(results)
+            outcome.cost_usd = sum(r.cost_usd for r in results)
+            outcome.attempts = sum(r.attempts for r in results)
+        if results:
+            outcome.model = results[-1].model
         outcome.cost_usd = round(outcome.cost_usd, 6)
         if report is not None:
             outcome.warnings = self.grounding.check(report, persona) + missing_sections(
@@ -233,23 +251,59 @@ class _Generation:
         return outcome, report, failure
 
     def _ask(
-        self, request: BriefRequest, on_first_byte: FirstByte | None
-    ) -> tuple[Report, list[BriefResult]]:
-        first = self.provider.generate(request, on_first_byte)
+        self,
+        request: BriefRequest,
+        on_first_byte: FirstByte | None,
+        results: list[BriefResult],
+    ) -> Report:
+        """The report, after at most one re-ask; every paid answer is appended to `results`
+        as it arrives, so a failure later on still counts it."""
         try:
-            return parse_report(first.text), [first]
+            first = self.provider.generate(request, on_first_byte)
+        except ProviderError as exc:
+            raise _with_spend(exc, results) from None
+        results.append(first)
+        try:
+            return parse_report(first.text)
         except ValidationError as exc:
             repair = Repair(answer=first.text, errors=_short_errors(exc))
-        second = self.provider.generate(request.model_copy(update={"repair": repair}), None)
         try:
-            return parse_report(second.text), [first, second]
+            second = self.provider.generate(request.model_copy(update={"repair": repair}), None)
+        except ProviderError as exc:
+            raise _with_spend(exc, results) from None
+        results.append(second)
+        try:
+            return parse_report(second.text)
         except ValidationError as exc:
             raise ReportInvalid(
                 "the answer did not match the report schema after one re-ask: "
                 + _short_errors(exc),
                 persona=request.persona.id,
                 errors=[_short_errors(exc, limit=50)],
+                usage=_total_usage(results),
+                cost_usd=round(sum(r.cost_usd for r in results), 6),
+                attempts=sum(r.attempts for r in results),
+                last_answer=second.text,
             ) from exc
+
+
+def _with_spend(exc: ProviderError, results: list[BriefResult]) -> ProviderError:
+    """The error, counting the answers paid for before it."""
+    if results:
+        exc.add_spend(
+            _total_usage(results),
+            sum(r.cost_usd for r in results),
+            sum(r.attempts for r in results),
+            results[-1].text,
+        )
+    return exc
+
+
+def _total_usage(results: list[BriefResult]) -> Usage:
+    total = Usage()
+    for result in results:
+        total = total + result.usage
+    return total
 
 
 def _short_errors(exc: ValidationError, limit: int = 5) -> str:

@@ -33,12 +33,14 @@ from execbrief.models import (
     Manifest,
     Persona,
     PersonaRun,
+    PersonaStatus,
     StageTiming,
 )
 from execbrief.persona_files import discover_personas, select_personas
+from execbrief.preflight import check_workspace
 from execbrief.render import build_envelope_addresses, render_persona
 from execbrief.review import write_index
-from execbrief.runs import RunFolder, create_run, open_run, previous_run
+from execbrief.runs import RunFolder, create_run, open_run, previous_run, publish_run
 from execbrief.secrets.mask import mask_fact
 from execbrief.send import AfterAttempt, make_transport, send_run
 
@@ -83,6 +85,7 @@ def collect(
     so the file and the bundle always describe the same moment.
     """
     started = time.perf_counter()
+    check_workspace(workspace)
     now = now or datetime.now(UTC)
     chosen = (
         collectors
@@ -93,18 +96,21 @@ def collect(
         chosen = _with_snapshot_out(workspace, chosen, aws_snapshot_out)
     bundle = collect_bundle(workspace, chosen, now, (hooks or Hooks()).collector_done)
     bundle = analyze(bundle)  # derived facts, so generate cites figures instead of computing them
-    run = create_run(workspace.outputs, now)
+    run = create_run(workspace.outputs, now, publish=False)
     run.write_bundle(bundle)
-    run.write_manifest(
-        Manifest(
-            run_id=run.run_id,
-            created_at=now,
-            portfolio=bundle.portfolio,
-            workspace=str(workspace.root),
-            bundle_digest=bundle.digest,
-        )
+    manifest = Manifest(
+        run_id=run.run_id,
+        created_at=now,
+        portfolio=bundle.portfolio,
+        workspace=str(workspace.root),
+        bundle_digest=bundle.digest,
     )
-    _record_stage(run, "collect", started)
+    manifest.stages.append(
+        StageTiming(stage="collect", seconds=round(time.perf_counter() - started, 3))
+    )
+    run.write_manifest(manifest)
+    # only a complete run becomes `latest`: a killed collect leaves the previous one there
+    publish_run(workspace.outputs, run)
     return run, bundle
 
 
@@ -146,14 +152,14 @@ def generate(
     """
     hooks = hooks or Hooks()
     started = time.perf_counter()
+    check_workspace(workspace, personas)
     bundle = run.read_bundle()
     llm = workspace.config.llm
     provider_name = resolve_provider_name(llm, os.environ if environ is None else environ)
     provider = get_provider(provider_name, llm)
     env = prompt_environment(workspace.root)
     notes = {p.id: note for p in personas} if note else {}
-    counter = getattr(provider, "count_tokens", None)
-    requests = fit_to_budget(env, bundle, personas, llm, notes, counter)
+    requests = fit_to_budget(env, bundle, personas, llm, notes, provider.count_tokens)
     if hooks.generation_started:
         hooks.generation_started(provider_name, len(requests))
     if batch:
@@ -171,6 +177,24 @@ def generate(
     )
     _record_stage(run, "generate", started)
     return provider_name, outcomes
+
+
+def pending_personas(run: RunFolder, personas: list[Persona]) -> list[Persona]:
+    """The personas a resumed generate still has to write: those without a valid report.
+
+    Valid means the manifest records the persona as ok and its report.json parses; a
+    generate killed mid-run leaves the others missing, failed or half-recorded.
+    """
+    recorded = run.read_manifest().personas
+    return [
+        p
+        for p in personas
+        if not (
+            (outcome := recorded.get(p.id)) is not None
+            and outcome.status is PersonaStatus.OK
+            and run.has_valid_report(p.id)
+        )
+    ]
 
 
 def _batched(
@@ -201,11 +225,12 @@ def mail_settings(workspace: Workspace, environ: Mapping[str, str] | None = None
 
 
 def check_delivery(workspace: Workspace, personas: list[Persona]) -> None:
-    """Refuse bad mail settings (no sender, no recipients, a malformed address) up front,
-    before a run collects and writes anything."""
+    """Refuse bad mail settings (no sender, no recipients, a malformed address), subject
+    templates and provider settings up front, before a run collects and writes anything."""
     settings = mail_settings(workspace)
     for persona in personas:
         build_envelope_addresses(persona, settings.mail, settings.default_to)
+    check_workspace(workspace, personas, provider=True)
 
 
 def render(
@@ -270,6 +295,11 @@ def send(
     if not dry_run:
         write_index(run, run.read_manifest(), run.read_bundle())
     return outcomes
+
+
+def is_rendered(run: RunFolder, persona_id: str) -> bool:
+    """Whether the persona's message.eml is written (render is the last step before send)."""
+    return (run.persona_dir(persona_id) / "message.eml").is_file()
 
 
 def run_personas_in(run: RunFolder, requested: list[str]) -> list[str]:

@@ -17,9 +17,7 @@ from email.utils import format_datetime, make_msgid
 from typing import Any
 
 import css_inline
-import jinja2
 import nh3
-from jinja2.sandbox import SandboxedEnvironment
 from markdown_it import MarkdownIt
 from markupsafe import Markup
 
@@ -39,6 +37,7 @@ from execbrief.models import (
     WarningKind,
 )
 from execbrief.runs import RunFolder, write_atomic
+from execbrief.subject import render_subject
 from execbrief.templates import environment
 
 _ALLOWED_TAGS = {
@@ -99,16 +98,6 @@ def mark_ungrounded(report: Report, warnings: list[GroundingWarning]) -> Report:
             pattern = re.compile(rf"(?<![\w$.,]){re.escape(warning.text)}(?![\w])")
             holder[match["name"]] = pattern.sub(lambda m: f"{m.group(0)} {UNVERIFIED}", value)
     return Report.model_validate(data)
-
-
-def render_subject(template: str, context: dict[str, Any]) -> str:
-    """The persona's subject template, sandboxed and folded onto one line."""
-    env = SandboxedEnvironment(undefined=jinja2.StrictUndefined)
-    try:
-        subject = env.from_string(template).render(**context)
-    except jinja2.TemplateError as exc:
-        raise ConfigError(f"subject template: {exc}", field="deliver.subject") from exc
-    return " ".join(subject.split())[:250]
 
 
 def build_envelope_addresses(

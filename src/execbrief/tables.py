@@ -33,6 +33,18 @@ def run_table(run_id: str, rows: list[ReviewRow]) -> Table:
             f"${row.cost_usd:.2f}",
             row.delivery,
         )
+    if len(rows) > 1:
+        # what the run cost, failed personas' paid calls included
+        table.add_section()
+        table.add_row(
+            "total",
+            "",
+            "",
+            "",
+            f"{sum(r.tokens for r in rows):,}",
+            f"${sum(r.cost_usd for r in rows):.2f}",
+            "",
+        )
     return table
 
 

@@ -56,6 +56,10 @@ class OfflineProvider:
         report = build_offline_report(request.persona, request.facts, request.note)
         return BriefResult(text=report.model_dump_json(), model=OFFLINE_MODEL)
 
+    def count_tokens(self, request: BriefRequest) -> int | None:
+        """None: no model reads the prompt, so nothing is counted or billed."""
+        return None
+
 
 def _ranked(facts: list[Fact]) -> list[Fact]:
     return sorted(facts, key=lambda f: (f.severity.rank, f.kind, f.id))
