@@ -281,11 +281,13 @@ def render(
             s: n for s in Severity if (n := sum(f.severity is s for f in report.findings))
         }
         report_sha = sha256_file(run.report_path(persona.id))
-        outcome.provenance = provenance_of(read_history(run, persona.id), report_sha, outcome)
+        history = read_history(run, persona.id)
+        outcome.provenance = provenance_of(history, report_sha, outcome)
         render_persona(run, persona, manifest, addresses[persona.id], now, since, bundle)
         record_revision(
             run,
             persona.id,
+            history,
             report_sha256=report_sha,
             provenance=outcome.provenance,
             warnings=len(outcome.warnings),

@@ -137,15 +137,16 @@ def provenance_of(history: History, report_sha256: str, outcome: PersonaRun) -> 
 def record_revision(
     run: RunFolder,
     persona: str,
+    before: History,
     *,
     report_sha256: str,
     provenance: Provenance,
     warnings: int,
     now: datetime,
 ) -> Revision:
-    """Record the message.eml just rendered as the persona's next revision."""
-    history = read_history(run, persona)
-    previous = history.current.rev if history.current else 0
+    """Record the message.eml just rendered as the revision after those in `before`
+    (the history read before rendering, so a draft from before revisions counts)."""
+    previous = before.current.rev if before.current else 0
     revision = Revision(
         ts=now,
         rev=previous + 1,

@@ -2,7 +2,8 @@
 
 Precedence for To (docs/MAIL.md): the workspace's `recipients:` map, then a persona
 file of the workspace's own, then SES_TO_ADDRESS and its older spellings, then the
-shipped persona file. Cc comes from the map when it sets one, else the persona file.
+shipped persona file. Cc comes from the map when it sets one, else the persona file; a
+shipped file's Cc and Bcc apply only when its To does.
 """
 
 from __future__ import annotations
@@ -48,14 +49,18 @@ def persona_addresses(
     sender = _checked(mail.sender, sender_origin, origins)
     file_label = f"{'shipped' if shipped else 'workspace'} personas/{persona.id}.yaml"
     mapped = recipients.get(persona.id)
+    from_file = False
     if mapped is not None and mapped.to:
         to_list, to_origin = mapped.to, f"execbrief.yaml recipients.{persona.id}.to"
     elif persona.deliver.to and not shipped:
-        to_list, to_origin = persona.deliver.to, f"{file_label} deliver.to"
+        to_list, to_origin, from_file = persona.deliver.to, f"{file_label} deliver.to", True
     elif settings.default_to:
         to_list, to_origin = settings.default_to, settings.origins.get("default_to", "env")
     else:
-        to_list, to_origin = persona.deliver.to, f"{file_label} deliver.to"
+        to_list, to_origin, from_file = persona.deliver.to, f"{file_label} deliver.to", True
+    # A shipped file's lists are placeholders: once the workspace or SES_TO_ADDRESS
+    # addresses the persona, its Cc and Bcc do not come along.
+    file_lists = from_file or not shipped
     if not to_list:
         raise ConfigError(
             f"persona {persona.id!r} has no recipients",
@@ -66,10 +71,12 @@ def persona_addresses(
     if mapped is not None and mapped.cc is not None:
         cc_list, cc_origin = mapped.cc, f"execbrief.yaml recipients.{persona.id}.cc"
     else:
-        cc_list, cc_origin = persona.deliver.cc, f"{file_label} deliver.cc"
+        cc_list = persona.deliver.cc if file_lists else []
+        cc_origin = f"{file_label} deliver.cc"
+    bcc_list = persona.deliver.bcc if file_lists else []
     to = [_checked(a, to_origin, origins) for a in to_list]
     cc = [_checked(a, cc_origin, origins) for a in cc_list]
-    bcc = [_checked(a, f"{file_label} deliver.bcc", origins) for a in persona.deliver.bcc]
+    bcc = [_checked(a, f"{file_label} deliver.bcc", origins) for a in bcc_list]
     audit = None
     if mail.bcc_audit:
         audit_origin = settings.origins.get("bcc_audit", "execbrief.yaml mail.bcc_audit")
