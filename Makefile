@@ -12,9 +12,12 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
-# The whole pipeline on the bundled example: offline provider, file transport.
+# The whole path on the bundled example: offline provider; drafts, review, then a send
+# through the file transport (which needs no approval; ses and smtp would).
 demo: $(STAMP)
 	$(BIN)/execbrief run --workspace examples/portfolio
+	$(BIN)/execbrief review --workspace examples/portfolio
+	$(BIN)/execbrief send --workspace examples/portfolio --transport file
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -64,6 +64,13 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
         "SES_TO_ADDRESS",
         "SES_BCC_ADDRESS",
         "SES_REGION",
+        "SES_SENDER_EMAIL",
+        "SES_RECIPIENTS",
+        "RECIPIENT_EMAIL",
+        "BCC_ADDRESS",
+        "AWS_SES_REGION",
+        "SES_ACCESS_KEY",
+        "SES_SECRET_KEY",
         "EXECBRIEF_SMTP_PASSWORD",
     ):
         monkeypatch.delenv(name, raising=False)

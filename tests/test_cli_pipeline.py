@@ -35,7 +35,7 @@ def _ledger(run: Path) -> list[SendRecord]:
 def test_run_writes_every_draft_sends_all_and_points_latest(
     cli: Any, example_workspace: Path
 ) -> None:
-    result = cli("run", "--workspace", example_workspace)
+    result = cli("run", "--workspace", example_workspace, "--send")
 
     assert result.code == 0, result.err
     run = _latest(example_workspace)
@@ -51,7 +51,7 @@ def test_run_writes_every_draft_sends_all_and_points_latest(
 
 
 def test_resending_a_sent_persona_is_refused_then_forced(cli: Any, example_workspace: Path) -> None:
-    assert cli("run", "--workspace", example_workspace).code == 0
+    assert cli("run", "--workspace", example_workspace, "--send").code == 0
 
     refused = cli("send", "--workspace", example_workspace, "--persona", "cto", "--run", "latest")
 
@@ -174,7 +174,7 @@ def test_edited_report_must_be_rendered_before_it_is_sent(
 def test_review_json_lists_every_persona_with_its_delivery(
     cli: Any, example_workspace: Path
 ) -> None:
-    assert cli("run", "--workspace", example_workspace).code == 0
+    assert cli("run", "--workspace", example_workspace, "--send").code == 0
 
     result = cli("review", "--workspace", example_workspace, "--json")
 

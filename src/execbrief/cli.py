@@ -21,12 +21,14 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
 
 from execbrief import pipeline
+from execbrief.approval import approver
 from execbrief.config import TransportName, Workspace, load_workspace
 from execbrief.errors import ConfigError, ExecbriefError
 from execbrief.models import (
     CollectorRun,
     DeliveryAction,
     DeliveryOutcome,
+    GroundingWarning,
     PersonaRun,
     PersonaStatus,
     PrefilterEngine,
@@ -34,8 +36,10 @@ from execbrief.models import (
 )
 from execbrief.persona_files import discover_personas, validate_files
 from execbrief.review import review_rows
+from execbrief.revisions import require_drafts
 from execbrief.runs import LATEST, RunFolder
-from execbrief.scaffold import scaffold_workspace
+from execbrief.scaffold import review_steps, scaffold_workspace
+from execbrief.send import describe_message, load_message
 from execbrief.tables import audit_table, diff_table, personas_table, run_table
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
@@ -209,24 +213,33 @@ def _send(
     force: bool = False,
     dry_run: bool = False,
     transport: TransportName | None = None,
+    test_to: str | None = None,
 ) -> list[DeliveryOutcome]:
+    personas = pipeline.run_personas_in(run, persona_ids)
+    require_drafts(workspace.outputs, run, personas, "message.eml")
     outcomes = pipeline.send(
         workspace,
         run,
-        pipeline.run_personas_in(run, persona_ids),
+        personas,
         requested=requested,
         transport_name=transport,
         force=force,
         dry_run=dry_run,
+        test_to=test_to,
+        notice=lambda text: err.print(f"[yellow]note:[/] {escape(text)}"),
     )
     sent = sum(o.action is DeliveryAction.SENT for o in outcomes)
     skipped = [o for o in outcomes if o.action is DeliveryAction.SKIPPED]
     for outcome in outcomes:
         if outcome.action is DeliveryAction.FAILED:
-            err.print(f"[red]  {outcome.persona} not sent:[/] {outcome.detail}")
+            err.print(f"[red]  {outcome.persona} not sent:[/] {escape(outcome.detail)}")
+        elif outcome.action is DeliveryAction.IN_DOUBT:
+            err.print(f"[red]  {outcome.persona} in doubt:[/] {escape(outcome.detail)}")
+        elif outcome.action is DeliveryAction.WOULD_SEND:
+            err.print(f"  {outcome.persona}: {escape(outcome.detail)}")
     if dry_run:
         err.print(f"[bold]Dry run:[/] would send {len(outcomes) - len(skipped)} messages")
-    elif sent == 0 and skipped and not any(o.action is DeliveryAction.FAILED for o in outcomes):
+    elif sent == 0 and skipped and all(o.action is DeliveryAction.SKIPPED for o in outcomes):
         unrendered = [o.persona for o in skipped if not pipeline.is_rendered(run, o.persona)]
         if unrendered:
             # e.g. after a killed generate: nothing was sent, and nothing was ready to send
@@ -235,9 +248,11 @@ def _send(
                 f"({', '.join(unrendered)}); run `execbrief generate` to finish the run."
             )
         else:
-            err.print("Nothing left to send: every persona of this run was already sent.")
+            err.print("Nothing left to send: every current revision of this run was already sent.")
     else:
-        err.print(f"[bold]Sent[/] {sent} messages, {len(skipped)} skipped")
+        err.print(
+            f"[bold]Sent[/] {sent} messages{' (test)' if test_to else ''}, {len(skipped)} skipped"
+        )
     return outcomes
 
 
@@ -260,7 +275,7 @@ def _summary(run: RunFolder, as_json: bool = False) -> None:
 
 def _exit_code(outcomes: list[PersonaRun], deliveries: list[DeliveryOutcome]) -> int:
     failed = any(o.status is PersonaStatus.FAILED for o in outcomes) or any(
-        d.action is DeliveryAction.FAILED for d in deliveries
+        d.action in (DeliveryAction.FAILED, DeliveryAction.IN_DOUBT) for d in deliveries
     )
     return EXIT_FAILED if failed else EXIT_OK
 
@@ -269,24 +284,33 @@ def _exit_code(outcomes: list[PersonaRun], deliveries: list[DeliveryOutcome]) ->
 def run(
     workspace: WorkspaceOpt = None,
     persona: PersonaOpt = None,
-    no_send: Annotated[
-        bool, typer.Option("--no-send", help="Stop after rendering drafts.")
+    send: Annotated[
+        bool,
+        typer.Option(
+            "--send/--no-send",
+            help="Also send the drafts (file transport only). Default: stop at the drafts.",
+        ),
     ] = False,
     strict: StrictOpt = False,
     as_json: JsonOpt = False,
 ) -> int:
-    """Collect, generate, render, then send (unless --no-send): the whole pipeline."""
+    """Collect, generate and render drafts for review; with --send, send them too."""
     ws = _workspace(workspace)
     persona_ids = persona or []
     # refuse unknown personas and unusable mail settings before collecting anything
-    pipeline.check_delivery(ws, pipeline.personas_for(ws, persona_ids))
+    pipeline.check_delivery(ws, pipeline.personas_for(ws, persona_ids), sending=send)
     folder = _collect(ws)
     outcomes = _generate(ws, folder, persona_ids, strict)
     _render(ws, folder, persona_ids)
     deliveries: list[DeliveryOutcome] = []
-    if not no_send:
+    if send:
         ok = [o.persona for o in outcomes if o.status is PersonaStatus.OK]
-        deliveries = _send(ws, folder, ok, requested=False)
+        if ok:
+            deliveries = _send(ws, folder, ok, requested=False)
+        else:
+            err.print("No persona passed; nothing was sent.")
+    else:
+        err.print(f"Drafts written, nothing sent. Next: {' -> '.join(review_steps(ws.root)[1:])}")
     _summary(folder, as_json)
     return _exit_code(outcomes, deliveries)
 
@@ -352,7 +376,9 @@ def render(workspace: WorkspaceOpt = None, persona: PersonaOpt = None, run: RunO
     """Re-render drafts and message.eml from report.json (e.g. after editing it by hand)."""
     ws = _workspace(workspace)
     folder = pipeline.resolve_run(ws, run)
-    _render(ws, folder, pipeline.run_personas_in(folder, persona or []))
+    personas = pipeline.run_personas_in(folder, persona or [])
+    require_drafts(ws.outputs, folder, personas, "report.json")
+    _render(ws, folder, personas)
     return EXIT_OK
 
 
@@ -361,7 +387,14 @@ def send(
     workspace: WorkspaceOpt = None,
     persona: PersonaOpt = None,
     run: RunOpt = LATEST,
-    force: Annotated[bool, typer.Option("--force", help="Send even if already sent.")] = False,
+    force: Annotated[
+        bool,
+        typer.Option("--force", help="With --persona: send again, or release an in-doubt send."),
+    ] = False,
+    to: Annotated[
+        str | None,
+        typer.Option("--to", help="Test send to this one address: [TEST] subject, no sent state."),
+    ] = None,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Say what would be sent; send nothing.")
     ] = False,
@@ -370,7 +403,7 @@ def send(
     ] = None,
     as_json: JsonOpt = False,
 ) -> int:
-    """Send the run's rendered messages; each persona at most once unless --force."""
+    """Send each persona's current revision at most once; ses and smtp send approved ones."""
     if transport is not None and transport not in ("ses", "smtp", "file"):
         raise ConfigError(f"unknown transport {transport!r}", hint="one of: ses, smtp, file")
     ws = _workspace(workspace)
@@ -383,9 +416,71 @@ def send(
         force=force,
         dry_run=dry_run,
         transport=cast(TransportName | None, transport),  # checked against the names above
+        test_to=to,
     )
     _summary(folder, as_json)
     return _exit_code([], deliveries)
+
+
+@app.command()
+def approve(
+    workspace: WorkspaceOpt = None,
+    persona: PersonaOpt = None,
+    run: RunOpt = LATEST,
+    approve_all: Annotated[
+        bool, typer.Option("--all", help="Approve every persona's current revision.")
+    ] = False,
+    who: Annotated[
+        str | None,
+        typer.Option("--as", help="Who approves. Default: git's user.email, else the login."),
+    ] = None,
+    accept_warnings: Annotated[
+        bool,
+        typer.Option("--accept-warnings", help="Acknowledge every grounding warning shown."),
+    ] = False,
+) -> int:
+    """Approve drafts for ses/smtp: binds who, when and the sha256 of each message.eml."""
+    if not persona and not approve_all:
+        raise ConfigError(
+            "name the drafts to approve", hint="pass --persona ID (repeat for more) or --all"
+        )
+    ws = _workspace(workspace)
+    folder = pipeline.resolve_run(ws, run)
+    personas = pipeline.run_personas_in(folder, persona or [])
+    require_drafts(ws.outputs, folder, personas, "message.eml")
+    manifest = folder.read_manifest()
+    rows = {row.persona: row for row in review_rows(folder, manifest)}
+    personas = [p for p in personas if p in rows and rows[p].revision is not None]
+    audit = pipeline.mail_settings(ws).mail.bcc_audit
+    for persona_id in personas:
+        shown = describe_message(load_message(folder, persona_id), audit)
+        out.print(f"[bold]{persona_id}[/] rev {rows[persona_id].revision}: {escape(shown)}")
+        for warning in manifest.personas[persona_id].warnings:
+            out.print(f"  [yellow]warning[/] {escape(warning.where)}: {escape(warning.detail)}")
+    interactive = sys.stdin.isatty() and not accept_warnings
+
+    def acknowledge(persona_id: str, warning: GroundingWarning) -> bool:
+        return typer.confirm(f"{persona_id}: accept {warning.where}: {warning.detail}?")
+
+    results = pipeline.approve(
+        ws,
+        folder,
+        personas,
+        by=approver(who, ws.root),
+        accept_warnings=accept_warnings,
+        acknowledge=acknowledge if interactive else None,
+    )
+    for result in results:
+        if result.already:
+            err.print(f"  {result.persona} rev {result.rev} was already approved by {result.by}")
+            continue
+        accepted = (
+            f", {result.accepted_warnings} grounding warnings accepted"
+            if result.accepted_warnings
+            else ""
+        )
+        err.print(f"[green]Approved[/] {result.persona} rev {result.rev} as {result.by}{accepted}")
+    return EXIT_OK
 
 
 @app.command()
@@ -477,7 +572,9 @@ def init(directory: Annotated[Path, typer.Argument(help="A new or empty folder."
     created = scaffold_workspace(directory)
     for path in created:
         err.print(f"  created {path}")
-    err.print(f"Next: edit {directory / 'execbrief.yaml'}, then `execbrief run -w {directory}`")
+    err.print(
+        f"Next: edit {directory / 'execbrief.yaml'}, then: {' -> '.join(review_steps(directory))}"
+    )
     return EXIT_OK
 
 

@@ -129,6 +129,13 @@ class MailConfig(Strict):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
 
+class PersonaRecipients(Strict):
+    """Who receives one persona's brief in this workspace, without copying its file."""
+
+    to: list[str] = Field(default_factory=list, description="Replaces the persona's deliver.to.")
+    cc: list[str] | None = Field(None, description="Replaces the persona's deliver.cc when set.")
+
+
 class WorkspaceConfig(Strict):
     """execbrief.yaml: the portfolio, where its evidence lives, and how briefs go out."""
 
@@ -141,6 +148,9 @@ class WorkspaceConfig(Strict):
     personas: list[str] | None = Field(None, description="Persona ids; default: all shipped.")
     llm: LlmConfig = Field(default_factory=LlmConfig)
     mail: MailConfig = Field(default_factory=MailConfig)
+    recipients: dict[str, PersonaRecipients] = Field(
+        default_factory=dict, description="Persona id -> to/cc for this workspace."
+    )
     outputs: Path = Path("outputs")
 
 

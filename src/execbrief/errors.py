@@ -139,3 +139,20 @@ class SendError(ExecbriefError):
         super().__init__(message)
         self.transport = transport
         self.recipient = recipient
+
+
+class SendInDoubt(SendError):
+    """The message was handed over, then the connection was lost before the answer: it may
+    or may not have been delivered, so it must not be retried on its own."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        transport: str,
+        message_id: str | None = None,
+        check: str,
+    ) -> None:
+        super().__init__(message, transport=transport)
+        self.message_id = message_id
+        self.check = check  # how to find out: an id to look up, or the mailbox to look in

@@ -462,6 +462,15 @@ class PersonaStatus(StrEnum):
     FAILED = "failed"
 
 
+class Provenance(StrEnum):
+    """Who wrote a brief's report.json: a model, the offline provider, or the analyst by hand
+    after either of them."""
+
+    MODEL = "model"
+    OFFLINE = "offline"
+    EDITED = "edited"
+
+
 class PersonaRun(Strict):
     """One persona's outcome within a run, as the manifest records it."""
 
@@ -480,6 +489,9 @@ class PersonaRun(Strict):
     note: str | None = Field(None, description="The analyst's note added to the prompt.")
     omitted_facts: int = Field(0, description="Facts left out of the prompt to fit the budget.")
     report_sha256: str | None = Field(None, description="Digest of report.json when rendered.")
+    provenance: Provenance | None = Field(
+        None, description="Who wrote the rendered report: a model, offline, or a hand edit."
+    )
 
 
 class StageTiming(Strict):
@@ -505,6 +517,7 @@ class SendEvent(StrEnum):
     ATTEMPT = "attempt"
     SENT = "sent"
     FAILED = "failed"
+    IN_DOUBT = "in_doubt"
 
 
 class SendRecord(Strict):
@@ -517,6 +530,8 @@ class SendRecord(Strict):
     transport: str
     message_id: str | None = None
     error: str | None = None
+    revision: int | None = Field(None, description="The draft revision; absent means 1.")
+    test: bool = Field(False, description="A test send (`send --to`): no persona's sent state.")
 
 
 class Envelope(Strict):
@@ -525,6 +540,9 @@ class Envelope(Strict):
     sender: str
     recipients: list[str] = Field(min_length=1)
     message_id: str
+    origins: dict[str, str] = Field(
+        default_factory=dict, description="Address -> where it came from, for refusals."
+    )
 
 
 # --- plug-in boundaries ---------------------------------------------------------------
@@ -548,6 +566,7 @@ class DeliveryAction(StrEnum):
     SENT = "sent"
     SKIPPED = "skipped"
     FAILED = "failed"
+    IN_DOUBT = "in_doubt"
     WOULD_SEND = "would_send"
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from execbrief.analysis import analyze
+from execbrief.approval import Acknowledge, ApprovalResult, approve_drafts
 from execbrief.bundle import (
     Collector,
     collect_bundle,
@@ -19,10 +20,17 @@ from execbrief.bundle import (
 )
 from execbrief.config import LlmConfig, TransportName, Workspace
 from execbrief.diff import diff_bundles
-from execbrief.errors import ConfigError
+from execbrief.errors import ConfigError, RefusedError
 from execbrief.generate import fit_to_budget, generate_reports, prompt_environment
+from execbrief.grounding import check_grounding, missing_sections
 from execbrief.llm import get_provider, resolve_provider_name
 from execbrief.llm.base import BriefRequest, Provider
+from execbrief.mail import get_transport
+from execbrief.mail.recipients import (
+    PersonaAddresses,
+    check_unknown_recipients,
+    persona_addresses,
+)
 from execbrief.mail.settings import MailSettings, resolve_mail_settings
 from execbrief.models import (
     Bundle,
@@ -34,15 +42,23 @@ from execbrief.models import (
     Persona,
     PersonaRun,
     PersonaStatus,
+    Severity,
     StageTiming,
 )
 from execbrief.persona_files import discover_personas, select_personas
 from execbrief.preflight import check_workspace
-from execbrief.render import build_envelope_addresses, render_persona
+from execbrief.render import render_persona
 from execbrief.review import write_index
+from execbrief.revisions import (
+    provenance_of,
+    read_history,
+    record_generated,
+    record_revision,
+    sha256_file,
+)
 from execbrief.runs import RunFolder, create_run, open_run, previous_run, publish_run
 from execbrief.secrets.mask import mask_fact
-from execbrief.send import AfterAttempt, make_transport, send_run
+from execbrief.send import AfterAttempt, Notice, send_run
 
 if TYPE_CHECKING:
     from execbrief.llm.batch import BatchProgress
@@ -175,6 +191,12 @@ def generate(
         notes=notes,
         on_done=hooks.persona_done,
     )
+    written = datetime.now(UTC)
+    for outcome in outcomes:
+        # a persona that failed before answering keeps whatever report it had before
+        answered = outcome.status is PersonaStatus.OK or bool(outcome.warnings)
+        if answered and run.report_path(outcome.persona).is_file():
+            record_generated(run, outcome, written)
     _record_stage(run, "generate", started)
     return provider_name, outcomes
 
@@ -224,13 +246,33 @@ def mail_settings(workspace: Workspace, environ: Mapping[str, str] | None = None
     )
 
 
-def check_delivery(workspace: Workspace, personas: list[Persona]) -> None:
+def addresses_for(
+    workspace: Workspace, personas: list[Persona], settings: MailSettings
+) -> dict[str, PersonaAddresses]:
+    """Each persona's recipients after the workspace's map, its own files and SES_*."""
+    catalogue = discover_personas(workspace.root)
+    recipients = workspace.config.recipients
+    check_unknown_recipients(recipients, list(catalogue))
+    return {
+        p.id: persona_addresses(p, settings, recipients, shipped=catalogue[p.id].shipped)
+        for p in personas
+    }
+
+
+def check_delivery(workspace: Workspace, personas: list[Persona], *, sending: bool = False) -> None:
     """Refuse bad mail settings (no sender, no recipients, a malformed address), subject
-    templates and provider settings up front, before a run collects and writes anything."""
+    templates and provider settings up front, before a run collects and writes anything; and `run --send` through a transport that
+    needs approval, since drafts not yet written cannot have been approved."""
     settings = mail_settings(workspace)
-    for persona in personas:
-        build_envelope_addresses(persona, settings.mail, settings.default_to)
+    addresses_for(workspace, personas, settings)
     check_workspace(workspace, personas, provider=True)
+    transport = settings.mail.transport
+    if sending and transport != "file":
+        raise RefusedError(
+            f"`run --send` cannot send through {transport}: its drafts need approval first",
+            hint="run `execbrief run` (drafts), then `execbrief review`, `execbrief approve` "
+            "and `execbrief send`",
+        )
 
 
 def render(
@@ -239,9 +281,15 @@ def render(
     personas: list[Persona],
     now: datetime | None = None,
 ) -> list[str]:
-    """Render every persona of `run` that has a report; returns the ids rendered."""
+    """Render every persona of `run` that has a report; returns the ids rendered.
+
+    Each render re-validates report.json, checks its grounding again (a hand edit is
+    checked like a model's answer), records who wrote it, and makes a new revision.
+    """
     started = time.perf_counter()
+    now = now or datetime.now(UTC)
     settings = mail_settings(workspace)
+    addresses = addresses_for(workspace, personas, settings)
     manifest = run.read_manifest()
     bundle = run.read_bundle()
     since = None
@@ -252,21 +300,54 @@ def render(
         outcome = manifest.personas.get(persona.id)
         if outcome is None or not run.report_path(persona.id).is_file():
             continue
-        render_persona(
+        report = run.read_report(persona.id)
+        outcome.warnings = check_grounding(report, bundle, persona) + missing_sections(
+            report, persona
+        )
+        outcome.findings_by_severity = {
+            s: n for s in Severity if (n := sum(f.severity is s for f in report.findings))
+        }
+        report_sha = sha256_file(run.report_path(persona.id))
+        history = read_history(run, persona.id)
+        outcome.provenance = provenance_of(history, report_sha, outcome)
+        render_persona(run, persona, manifest, addresses[persona.id], now, since, bundle)
+        record_revision(
             run,
-            persona,
-            manifest,
-            settings.mail,
-            now or datetime.now(UTC),
-            since,
-            bundle,
-            settings.default_to,
+            persona.id,
+            history,
+            report_sha256=report_sha,
+            provenance=outcome.provenance,
+            warnings=len(outcome.warnings),
+            now=now,
         )
         rendered.append(persona.id)
     run.write_manifest(manifest)
     write_index(run, manifest, bundle)
     _record_stage(run, "render", started)
     return rendered
+
+
+def approve(
+    workspace: Workspace,
+    run: RunFolder,
+    persona_ids: list[str],
+    *,
+    by: str,
+    accept_warnings: bool = False,
+    acknowledge: Acknowledge | None = None,
+) -> list[ApprovalResult]:
+    """Approve the current revision of each persona, then refresh the review page."""
+    results = approve_drafts(
+        run,
+        run.read_manifest(),
+        persona_ids,
+        by=by,
+        now=datetime.now(UTC),
+        accept_warnings=accept_warnings,
+        acknowledge=acknowledge,
+    )
+    write_index(run, run.read_manifest(), run.read_bundle())
+    return results
 
 
 def send(
@@ -279,10 +360,12 @@ def send(
     force: bool = False,
     dry_run: bool = False,
     after_attempt: AfterAttempt | None = None,
+    test_to: str | None = None,
+    notice: Notice | None = None,
 ) -> list[DeliveryOutcome]:
     """Send the rendered messages of `run`, then refresh its review page."""
-    mail = mail_settings(workspace).mail
-    transport = make_transport(transport_name or mail.transport, run, mail)
+    settings = mail_settings(workspace)
+    transport = get_transport(transport_name or settings.mail.transport, settings, run.outbox)
     outcomes = send_run(
         run,
         persona_ids,
@@ -291,6 +374,9 @@ def send(
         force=force,
         dry_run=dry_run,
         after_attempt=after_attempt,
+        test_to=test_to,
+        bcc_audit=settings.mail.bcc_audit,
+        notice=notice,
     )
     if not dry_run:
         write_index(run, run.read_manifest(), run.read_bundle())

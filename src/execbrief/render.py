@@ -21,10 +21,10 @@ import nh3
 from markdown_it import MarkdownIt
 from markupsafe import Markup
 
-from execbrief.config import MailConfig
 from execbrief.diff import changes_in_lens
 from execbrief.errors import ConfigError
-from execbrief.mail.addresses import check_header_value, validate_address
+from execbrief.mail.addresses import check_header_value
+from execbrief.mail.recipients import PersonaAddresses
 from execbrief.models import (
     Bundle,
     BundleDiff,
@@ -33,6 +33,7 @@ from execbrief.models import (
     Manifest,
     Persona,
     PersonaRun,
+    Provenance,
     Report,
     WarningKind,
 )
@@ -74,8 +75,12 @@ class RenderedSection:
 
 def _provenance(outcome: PersonaRun) -> str:
     if outcome.provider == "offline":
-        return "Written without a model by the offline provider, from the evidence alone."
-    return f"Written by {outcome.model or 'an unknown model'} via {outcome.provider}."
+        written = "Written without a model by the offline provider, from the evidence alone."
+    else:
+        written = f"Written by {outcome.model or 'an unknown model'} via {outcome.provider}."
+    if outcome.provenance is Provenance.EDITED:
+        return f"Edited by hand after this: {written} Checked again against the evidence."
+    return written
 
 
 UNVERIFIED = "[unverified]"
@@ -100,39 +105,16 @@ def mark_ungrounded(report: Report, warnings: list[GroundingWarning]) -> Report:
     return Report.model_validate(data)
 
 
-def build_envelope_addresses(
-    persona: Persona, mail: MailConfig, default_to: list[str] | None = None
-) -> tuple[str, list[str], list[str], list[str]]:
-    """Validated sender, To, Cc and Bcc (with the workspace's audit copy) for a persona."""
-    if not mail.sender:
-        raise ConfigError(
-            "no sender address", field="mail.from", hint="set mail.from in execbrief.yaml"
-        )
-    sender = validate_address(mail.sender)
-    recipients = persona.deliver.to or default_to or []
-    if not recipients:
-        raise ConfigError(
-            f"persona {persona.id!r} has no recipients",
-            field="deliver.to",
-            hint="set deliver.to in the persona, or SES_TO_ADDRESS for every persona",
-        )
-    to = [validate_address(a) for a in recipients]
-    cc = [validate_address(a) for a in persona.deliver.cc]
-    bcc = [validate_address(a) for a in persona.deliver.bcc]
-    if mail.bcc_audit:
-        bcc.append(validate_address(mail.bcc_audit))
-    return sender, to, cc, list(dict.fromkeys(bcc))
 
 
 def render_persona(
     run: RunFolder,
     persona: Persona,
     manifest: Manifest,
-    mail: MailConfig,
+    addresses: PersonaAddresses,
     now: datetime,
     since: BundleDiff | None = None,
     bundle: Bundle | None = None,
-    default_to: list[str] | None = None,
 ) -> Envelope:
     """Write the drafts and message.eml of one persona; return its envelope.
 
@@ -167,10 +149,11 @@ def render_persona(
         "digest": manifest.bundle_digest,
         "provenance": _provenance(outcome),
         "offline": outcome.provider == "offline",
+        "edited": outcome.provenance is Provenance.EDITED,
         "since": since,
         "since_changes": changes_in_lens(since, persona.evidence) if since else [],
     }
-    sender, to, cc, bcc = build_envelope_addresses(persona, mail, default_to)
+    sender, to, cc, bcc = addresses.sender, addresses.to, addresses.cc, addresses.bcc
     domain = sender.split("@")[1]
     # matplotlib takes a third of a second to import: only rendering pays for it
     from execbrief.charts import charts_for
@@ -226,7 +209,10 @@ def render_persona(
     for chart in charts:
         write_atomic(folder / "charts" / f"{chart.name}.png", chart.png)
     envelope = Envelope(
-        sender=sender, recipients=list(dict.fromkeys(to + cc + bcc)), message_id=message_id
+        sender=sender,
+        recipients=list(dict.fromkeys(to + cc + bcc)),
+        message_id=message_id,
+        origins=addresses.origins,
     )
     write_atomic(folder / "envelope.json", envelope.model_dump_json(indent=2))
     outcome.report_sha256 = hashlib.sha256(report_bytes).hexdigest()

@@ -112,3 +112,14 @@ def scaffold_workspace(directory: Path) -> list[Path]:
     for path, content in files.items():
         write_atomic(path, content)
     return list(files)
+
+
+def review_steps(directory: Path) -> list[str]:
+    """The analyst's path from drafts to inboxes, as commands for this workspace."""
+    w = f"-w {directory}"
+    return [
+        f"`execbrief run {w}` (drafts)",
+        f"`execbrief review {w}`",
+        f"`execbrief approve {w} --all`",
+        f"`execbrief send {w}`",
+    ]

@@ -1,16 +1,33 @@
-"""The send stage: deliver each rendered message.eml once, recording every attempt."""
+"""The send stage: deliver each persona's current revision once, recording every attempt.
+
+An attempt whose outcome is unknown (the process died, or the connection was lost after
+the message was handed over) is `in_doubt`: it is never retried on its own, only when
+the analyst names that persona with --force after checking the recipient's mailbox.
+"""
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
 from datetime import UTC, datetime
+from email import message_from_bytes
+from email.parser import BytesHeaderParser
+from email.policy import SMTP
+from email.utils import make_msgid
 
-from execbrief.config import MailConfig, TransportName
-from execbrief.errors import ConfigError, RefusedError, SendError
+from execbrief.approval import check_approved
+from execbrief.errors import ConfigError, RefusedError, SendError, SendInDoubt
+from execbrief.mail.addresses import check_header_value, validate_address
 from execbrief.mail.base import Transport
-from execbrief.mail.file import FileTransport
-from execbrief.mail.ledger import append_record, delivery_states, read_records
+from execbrief.mail.ledger import (
+    FIRST_REVISION,
+    PersonaDelivery,
+    append_record,
+    delivery_states,
+    read_records,
+    repair_ledger,
+)
+from execbrief.mail.recipients import refuse_reserved
 from execbrief.models import (
     DeliveryAction,
     DeliveryOutcome,
@@ -20,23 +37,13 @@ from execbrief.models import (
     SendEvent,
     SendRecord,
 )
+from execbrief.revisions import History, read_history
 from execbrief.runs import RunFolder
 from execbrief.secrets.mask import redact_text
 
 AfterAttempt = Callable[[str], None]
-
-
-def make_transport(name: TransportName, run: RunFolder, mail: MailConfig) -> Transport:
-    """The transport named `name`, configured from the workspace's mail settings."""
-    if name == "file":
-        return FileTransport(run.outbox)
-    if name == "ses":
-        from execbrief.mail.ses import SesTransport
-
-        return SesTransport(mail)
-    from execbrief.mail.smtp import SmtpTransport
-
-    return SmtpTransport(mail)
+Notice = Callable[[str], None]
+TEST_PREFIX = "[TEST]"
 
 
 def load_message(run: RunFolder, persona_id: str) -> OutgoingMessage:
@@ -56,6 +63,41 @@ def load_message(run: RunFolder, persona_id: str) -> OutgoingMessage:
     )
 
 
+def as_test_send(message: OutgoingMessage, address: str) -> OutgoingMessage:
+    """The message re-addressed to one address, "[TEST]" in its subject, a Message-ID
+    of its own, and no Cc or audit copy."""
+    to = validate_address(address, field="--to")
+    check_header_value("To", to)
+    parsed = message_from_bytes(message.raw, policy=SMTP)
+    subject = f"{TEST_PREFIX} {parsed.get('Subject', '')}".strip()
+    domain = message.envelope.sender.rpartition("@")[2]
+    message_id = make_msgid(idstring=f"test.{message.run}.{message.persona}", domain=domain)
+    for name in ("To", "Cc", "Subject", "Message-ID"):
+        del parsed[name]
+    parsed["To"], parsed["Subject"], parsed["Message-ID"] = to, subject, message_id
+    raw = parsed.as_bytes()
+    sender = message.envelope.sender
+    origins = {to: "--to", sender: message.envelope.origins.get(sender, "the rendered envelope")}
+    envelope = Envelope(
+        sender=message.envelope.sender, recipients=[to], message_id=message_id, origins=origins
+    )
+    return message.model_copy(update={"raw": raw, "envelope": envelope})
+
+
+def describe_message(message: OutgoingMessage, bcc_audit: str | None) -> str:
+    """From, To, Cc, the BCC audit copy and the subject, for a dry run."""
+    headers = BytesHeaderParser(policy=SMTP).parsebytes(message.raw)
+    audit = bcc_audit if bcc_audit in message.envelope.recipients else None
+    parts = [
+        f"From {message.envelope.sender}",
+        f"To {headers.get('To', '')}",
+        f"Cc {headers.get('Cc') or '-'}",
+        f"BCC audit {audit or '-'}",
+        f"Subject {headers.get('Subject', '')}",
+    ]
+    return " | ".join(parts)
+
+
 def _check_rendered_from_current_report(run: RunFolder, manifest: Manifest, persona: str) -> None:
     outcome = manifest.personas.get(persona)
     report = run.report_path(persona)
@@ -68,6 +110,23 @@ def _check_rendered_from_current_report(run: RunFolder, manifest: Manifest, pers
         )
 
 
+def _revision(history: History) -> int:
+    return history.current.rev if history.current else FIRST_REVISION
+
+
+def _in_doubt_detail(persona: str, rev: int, record: SendRecord) -> str:
+    how = record.error or (
+        f"the process stopped mid-send; look for Message-ID {record.message_id} "
+        "in a recipient's mailbox"
+        if record.message_id
+        else "the process stopped mid-send; look in a recipient's mailbox"
+    )
+    return (
+        f"in doubt: rev {rev}'s attempt at {record.ts:%Y-%m-%d %H:%M:%SZ} has no known "
+        f"outcome ({how}); if it did not arrive: `execbrief send --persona {persona} --force`"
+    )
+
+
 def send_run(
     run: RunFolder,
     personas: list[str],
@@ -77,13 +136,25 @@ def send_run(
     force: bool = False,
     dry_run: bool = False,
     after_attempt: AfterAttempt | None = None,
+    test_to: str | None = None,
+    bcc_audit: str | None = None,
+    notice: Notice | None = None,
 ) -> list[DeliveryOutcome]:
-    """Send each persona's message at most once, unless forced.
+    """Send each persona's current revision at most once, unless forced.
 
     Refuses before sending anything (RefusedError) when a persona named on the command
-    line was already sent, when an earlier send died between attempt and outcome, or
-    when a report was edited after rendering.
+    line was already sent, when a report was edited after rendering, and, through a
+    transport that delivers (ses, smtp), when a revision is not approved or changed
+    since, or an address is under a reserved domain. With `test_to`, each message goes
+    to that one address as a test, and no persona's sent state changes.
     """
+    if force and not requested:
+        raise RefusedError(
+            "--force sends again only the personas it names",
+            hint="name each one: `execbrief send --persona ID --force`",
+        )
+    if (torn := repair_ledger(run.ledger_path)) and notice is not None:
+        notice(torn)
     manifest = run.read_manifest()
     states = delivery_states(read_records(run.ledger_path))
     candidates = [p for p in personas if (run.persona_dir(p) / "message.eml").is_file()]
@@ -92,53 +163,63 @@ def send_run(
         for p in personas
         if p not in candidates
     ]
+    histories = {p: read_history(run, p) for p in candidates}
+    chosen: list[str] = []
     for persona in candidates:
-        state = states.get(persona)
-        if state is None or force:
-            continue
-        if state.in_doubt and state.last is not None:
-            raise RefusedError(
-                f"{persona}: an attempt at {state.last.ts:%Y-%m-%d %H:%M:%SZ} has no outcome; "
-                "the process stopped mid-send, so the message may or may not have left",
-                hint="check the recipient's mailbox, then resend with --force if it did not arrive",
+        rev = _revision(histories[persona])
+        state = states.get(persona, PersonaDelivery()).of(rev)
+        if test_to is not None:
+            chosen.append(persona)
+        elif state.in_doubt and state.last is not None and not force:
+            outcomes.append(
+                DeliveryOutcome(
+                    persona=persona,
+                    action=DeliveryAction.IN_DOUBT,
+                    detail="skipped, " + _in_doubt_detail(persona, rev, state.last),
+                )
             )
-        if requested and state.sent is not None:
-            raise RefusedError(
-                f"{persona} was already sent in run {run.run_id} at "
-                f"{state.sent.ts:%Y-%m-%d %H:%M:%SZ} (message {state.sent.message_id})",
-                hint="pass --force to send it again",
-            )
-    for persona in candidates:
-        _check_rendered_from_current_report(run, manifest, persona)
-
-    to_send: list[OutgoingMessage] = []
-    for persona in candidates:
-        state = states.get(persona)
-        if state is not None and state.sent is not None and not force:
+        elif state.sent is not None and not force:
+            if requested:
+                raise RefusedError(
+                    f"{persona} rev {rev} was already sent in run {run.run_id} at "
+                    f"{state.sent.ts:%Y-%m-%d %H:%M:%SZ} (message {state.sent.message_id})",
+                    hint="pass --force to send it again",
+                )
             outcomes.append(
                 DeliveryOutcome(
                     persona=persona,
                     action=DeliveryAction.SKIPPED,
-                    detail=f"already sent at {state.sent.ts:%Y-%m-%d %H:%M:%SZ}",
+                    detail=f"rev {rev} already sent at {state.sent.ts:%Y-%m-%d %H:%M:%SZ}",
                     message_id=state.sent.message_id,
                 )
             )
         else:
-            to_send.append(load_message(run, persona))
+            chosen.append(persona)
+    for persona in chosen:
+        _check_rendered_from_current_report(run, manifest, persona)
+    if transport.delivers and test_to is None:
+        for persona in chosen:
+            check_approved(run, persona, histories[persona])
+    to_send = [load_message(run, p) for p in chosen]
+    if test_to is not None:
+        to_send = [as_test_send(m, test_to) for m in to_send]
+    if transport.delivers:
+        for message in to_send:
+            refuse_reserved(message.persona, message.envelope)
     if dry_run:
         return outcomes + [
             DeliveryOutcome(
                 persona=m.persona,
                 action=DeliveryAction.WOULD_SEND,
-                detail=f"{len(m.envelope.recipients)} recipients via {transport.name}",
+                detail=f"via {transport.name}: {describe_message(m, bcc_audit)}",
             )
             for m in to_send
         ]
-    preflight = getattr(transport, "preflight", None)
-    if to_send and callable(preflight):
-        preflight(to_send)
+    if to_send:
+        transport.preflight(to_send)
     for message in to_send:
-        outcomes.append(_deliver(run, transport, message, after_attempt))
+        rev = _revision(histories[message.persona])
+        outcomes.append(_deliver(run, transport, message, rev, test_to is not None, after_attempt))
     order = {p: i for i, p in enumerate(personas)}
     return sorted(outcomes, key=lambda o: order.get(o.persona, len(order)))
 
@@ -147,6 +228,8 @@ def _deliver(
     run: RunFolder,
     transport: Transport,
     message: OutgoingMessage,
+    revision: int,
+    test: bool,
     after_attempt: AfterAttempt | None,
 ) -> DeliveryOutcome:
     def record(event: SendEvent, message_id: str | None = None, error: str | None = None) -> None:
@@ -160,22 +243,36 @@ def _deliver(
                 transport=transport.name,
                 message_id=message_id,
                 error=error,
+                revision=revision,
+                test=test,
             ),
         )
 
-    record(SendEvent.ATTEMPT)
+    # the attempt names the Message-ID, so a mailbox can be searched if the outcome is lost
+    record(SendEvent.ATTEMPT, message_id=message.envelope.message_id)
     if after_attempt is not None:
         after_attempt(message.persona)
     try:
         message_id = transport.send(message)
+    except SendInDoubt as exc:
+        error = redact_text(f"{exc.message}; to check: {exc.check}")
+        record(SendEvent.IN_DOUBT, message_id=message.envelope.message_id, error=error)
+        return DeliveryOutcome(
+            persona=message.persona, action=DeliveryAction.IN_DOUBT, detail=error
+        )
     except SendError as exc:
         error = redact_text(exc.message)
         record(SendEvent.FAILED, error=error)
         return DeliveryOutcome(persona=message.persona, action=DeliveryAction.FAILED, detail=error)
     record(SendEvent.SENT, message_id=message_id)
+    what = (
+        f"test to {message.envelope.recipients[0]}"
+        if test
+        else (f"{len(message.envelope.recipients)} recipients")
+    )
     return DeliveryOutcome(
         persona=message.persona,
         action=DeliveryAction.SENT,
-        detail=f"{len(message.envelope.recipients)} recipients via {transport.name}",
+        detail=f"rev {revision}, {what} via {transport.name}",
         message_id=message_id,
     )

@@ -22,7 +22,7 @@ def run_table(run_id: str, rows: list[ReviewRow]) -> Table:
     table.add_column("Grounding", no_wrap=True)
     table.add_column("Tokens", justify="right", no_wrap=True)
     table.add_column("Cost", justify="right", no_wrap=True)
-    table.add_column("Delivery", min_width=9, no_wrap=True)
+    table.add_column("Draft and delivery", min_width=9)
     for row in rows:
         table.add_row(
             row.persona,
@@ -31,7 +31,7 @@ def run_table(run_id: str, rows: list[ReviewRow]) -> Table:
             f"[yellow]{row.warnings} warnings[/]" if row.warnings else "clean",
             f"{row.tokens:,}",
             f"${row.cost_usd:.2f}",
-            row.delivery,
+            escape(row.state),
         )
     if len(rows) > 1:
         # what the run cost, failed personas' paid calls included

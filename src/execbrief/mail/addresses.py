@@ -56,3 +56,17 @@ def check_allowed(recipients: Iterable[str], allowed_domains: Iterable[str]) -> 
             + ", ".join(sorted(allowed))
             + "; add the domain there or remove the recipient from the persona",
         )
+
+
+# RFC 2606 / RFC 6761 names that never reach a real mailbox: a brief addressed there
+# through a real transport is a setup that still carries the shipped placeholders.
+RESERVED_DOMAINS = ("example.com", "example.net", "example.org")
+RESERVED_TLDS = ("test", "invalid", "example", "localhost")
+
+
+def is_reserved(addr: str) -> bool:
+    """True for an address under a reserved example domain or top-level name."""
+    domain = recipient_domain(addr).rstrip(".")
+    if domain.rpartition(".")[2] in RESERVED_TLDS or domain in RESERVED_TLDS:
+        return True
+    return any(domain == d or domain.endswith("." + d) for d in RESERVED_DOMAINS)

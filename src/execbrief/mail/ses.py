@@ -11,17 +11,27 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
 from typing import Any, Literal
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError, NoRegionError
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    HTTPClientError,
+    NoRegionError,
+)
+from botocore.exceptions import (
+    ConnectionError as NoConnectionError,
+)
 from pydantic import BaseModel, Field
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 
 from execbrief.config import MailConfig
-from execbrief.errors import ConfigError, RefusedError, SendError
+from execbrief.errors import ConfigError, RefusedError, SendError, SendInDoubt
 from execbrief.mail.addresses import MAX_RECIPIENTS, check_allowed, recipient_domain
+from execbrief.mail.settings import MailSettings
 from execbrief.models import OutgoingMessage
 
 # SES v2 accepts up to 40 MB per message after base64 encoding.
@@ -71,6 +81,7 @@ class SesTransport:
     """Send rendered messages through SES v2 `send_email` with raw content."""
 
     name = "ses"
+    delivers = True
     max_message_bytes = MAX_ENCODED_BYTES * 3 // 4
 
     def __init__(
@@ -237,6 +248,20 @@ class SesTransport:
             raise SendError(
                 f"SES refused {message.persona}: {_describe(exc)}", transport=self.name
             ) from exc
+        except NoConnectionError as exc:
+            # no connection was made: SES never saw the request
+            raise SendError(
+                f"SES call failed for {message.persona}: {exc}", transport=self.name
+            ) from exc
+        except HTTPClientError as exc:
+            # the request went out and the answer was lost (reset, read timeout): SES may
+            # have accepted it, so retrying on our own could deliver the brief twice
+            raise SendInDoubt(
+                f"SES connection lost after the request for {message.persona} was sent: {exc}",
+                transport=self.name,
+                check=f"look for Message-ID {message.envelope.message_id} in the recipient's "
+                "mailbox (or in SES event publishing, if the configuration set has it)",
+            ) from exc
         except BotoCoreError as exc:
             raise SendError(
                 f"SES call failed for {message.persona}: {exc}", transport=self.name
@@ -313,3 +338,21 @@ def _error_code(exc: ClientError) -> str:
 def _describe(exc: ClientError) -> str:
     error = exc.response.get("Error", {})
     return f"{error.get('Code', 'error')}: {error.get('Message', '')}".rstrip(": ")
+
+
+def ses_transport(settings: MailSettings, outbox: Path) -> SesTransport:
+    """The ses transport; an older setup's SES_ACCESS_KEY pair, if given, is its credential."""
+    credentials = settings.ses_credentials
+    if credentials is None:
+        return SesTransport(settings.mail)
+    try:
+        session = boto3.Session(
+            aws_access_key_id=credentials.access_key_id.get_secret_value(),
+            aws_secret_access_key=credentials.secret_access_key.get_secret_value(),
+        )
+    except BotoCoreError as exc:
+        raise ConfigError(
+            f"cannot set up AWS with the keys from {credentials.origin}",
+            hint="check SES_ACCESS_KEY and SES_SECRET_KEY",
+        ) from exc
+    return SesTransport(settings.mail, session=session)

@@ -7,21 +7,31 @@ hold credentials, so nothing else in it is kept, returned or logged.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from dotenv import dotenv_values
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, SecretStr
 
 from execbrief.config import MailConfig
 from execbrief.errors import ConfigError
 from execbrief.mail.addresses import check_header_value, validate_address
 
-FROM_VARS = ("SES_FROM_ADDRESS",)
-BCC_VARS = ("SES_BCC_ADDRESS",)
-REGION_VARS = ("SES_REGION", "AWS_REGION")
-TO_VARS = ("SES_TO_ADDRESS",)
-KNOWN_VARS = FROM_VARS + BCC_VARS + REGION_VARS + TO_VARS
+# Each setting's spellings, most specific first: the first one set wins (docs/MAIL.md).
+FROM_VARS = ("SES_FROM_ADDRESS", "SES_SENDER_EMAIL")
+BCC_VARS = ("SES_BCC_ADDRESS", "BCC_ADDRESS")
+REGION_VARS = ("SES_REGION", "AWS_SES_REGION", "AWS_REGION")
+TO_VARS = ("SES_TO_ADDRESS", "SES_RECIPIENTS", "RECIPIENT_EMAIL")
+ACCESS_KEY_VAR, SECRET_KEY_VAR = "SES_ACCESS_KEY", "SES_SECRET_KEY"
+KNOWN_VARS = FROM_VARS + BCC_VARS + REGION_VARS + TO_VARS + (ACCESS_KEY_VAR, SECRET_KEY_VAR)
+
+
+class SesCredentials(BaseModel):
+    """An older setup's SES-only key pair: handed to the SES client, never shown or written."""
+
+    access_key_id: SecretStr
+    secret_access_key: SecretStr
+    origin: str = Field(description="Where the pair was read, e.g. `SES_ACCESS_KEY (repos.env)`.")
 
 
 class MailSettings(BaseModel):
@@ -34,6 +44,9 @@ class MailSettings(BaseModel):
     origins: dict[str, str] = Field(
         default_factory=dict,
         description="Setting -> the variable and place it was read from, e.g. `SES_REGION (env)`.",
+    )
+    ses_credentials: SesCredentials | None = Field(
+        None, exclude=True, repr=False, description="SES_ACCESS_KEY/SES_SECRET_KEY, if set."
     )
 
 
@@ -70,7 +83,36 @@ def resolve_mail_settings(
     )
     parts = [part.strip() for part in raw_to.split(",")]
     default_to = [_address(part, "default_to", origins) for part in parts if part]
-    return MailSettings(mail=mail, default_to=default_to, origins=origins)
+    return MailSettings(
+        mail=mail,
+        default_to=default_to,
+        origins={k: v for k, v in origins.items() if not k.startswith("ses_")},
+        ses_credentials=_credentials(lookup, origins),
+    )
+
+
+def _credentials(
+    lookup: Callable[[str, tuple[str, ...]], str | None], origins: dict[str, str]
+) -> SesCredentials | None:
+    key_id = lookup("ses_access_key", (ACCESS_KEY_VAR,))
+    secret = lookup("ses_secret_key", (SECRET_KEY_VAR,))
+    if key_id is None and secret is None:
+        return None
+    if key_id is None or secret is None:
+        have, missing = (
+            (ACCESS_KEY_VAR, SECRET_KEY_VAR) if key_id else (SECRET_KEY_VAR, ACCESS_KEY_VAR)
+        )
+        raise ConfigError(
+            f"{have} is set but {missing} is not",
+            field=origins.get("ses_access_key") or origins.get("ses_secret_key"),
+            hint=f"set both {ACCESS_KEY_VAR} and {SECRET_KEY_VAR}, or neither (then the AWS "
+            "credential chain is used)",
+        )
+    return SesCredentials(
+        access_key_id=SecretStr(key_id),
+        secret_access_key=SecretStr(secret),
+        origin=origins["ses_access_key"],
+    )
 
 
 def _env_file_values(env_file: Path, root: Path) -> dict[str, str]:

@@ -14,20 +14,24 @@ import re
 import smtplib
 import ssl
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 
 from execbrief.config import MailConfig
-from execbrief.errors import ConfigError, RefusedError, SendError
+from execbrief.errors import ConfigError, RefusedError, SendError, SendInDoubt
 from execbrief.mail.addresses import MAX_RECIPIENTS, check_allowed
+from execbrief.mail.settings import MailSettings
 from execbrief.models import OutgoingMessage
 
 PASSWORD_VAR = "EXECBRIEF_SMTP_PASSWORD"  # noqa: S105 - the variable name, not a password
 _LINE_END = re.compile(rb"\r?\n")
+_LEADING_DOT = re.compile(rb"(?m)^\.")
 
 
 class SmtpTransport:
     """Send rendered messages over SMTP with STARTTLS, implicit TLS, or (loopback) none."""
 
     name = "smtp"
+    delivers = True
 
     def __init__(
         self,
@@ -125,8 +129,33 @@ class SmtpTransport:
                     transport=self.name,
                     recipient=recipient,
                 )
-        _, reply = client.data(raw)
+        code, reply = client.docmd("DATA")
+        if code != 354:
+            raise smtplib.SMTPDataError(code, reply)
+        # From here on the server holds the message: when its answer is lost (a reset, a
+        # hang) the brief may have been queued, so the outcome is unknown, not failed.
+        try:
+            client.send(_dot_stuffed(raw))
+            code, reply = client.getreply()
+        except (smtplib.SMTPException, OSError) as exc:
+            raise SendInDoubt(
+                f"SMTP to {self.smtp.host}:{self.smtp.port} lost the answer after DATA for "
+                f"{message.persona}: {_explain(exc)}",
+                transport=self.name,
+                check=f"look for Message-ID {message.envelope.message_id} in a recipient's "
+                f"mailbox or in the mail log of {self.smtp.host}",
+            ) from exc
+        if code != 250:
+            raise smtplib.SMTPDataError(code, reply)
         return _text(reply)
+
+
+def _dot_stuffed(raw: bytes) -> bytes:
+    """The DATA payload: leading dots doubled, ended by CRLF "." CRLF (RFC 5321 4.5.2)."""
+    body = _LEADING_DOT.sub(b"..", raw)
+    if not body.endswith(b"\r\n"):
+        body += b"\r\n"
+    return body + b".\r\n"
 
 
 def _envelope_problem(message: OutgoingMessage) -> str | None:
@@ -167,3 +196,7 @@ def _is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def smtp_transport(settings: MailSettings, outbox: Path) -> SmtpTransport:
+    return SmtpTransport(settings.mail)
