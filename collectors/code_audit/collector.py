@@ -17,13 +17,14 @@ from typing import Protocol
 from execbrief.config import CollectContext
 from execbrief.errors import ConfigError
 from execbrief.models import CollectResult, Entity, Gap
+from execbrief.secrets.mask import mask
 from execbrief.secrets.rules import prefilter
 
 from .endpoints import EndpointsCheck
 from .python_checks import PythonCheck
 from .repo_files import COLLECTOR, AuditScope, ReadOutcome, SourceFile, list_repo, read_source
 from .repo_inventory import EnvFilesCheck, InventoryCheck
-from .secrets_scan import SecretsCheck, mask
+from .secrets_scan import SecretsCheck
 
 CHECKS = ("secrets", "env", "python", "endpoints", "inventory")
 DEFAULT_MAX_FILE_BYTES = 1_000_000
