@@ -11,6 +11,9 @@ sections, their metrics and the kind of each line are found) into these facts:
 - `handoff.blocker` (high), `handoff.risk` (medium), `handoff.todo` (low),
   `handoff.decision` (info): one per list item, paragraph line or table row that records
   one, with its own line; its task box dropped and secrets masked.
+- `secret.in_note` (the rule's severity): a secret written anywhere in the note, front
+  matter included, at its line; the value masked. The whole text is masked before it is
+  parsed, so no other fact or gap carries the value.
 - `handoff.stale` (low): the note was last updated more than `stale_after_days` ago.
   Its date is the front matter's `updated` when present, because the author states it
   and commits that only reformat or move a file do not refresh its content; otherwise
@@ -38,7 +41,7 @@ import yaml
 
 from execbrief.config import CollectContext
 from execbrief.models import CollectResult, Entity, Fact, Gap, Severity, Source
-from execbrief.secrets.mask import redact_text
+from execbrief.secrets.exposure import Exposures
 
 from .markdown_notes import Section, parse_note, split_front_matter
 
@@ -163,8 +166,10 @@ class HandoffsCollector:
 
     def collect(self, ctx: CollectContext) -> CollectResult:
         result = CollectResult()
+        exposures = Exposures(NAME, "secret.in_note", "note", ctx.now)
         for path in self._files(ctx, result):
-            self._collect_file(ctx, path, result)
+            self._collect_file(ctx, path, result, exposures)
+        result.facts.extend(exposures.facts)
         return result
 
     def _files(self, ctx: CollectContext, result: CollectResult) -> list[Path]:
@@ -183,7 +188,9 @@ class HandoffsCollector:
             found.update(dict.fromkeys(matches))
         return list(found)
 
-    def _collect_file(self, ctx: CollectContext, path: Path, result: CollectResult) -> None:
+    def _collect_file(
+        self, ctx: CollectContext, path: Path, result: CollectResult, exposures: Exposures
+    ) -> None:
         rel = Path(os.path.relpath(path, ctx.root)).as_posix()
         try:
             raw = path.read_bytes()
@@ -201,9 +208,17 @@ class HandoffsCollector:
                 )
             )
             return
+        # Secrets are masked before anything is parsed, so no fact, gap or front-matter
+        # value can carry one; each becomes a `secret.in_note` fact instead.
+        found = len(exposures.facts)
+        text = exposures.scan(text, rel)
         front, body = self._front_matter(text, rel, result)
         parsed = parse_note(body)
         entity = self._entity(ctx, path, rel, front, parsed.title, result)
+        if entity is not None:
+            exposures.facts[found:] = [
+                fact.model_copy(update={"entity": entity.id}) for fact in exposures.facts[found:]
+            ]
         label = entity.name if entity else path.stem
         body_lines = body.split("\n")
         comment_lines = {n for start, stop in parsed.comments for n in range(start, stop)}
@@ -293,7 +308,7 @@ class HandoffsCollector:
                     source=Source(path=rel, line=section.line, section=section.heading),
                     severity=Severity.INFO,
                     title=f"{label} handoff: {section.heading}",
-                    detail=_trim(redact_text(text), DETAIL_LIMIT),
+                    detail=_trim(text, DETAIL_LIMIT),
                     entity=entity_id,
                     metrics=section.metrics,
                     tags=[section.tag],
@@ -304,7 +319,7 @@ class HandoffsCollector:
             kind = line.kind
             if kind is None:
                 continue
-            plain = redact_text(line.plain)
+            plain = line.plain
             result.facts.append(
                 Fact.create(
                     collector=NAME,

@@ -20,6 +20,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from execbrief.config import LedgerColumns
 from execbrief.models import Entity, Gap
+from execbrief.secrets.exposure import Exposures
+from execbrief.secrets.mask import redact_text
 
 COLLECTOR = "ledger"
 MAX_ROW_GAPS = 20
@@ -197,8 +199,11 @@ class BookReader:
         entities: EntityMatcher,
         latest_day: date,
         stripe_entity: str | None = None,
+        exposures: Exposures | None = None,
     ) -> None:
         self.columns = columns
+        self.exposures = exposures
+        """Where secrets written in memos are reported; they are masked in any case."""
         self.entities = entities
         self.latest_day = latest_day
         self.stripe_entity = stripe_entity
@@ -295,8 +300,14 @@ class BookReader:
             account=cells.get(col.account, ""),
             category=cells.get(col.category, ""),
             amount=amount,
-            memo=cells.get(col.memo, ""),
+            memo=self._memo(cells.get(col.memo, ""), label, line),
         )
+
+    def _memo(self, text: str, label: str, line: int) -> str:
+        """The memo with any secret written in it masked (and reported as a fact)."""
+        if self.exposures is None:
+            return redact_text(text)
+        return self.exposures.scan(text, label, first_line=line)
 
     def _stripe_row(self, cells: dict[str, str], label: str, line: int) -> Iterator[Entry]:
         kind = cells["Type"].casefold()
@@ -307,7 +318,7 @@ class BookReader:
             raise BadRow(f"currency {currency!r}; only usd is summed")
         day = self._checked_day(cells["Created (UTC)"])
         amount, fee = parse_amount(cells["Amount"]), parse_amount(cells["Fee"] or "0")
-        description = cells.get("Description", "")
+        description = self._memo(cells.get("Description", ""), label, line)
         entity = self.stripe_entity or self.entities.mentioned_in(description)
         memo = f"stripe {kind} {cells['id']}: {description}".rstrip(": ")
 

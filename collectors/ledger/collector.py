@@ -18,6 +18,7 @@ from pathlib import Path
 
 from execbrief.config import CollectContext
 from execbrief.models import CollectResult, Fact, Gap, Severity, Source
+from execbrief.secrets.exposure import Exposures
 
 from .books import (
     COLLECTOR,
@@ -49,11 +50,13 @@ class LedgerCollector:
         root = ctx.root
         files, books_dir, gaps = self._book_files(root, source.path, source.stripe)
         chart, chart_gaps = self._chart(root, books_dir, source.chart)
+        exposures = Exposures(COLLECTOR, "secret.in_ledger", "ledger", ctx.now)
         reader = BookReader(
             columns=source.columns,
             entities=EntityMatcher(ctx.config.entities),
             latest_day=ctx.now.date(),
             stripe_entity=source.stripe_entity,
+            exposures=exposures,
         )
         books = Books()
         for path in files:
@@ -66,7 +69,7 @@ class LedgerCollector:
             if books.files:
                 reason = f"no transactions in {', '.join(books.files)}"
                 gaps.append(Gap(collector=COLLECTOR, source=books.files[0], reason=reason))
-            return CollectResult(gaps=gaps)
+            return CollectResult(facts=exposures.facts, gaps=gaps)
 
         entries = books.entries
         months = month_span(min(e.month for e in entries), max(e.month for e in entries))
@@ -96,7 +99,7 @@ class LedgerCollector:
         if chart is not None:
             facts += checks.unknown_accounts(entries, chart)
         facts += checks.missing_months(entries, label)
-        return CollectResult(facts=facts, gaps=gaps)
+        return CollectResult(facts=facts + exposures.facts, gaps=gaps)
 
     def _book_files(
         self, root: Path, configured: Path, stripe: list[Path]

@@ -13,6 +13,7 @@ from typing import Protocol
 from execbrief.config import CollectContext, Workspace, WorkspaceConfig
 from execbrief.errors import CollectorError
 from execbrief.models import Bundle, CollectorRun, CollectResult, Fact, Gap
+from execbrief.secrets.exposure import Exposures
 from execbrief.secrets.mask import mask_fact, redact_text
 
 ENTRY_POINT_GROUP = "execbrief.collectors"
@@ -98,16 +99,35 @@ def collect_bundle(
         runs.append(run)
         if on_collector_done:
             on_collector_done(collector.name, run)
+    gaps = _masked_gaps(gaps, now, facts)
     bundle = Bundle(
         portfolio=workspace.config.portfolio,
         collected_at=now,
         entities=workspace.config.entities,
         facts=_merge(facts, workspace.config),
-        gaps=[gap.model_copy(update={"reason": redact_text(gap.reason)}) for gap in gaps],
+        gaps=gaps,
         collectors=runs,
     )
     bundle.digest = bundle.compute_digest()
     return bundle
+
+
+def _masked_gaps(gaps: list[Gap], now: datetime, facts: list[Fact]) -> list[Gap]:
+    """Gaps with any secret in their words masked; each secret found is also reported as a
+    `secret.in_gap` fact (a bad row or a file name quoted a key), added to `facts`."""
+    masked = []
+    for gap in gaps:
+        exposures = Exposures(gap.collector, "secret.in_gap", "source", now)
+        source = redact_text(gap.source)
+        where = source or gap.collector
+        update = {
+            "reason": exposures.scan(gap.reason, where, first_line=0),
+            "source": source,
+            "hint": exposures.scan(gap.hint, where, first_line=0) if gap.hint else None,
+        }
+        facts.extend(exposures.facts)
+        masked.append(gap.model_copy(update=update))
+    return masked
 
 
 def _run_one(collector: Collector, ctx: CollectContext) -> tuple[CollectResult, CollectorRun]:

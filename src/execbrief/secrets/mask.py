@@ -42,7 +42,9 @@ def redact_text(text: str) -> str:
     for _, start, end in spans:
         value = data[start:end]
         values.add(value)
-        out += [data[done:start], mask(value.decode("utf-8", "replace")).encode()]
+        # A masked PEM block keeps its line breaks, so the lines after it keep their numbers.
+        shown = mask(value.decode("utf-8", "replace")) + "\n" * value.count(b"\n")
+        out += [data[done:start], shown.encode()]
         done = end
     out.append(data[done:])
     masked = b"".join(out)
@@ -55,6 +57,12 @@ def redact_text(text: str) -> str:
 
 def mask_fact(fact: Fact) -> Fact:
     """The fact with every secret in its words masked."""
-    return fact.model_copy(
-        update={"title": redact_text(fact.title), "detail": redact_text(fact.detail)}
-    )
+    update: dict[str, object] = {
+        "title": redact_text(fact.title),
+        "detail": redact_text(fact.detail),
+    }
+    if fact.source.section:
+        section = redact_text(fact.source.section)
+        if section != fact.source.section:
+            update["source"] = fact.source.model_copy(update={"section": section})
+    return fact.model_copy(update=update)

@@ -506,11 +506,17 @@ def match_text(text: bytes) -> Iterator[Match]:
         value = m.group("value").decode().rstrip(".")
         if _password_ok(value) and not _WORDY.fullmatch(value):
             yield Match(PASSWORD, value, m.start("value"))
-    for m in _INLINE_ASSIGNMENT.finditer(text):
-        value = m.group("value").decode().rstrip(".")
-        named = classify_assignment(m.group("name").decode(), value)
+    # Searched, not iterated: in `note: api_key: abc...` the first try takes `api_key` as
+    # the value of `note`, and the real pair starts inside that match.
+    pair = _INLINE_ASSIGNMENT.search(text)
+    while pair is not None:
+        value = pair.group("value").decode().rstrip(".")
+        named = classify_assignment(pair.group("name").decode(), value)
         if named is not None:
-            yield Match(named, value, m.start("value"))
+            yield Match(named, value, pair.start("value"))
+            pair = _INLINE_ASSIGNMENT.search(text, pair.end())
+        else:
+            pair = _INLINE_ASSIGNMENT.search(text, pair.start("value"))
     base = 0
     for line in text.splitlines(keepends=True):
         if _AWS_CONTEXT.search(line):
