@@ -39,6 +39,7 @@ from typing import Any
 
 import yaml
 
+from execbrief.boundary import base_of, escaping_link
 from execbrief.config import CollectContext
 from execbrief.models import CollectResult, Entity, Fact, Gap, Severity, Source
 from execbrief.secrets.exposure import Exposures
@@ -159,6 +160,10 @@ def _glob(root: Path, pattern: str) -> list[Path]:
         return []
 
 
+def _relative(path: Path, root: Path) -> str:
+    return Path(os.path.relpath(path, root)).as_posix()
+
+
 class HandoffsCollector:
     """Facts from the Markdown handoff notes named by `sources.handoffs`."""
 
@@ -185,13 +190,25 @@ class HandoffsCollector:
                         hint="fix sources.handoffs in execbrief.yaml (paths are relative to it)",
                     )
                 )
-            found.update(dict.fromkeys(matches))
+            base = base_of(ctx.root, pattern)
+            for match in matches:
+                if (outside := escaping_link(match, base)) is None:
+                    found[match] = None
+                else:
+                    result.gaps.append(
+                        Gap(
+                            collector=NAME,
+                            source=_relative(match, ctx.root),
+                            reason=f"not read: {outside}",
+                            hint="copy the note into the workspace instead of linking it",
+                        )
+                    )
         return list(found)
 
     def _collect_file(
         self, ctx: CollectContext, path: Path, result: CollectResult, exposures: Exposures
     ) -> None:
-        rel = Path(os.path.relpath(path, ctx.root)).as_posix()
+        rel = _relative(path, ctx.root)
         try:
             raw = path.read_bytes()
             text = raw.decode("utf-8-sig").replace("\r\n", "\n").replace("\r", "\n")
