@@ -43,6 +43,7 @@ from execbrief.boundary import base_of, escaping_link
 from execbrief.config import CollectContext
 from execbrief.models import CollectResult, Entity, Fact, Gap, Severity, Source
 from execbrief.secrets.exposure import Exposures
+from execbrief.yamlfile import YamlTooLarge, load_bounded
 
 from .markdown_notes import Section, parse_note, split_front_matter
 
@@ -209,9 +210,23 @@ class HandoffsCollector:
         self, ctx: CollectContext, path: Path, result: CollectResult, exposures: Exposures
     ) -> None:
         rel = _relative(path, ctx.root)
+        limit = ctx.config.limits.note_bytes
         try:
+            size = path.stat().st_size
+            if size > limit:
+                result.gaps.append(
+                    Gap(
+                        collector=NAME,
+                        source=rel,
+                        reason=f"not read: {size:,} bytes is over limits.note_bytes ({limit:,})",
+                        hint="split the note, or raise limits.note_bytes in execbrief.yaml",
+                    )
+                )
+                return
             raw = path.read_bytes()
             text = raw.decode("utf-8-sig").replace("\r\n", "\n").replace("\r", "\n")
+            # A NUL byte is no text; it would end the string in the tools that read it.
+            text = text.replace("\x00", "")
         except OSError as exc:
             result.gaps.append(Gap(collector=NAME, source=rel, reason=f"unreadable: {exc}"))
             return
@@ -252,11 +267,12 @@ class HandoffsCollector:
         if raw is None:
             return {}, body
         try:
-            front = yaml.safe_load(raw)
+            front = load_bounded(raw)
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             where = f" at line {mark.line + 2}" if mark else ""
-            front = f"invalid YAML{where}"
+            what = f"refused, {exc.problem}" if isinstance(exc, YamlTooLarge) else "invalid YAML"
+            front = f"{what}{where}"
         if front is None:
             return {}, body
         if not isinstance(front, dict):

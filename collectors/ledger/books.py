@@ -22,6 +22,7 @@ from execbrief.config import LedgerColumns
 from execbrief.models import Entity, Gap
 from execbrief.secrets.exposure import Exposures
 from execbrief.secrets.mask import redact_text
+from execbrief.yamlfile import load_bounded
 
 COLLECTOR = "ledger"
 MAX_ROW_GAPS = 20
@@ -176,7 +177,7 @@ def load_chart(path: Path, label: str) -> tuple[ChartOfAccounts | None, list[Gap
     """The chart of accounts at path, or a gap saying why it cannot be used."""
     hint = "fix the chart; until then accounts are not checked and margins not computed"
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = load_bounded(path.read_text(encoding="utf-8"))
         return ChartOfAccounts.model_validate(raw), []
     except OSError as exc:
         reason = f"cannot read chart of accounts: {exc.strerror or exc}"

@@ -129,6 +129,20 @@ class MailConfig(Strict):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
 
+class Limits(Strict):
+    """Bounds on what one collection reads and keeps; over one, a gap says what was skipped."""
+
+    note_bytes: int = Field(
+        2_000_000, ge=1, description="Largest handoff note read; a bigger one is skipped."
+    )
+    facts_per_source: int = Field(
+        1000, ge=1, description="Facts kept per source file or resource; the rest are counted."
+    )
+    bundle_bytes: int = Field(
+        20_000_000, ge=10_000, description="Largest bundle; the least severe facts give way."
+    )
+
+
 class WorkspaceConfig(Strict):
     """execbrief.yaml: the portfolio, where its evidence lives, and how briefs go out."""
 
@@ -142,6 +156,7 @@ class WorkspaceConfig(Strict):
     llm: LlmConfig = Field(default_factory=LlmConfig)
     mail: MailConfig = Field(default_factory=MailConfig)
     outputs: Path = Path("outputs")
+    limits: Limits = Field(default_factory=Limits)
 
 
 class CollectContext(BaseModel):
