@@ -58,6 +58,7 @@ class LedgerCollector:
             latest_day=ctx.now.date(),
             stripe_entity=source.stripe_entity,
             exposures=exposures,
+            rates=source.rates,
         )
         books = Books()
         for path in files:
@@ -66,6 +67,7 @@ class LedgerCollector:
             source.unit_economics, "sources.ledger.unit_economics"
         )
         gaps += chart_gaps + books.gaps + reader.unknown_entity_gaps() + unit_gaps
+        gaps += reader.foreign_currency_gaps()
         if not books.entries:
             if books.files:
                 reason = f"no transactions in {', '.join(books.files)}"

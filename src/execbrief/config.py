@@ -7,7 +7,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PositiveFloat
 
 from execbrief.errors import ConfigError
 from execbrief.models import Entity, Strict
@@ -46,6 +46,7 @@ class LedgerColumns(Strict):
     category: str = "category"
     amount: str = Field("amount", description="Signed: money in positive, money out negative.")
     memo: str = "memo"
+    currency: str = Field("currency", description="ISO code per row; an empty cell is USD.")
 
 
 class LedgerSource(Strict):
@@ -63,6 +64,11 @@ class LedgerSource(Strict):
     )
     chart: Path | None = Field(
         None, description="Chart of accounts (YAML); default: chart_of_accounts.yaml beside it."
+    )
+    rates: dict[str, PositiveFloat] = Field(
+        default_factory=dict,
+        description="USD per unit of another currency (`EUR: 1.08`); rows in a currency "
+        "with no rate are left out of the totals, with a gap.",
     )
 
 
