@@ -23,7 +23,7 @@ def _collect(tmp_path: Path, rows: str, **ledger: object) -> CollectResult:
     config = WorkspaceConfig(
         portfolio="p",
         entities=[Entity(id="jada", name="JADA")],
-        sources=Sources(ledger=LedgerSource(path=Path("books"), **ledger)),  # type: ignore[arg-type]
+        sources=Sources(ledger=LedgerSource(path=Path("books"), **ledger)),
     )
     return LedgerCollector().collect(CollectContext(root=tmp_path, config=config, now=NOW))
 
