@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from datetime import date, datetime
 
 from execbrief.models import Entity, Fact, Severity, Source
+from execbrief.secrets.rules import is_secret_name as is_secret_name
 
 from .snapshot import (
     COLLECTOR,
@@ -67,23 +68,6 @@ DEPRECATED_RUNTIMES: dict[str, date] = {
     "provided": date(2024, 1, 8),
     "provided.al2": date(2026, 6, 30),
 }
-
-# A name that says it holds a secret; names that only point at one (an ARN, a parameter
-# name) or hold a public value are the safe pattern and are not flagged.
-_SECRET_NAME = re.compile(
-    r"SECRET|PASSWORD|PASSWD|PASSPHRASE|TOKEN|API_?KEY|PRIVATE_?KEY|ACCESS_?KEY|CREDENTIAL"
-    r"|SIGNING_?KEY|(?:^|_)KEY$|(?:^|_)PWD$"
-)
-_SECRET_REFERENCE = re.compile(
-    r"(?:_ARN|_NAME|_ID|_PATH|_PARAM|_PARAMETER|_TTL|_URL|_FILE|_REGION|_EXPIRY|_HEADER)$"
-    r"|PUBLISHABLE|PUBLIC"
-)
-
-
-def is_secret_name(name: str) -> bool:
-    """Whether an environment variable's name says its value is a secret."""
-    upper = name.upper()
-    return bool(_SECRET_NAME.search(upper)) and not _SECRET_REFERENCE.search(upper)
 
 
 def _words(text: str) -> str:

@@ -14,16 +14,18 @@ from datetime import datetime
 from pathlib import Path
 from typing import Protocol
 
+from execbrief.boundary import base_of, escaping_link
 from execbrief.config import CollectContext
 from execbrief.errors import ConfigError
 from execbrief.models import CollectResult, Entity, Gap
+from execbrief.secrets.mask import mask
 from execbrief.secrets.rules import prefilter
 
 from .endpoints import EndpointsCheck
 from .python_checks import PythonCheck
 from .repo_files import COLLECTOR, AuditScope, ReadOutcome, SourceFile, list_repo, read_source
 from .repo_inventory import EnvFilesCheck, InventoryCheck
-from .secrets_scan import SecretsCheck, mask
+from .secrets_scan import SecretsCheck
 
 CHECKS = ("secrets", "env", "python", "endpoints", "inventory")
 DEFAULT_MAX_FILE_BYTES = 1_000_000
@@ -66,7 +68,16 @@ class CodeAuditCollector:
                         hint="check sources.repos in execbrief.yaml",
                     )
                 )
+            base = base_of(ctx.root, pattern)
             for path in paths:
+                # A glob's match must stay inside the workspace; a path named outright is
+                # a repository root the config chose.
+                outside = escaping_link(path, base) if glob.has_magic(pattern) else None
+                if outside is not None:
+                    result.gaps.append(
+                        Gap(collector=COLLECTOR, source=pattern, reason=f"not audited: {outside}")
+                    )
+                    continue
                 entity = match_entity(path.name, entities)
                 repo = audit_repo(path, self.checks, ctx.now, entity, self.max_file_bytes)
                 result.facts.extend(repo.facts)

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from execbrief.models import Severity
+from execbrief.secrets.mask import mask
 from execbrief.secrets.rules import (
     AWS_KEY_ID,
     Prefilter,
@@ -56,14 +57,6 @@ _HISTORY_ARGS = (
 # A value folded from several literals is found in history by its tail, which sits
 # within one literal piece.
 _ANCHOR = 16
-
-
-def mask(value: str) -> str:
-    """First 8 characters, an ellipsis and the last 4; short values keep only 4 in front."""
-    # Below 24 characters, 8 + 4 would reveal half a secret or more.
-    if len(value) < 24:
-        return value[:4] + "…"
-    return f"{value[:8]}…{value[-4:]}"
 
 
 @dataclass(frozen=True)

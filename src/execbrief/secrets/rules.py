@@ -75,6 +75,15 @@ GOOGLE = SecretRule("google_api_key", "Google API key", Severity.MEDIUM)
 GITHUB = SecretRule("github_token", "GitHub token", Severity.HIGH)
 JWT_SECRET = SecretRule("jwt_secret", "JWT signing secret", Severity.HIGH)
 GENERIC = SecretRule("generic_secret", "High-entropy secret", Severity.HIGH)
+OPENAI = SecretRule("openai_api_key", "OpenAI API key", Severity.CRITICAL)
+ANTHROPIC = SecretRule("anthropic_api_key", "Anthropic API key", Severity.CRITICAL)
+MAILGUN = SecretRule("mailgun_api_key", "Mailgun API key", Severity.HIGH)
+NPM = SecretRule("npm_token", "npm access token", Severity.HIGH)
+AZURE_STORAGE = SecretRule("azure_storage_key", "Azure storage account key", Severity.CRITICAL)
+JWT_TOKEN = SecretRule("jwt", "JSON Web Token", Severity.HIGH)
+TWILIO_AUTH = SecretRule("twilio_auth_token", "Twilio auth token", Severity.HIGH)
+URL_PASSWORD = SecretRule("url_password", "Password in a connection URL", Severity.HIGH)
+PASSWORD = SecretRule("password", "Password", Severity.HIGH)
 
 # (rule, exact pattern, length of the fixed prefix the placeholder test skips)
 _PROVIDER: tuple[tuple[SecretRule, re.Pattern[bytes], int], ...] = (
@@ -95,6 +104,17 @@ _PROVIDER: tuple[tuple[SecretRule, re.Pattern[bytes], int], ...] = (
     (SENDGRID, re.compile(rb"SG\.[0-9A-Za-z_-]{22}\.[0-9A-Za-z_-]{43}"), 3),
     (GOOGLE, re.compile(rb"AIza[0-9A-Za-z_-]{35}"), 4),
     (GITHUB, re.compile(rb"gh[pousr]_[0-9A-Za-z]{36,255}|github_pat_[0-9A-Za-z_]{60,255}"), 4),
+    (OPENAI, re.compile(rb"sk-(?:proj|svcacct|admin)-[0-9A-Za-z_-]{20,250}"), 8),
+    (OPENAI, re.compile(rb"sk-[0-9A-Za-z]{48}"), 3),
+    (ANTHROPIC, re.compile(rb"sk-ant-(?:api|admin)[0-9]{2}-[0-9A-Za-z_-]{32,250}"), 13),
+    (MAILGUN, re.compile(rb"key-[0-9a-f]{32}"), 4),
+    (NPM, re.compile(rb"npm_[0-9A-Za-z]{36}"), 4),
+    (AZURE_STORAGE, re.compile(rb"(?<=AccountKey=)[0-9A-Za-z+/]{86}=="), 0),
+    (
+        JWT_TOKEN,
+        re.compile(rb"eyJ[0-9A-Za-z_-]{8,2000}\.eyJ[0-9A-Za-z_-]{8,4000}\.[0-9A-Za-z_-]{8,1000}"),
+        3,
+    ),
 )
 _PEM_HEADER = re.compile(rb"-----BEGIN[A-Z ]{0,20}PRIVATE KEY(?: BLOCK)?-----")
 # After the header: optional `Proc-Type:`-style lines, then the base64 body. `\\n` covers
@@ -130,6 +150,15 @@ _JWT_CALL = re.compile(
 SECRET_NAME = re.compile(
     r"secret|passw|pwd|token|api[_-]?key|apikey|access[_-]?key|auth[_-]?key|private[_-]?key"
     r"|signing[_-]?key|credential|jwt",
+    re.IGNORECASE,
+)
+# In an environment (Lambda variables, env files) a bare `KEY` or `PWD` word or a
+# passphrase also names a secret; names that only point at one (an ARN, a parameter name)
+# or hold a public value are the safe pattern.
+_ENV_SECRET_NAME = re.compile(r"passphrase|(?:^|_)key$|(?:^|_)pwd$", re.IGNORECASE)
+_SECRET_REFERENCE = re.compile(
+    r"(?:_ARN|_NAME|_ID|_PATH|_PARAM|_PARAMETER|_TTL|_URL|_FILE|_REGION|_EXPIRY|_HEADER)$"
+    r"|PUBLISHABLE|PUBLIC",
     re.IGNORECASE,
 )
 _JWT_NAME = re.compile(r"(jwt|signing|token).*(secret|key)|secret[_-]?key|signing", re.IGNORECASE)
@@ -175,6 +204,11 @@ _PREFILTER_PATTERNS: tuple[tuple[bytes, bool], ...] = (
     (rb"AIza[0-9A-Za-z_-]{35}", False),
     (rb"gh[pousr]_[0-9A-Za-z]{36}|github_pat_", False),
     (rb"jwt\.(?:encode|decode|sign|verify)\(", False),
+    (rb"sk-(?:proj|svcacct|admin)-|sk-[0-9A-Za-z]{48}|sk-ant-", False),
+    (rb"key-[0-9a-f]{32}", False),
+    (rb"npm_[0-9A-Za-z]{36}", False),
+    (rb"AccountKey=", False),
+    (rb"eyJ[0-9A-Za-z_-]{8}", False),
     (
         rb"(?:secret|passw|pwd|token|api[_-]?key|apikey|access[_-]?key|auth[_-]?key"
         rb"|private[_-]?key|signing[_-]?key|credential|jwt)[\w.$-]{0,40}[\"'\]]{0,2}[ \t]{0,8}"
@@ -243,6 +277,11 @@ _GATE_LITERALS = (
     b"ghs_",
     b"ghr_",
     b"github_pat_",
+    b"sk-",
+    b"key-",
+    b"npm_",
+    b"AccountKey=",
+    b"eyJ",
 )
 _GATE_KEYWORDS = (
     b"secret",
@@ -345,12 +384,20 @@ def match_pem(data: bytes, start: int, end: int) -> Iterator[Match]:
             yield Match(PRIVATE_KEY, body.group(1)[:64].decode(), m.start())
 
 
+def is_secret_name(name: str) -> bool:
+    """Whether a variable's name says its value is a secret (not a reference to one)."""
+    named = SECRET_NAME.search(name) or _ENV_SECRET_NAME.search(name)
+    return bool(named) and not _SECRET_REFERENCE.search(name)
+
+
 def classify_assignment(name: str, value: str) -> SecretRule | None:
     """The rule a `name = "value"` pair breaks, if any."""
     if not SECRET_NAME.search(name):
         return None
     if _AWS_SECRET_NAME.search(name) and len(value) == 40 and _high_entropy(value):
         return AWS_SECRET
+    if _TWILIO_NAME.search(name) and _HEX32.fullmatch(value) and _weak_secret_ok(value):
+        return TWILIO_AUTH
     if _JWT_NAME.search(name) and not _NOT_SECRET_NAME.search(name) and _weak_secret_ok(value):
         return JWT_SECRET
     if not _NOT_SECRET_NAME.search(name) and _high_entropy(value):
@@ -407,3 +454,112 @@ def _entropy(value: str) -> float:
     counts = Counter(value)
     total = len(value)
     return -sum(n / total * math.log2(n / total) for n in counts.values())
+
+
+# Shapes found in free text (notes, memos, AWS values, gap text) that have no literal a
+# prefilter could key on, so the code audit's prefiltered file scan does not run them.
+_TWILIO_NAME = re.compile(r"twilio.*(?:auth|token|secret)", re.IGNORECASE)
+_HEX32 = re.compile(r"[0-9a-f]{32}")
+_TEXT_ONLY: tuple[tuple[SecretRule, re.Pattern[bytes]], ...] = (
+    (MAILGUN, re.compile(rb"(?<![0-9A-Za-z])[0-9a-f]{32}-[0-9a-f]{8}-[0-9a-f]{8}(?![0-9A-Za-z])")),
+    (AZURE_STORAGE, re.compile(rb"(?<![0-9A-Za-z+/])[0-9A-Za-z+/]{86}==(?![0-9A-Za-z+/=])")),
+    (
+        TWILIO_AUTH,
+        re.compile(
+            rb"(?i:twilio[\w .-]{0,20}?(?:auth[_ -]?token|secret))[`'\"\]]{0,2}[ \t]*[:=]?[ \t]*"
+            rb"[`'\"]?(?P<value>[0-9a-f]{32})(?![0-9A-Za-z])"
+        ),
+    ),
+)
+# `scheme://user:password@host`; the password is the value.
+_URL_CREDENTIALS = re.compile(
+    rb"[A-Za-z][A-Za-z0-9+.-]{1,20}://[^\s:/@'\"`<>]{1,64}:(?P<value>[^\s@/'\"`<>]{3,128})@"
+    rb"[A-Za-z0-9\[]"
+)
+# `password=hunter22`, `pwd: ...` in prose or a query string, where no quote bounds it.
+_PASSWORD_VALUE = re.compile(
+    rb"(?i:(?<![A-Za-z])(?:password|passwd|passphrase|pwd))[`'\"\]]{0,2}[ \t]*[=:][ \t]*"
+    rb"[`'\"]?(?P<value>[^\s`'\"&;,<>]{6,128})"
+)
+# A key name in prose: `api_key: abc...`, `the token=abc...` (value unquoted, any line).
+_INLINE_ASSIGNMENT = re.compile(_NAME + rb"[`'\"\]]{0,2}[ \t]*(?:=>|:=|=|:)[ \t]*[`'\"]?" + _VALUE)
+_AWS_CONTEXT = re.compile(rb"(?i:AKIA|ASIA|aws|secret[_ -]?access)")
+_NOT_A_PASSWORD = frozenset({"password", "passwd", "secret", "changeit", "required", "optional"})
+
+
+def match_text(text: bytes) -> Iterator[Match]:
+    """Every catalogue match in free text (several lines at once): the provider shapes and
+    assignments `match_line` knows, PEM blocks, and the shapes only free text needs."""
+    yield from match_line(text, unquoted=True)
+    yield from match_pem(text, 0, len(text))
+    for rule, pattern in _TEXT_ONLY:
+        for m in pattern.finditer(text):
+            group = "value" if m.groupdict() else 0
+            start, value = m.start(group), m.group(group)
+            if len(set(value)) >= 6 and not _PLACEHOLDER.search(value.decode()):
+                yield Match(rule, value.decode(), start)
+    for m in _URL_CREDENTIALS.finditer(text):
+        value = m.group("value").decode()
+        if _password_ok(value):
+            yield Match(URL_PASSWORD, value, m.start("value"))
+    for m in _PASSWORD_VALUE.finditer(text):
+        value = m.group("value").decode().rstrip(".")
+        if _password_ok(value) and not _WORDY.fullmatch(value):
+            yield Match(PASSWORD, value, m.start("value"))
+    # Searched, not iterated: in `note: api_key: abc...` the first try takes `api_key` as
+    # the value of `note`, and the real pair starts inside that match.
+    pair = _INLINE_ASSIGNMENT.search(text)
+    while pair is not None:
+        value = pair.group("value").decode().rstrip(".")
+        named = classify_assignment(pair.group("name").decode(), value)
+        if named is not None:
+            yield Match(named, value, pair.start("value"))
+            pair = _INLINE_ASSIGNMENT.search(text, pair.end())
+        else:
+            pair = _INLINE_ASSIGNMENT.search(text, pair.start("value"))
+    base = 0
+    for line in text.splitlines(keepends=True):
+        if _AWS_CONTEXT.search(line):
+            for hit in match_aws_secret_near(line):
+                yield Match(hit.rule, hit.value, base + hit.offset)
+        base += len(line)
+
+
+def _password_ok(value: str) -> bool:
+    return (
+        value.lower() not in _NOT_A_PASSWORD
+        and len(set(value)) >= 4
+        and _not_a_reference(value)
+        and not set(value) <= set("*x.")
+    )
+
+
+# A PEM hit's value is the start of its body; the whole block is what must be masked.
+_PEM_END = re.compile(rb"-----END[A-Z ]{0,20}PRIVATE KEY(?: BLOCK)?-----")
+_PEM_BODY_RUN = re.compile(rb"(?:[A-Za-z0-9+/=\s]|\\n|[A-Za-z-]+: )*")
+
+
+def secret_spans(text: bytes) -> list[tuple[SecretRule, int, int]]:
+    """Where secrets sit in `text`: (rule, start, end) in byte offsets, in order, never
+    overlapping; a value two rules match counts for the first (the most specific)."""
+    spans: list[tuple[SecretRule, int, int]] = []
+    for match in match_text(text):
+        start = match.offset
+        if match.rule is PRIVATE_KEY:
+            end = _pem_end(text, start)
+        else:
+            end = start + len(match.value.encode())
+        if not any(start < e and s < end for _, s, e in spans):
+            spans.append((match.rule, start, end))
+    return sorted(spans, key=lambda span: span[1])
+
+
+def _pem_end(data: bytes, start: int) -> int:
+    """The end of the PEM block whose header starts at `start`."""
+    end = _PEM_END.search(data, start, start + 20000)
+    if end is not None:
+        return end.end()
+    header = _PEM_HEADER.match(data, start)
+    after = header.end() if header else start
+    run = _PEM_BODY_RUN.match(data, after)
+    return run.end() if run else after
