@@ -35,6 +35,7 @@ UNSUPPORTED = (
 )  # fmt: skip
 KINDS = SUPPORTED + UNSUPPORTED
 UNKNOWN_ID = "f_000000000000"
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when built with it
 
 
 @dataclass(frozen=True)
@@ -70,7 +71,9 @@ def load_bundle() -> Bundle:
 
 def resolve_facts(bundle: Bundle) -> dict[str, str]:
     """Each corpus name -> the id of the one fact it describes in this bundle."""
-    specs: dict[str, dict[str, Any]] = yaml.safe_load((CORPUS / "facts.yaml").read_text())
+    specs: dict[str, dict[str, Any]] = yaml.load(
+        (CORPUS / "facts.yaml").read_text(), Loader=_LOADER
+    )
     ids = {}
     for name, spec in specs.items():
         matches = [fact for fact in bundle.facts if _fits(fact, spec)]
@@ -89,7 +92,7 @@ def _fits(fact: Fact, spec: dict[str, Any]) -> bool:
 
 
 def load_claims() -> list[Claim]:
-    raw: list[dict[str, Any]] = yaml.safe_load((CORPUS / "claims.yaml").read_text())
+    raw: list[dict[str, Any]] = yaml.load((CORPUS / "claims.yaml").read_text(), Loader=_LOADER)
     return [
         Claim(
             number=i + 1,

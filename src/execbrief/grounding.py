@@ -326,6 +326,7 @@ class GroundingIndex:
             if names
             else None
         )
+        self._lenses: dict[str, list[Stated]] = {}
         self._gaps = [Stated(float(len(bundle.gaps)), MetricUnit.COUNT, None, None, None, "gaps")]
 
     # -- reading a claim ----------------------------------------------------------------
@@ -609,13 +610,17 @@ class GroundingIndex:
 
     # -- the report -------------------------------------------------------------------
 
+    def _lens_counts(self, persona: Persona) -> list[Stated]:
+        key = persona.evidence.model_dump_json()
+        if key not in self._lenses:
+            in_lens = [fact for fact in self.bundle.facts if persona.evidence.matches(fact)]
+            self._lenses[key] = _counts(in_lens, detailed=False)
+        return self._lenses[key]
+
     def check(self, report: Report, persona: Persona | None = None) -> list[GroundingWarning]:
         """Every citation, and every claim the report makes, checked against the facts it
         cites (and the counts of the persona's lens, when it is given)."""
-        lens: list[Stated] = []
-        if persona is not None:
-            in_lens = [fact for fact in self.bundle.facts if persona.evidence.matches(fact)]
-            lens = _counts(in_lens, detailed=False)
+        lens = self._lens_counts(persona) if persona is not None else []
         union = _report_citations(report)
         warnings: list[GroundingWarning] = []
 
