@@ -447,6 +447,12 @@ class WarningKind(StrEnum):
     UNGROUNDED_NUMBER = "ungrounded_number"
     MISSING_SECTION = "missing_section"
     UNCITED = "uncited"
+    OTHER_FACT = "other_fact"
+    UNIT_MISMATCH = "unit_mismatch"
+    PERIOD_MISMATCH = "period_mismatch"
+    SIGN_MISMATCH = "sign_mismatch"
+    CONTRADICTION = "contradiction"
+    DERIVATION = "derivation"
 
 
 class GroundingWarning(Strict):
@@ -454,6 +460,17 @@ class GroundingWarning(Strict):
     where: str = Field(description="Field path in the report, e.g. findings[2].description.")
     detail: str
     text: str | None = Field(None, description="The words at fault as written, e.g. `$12,345`.")
+    claim: str | None = Field(None, description="The sentence, row or field the words stand in.")
+    cited: list[str] = Field(
+        default_factory=list, description="The fact ids the claim was checked against."
+    )
+    expected: str | None = Field(
+        None, description="What the cited facts state instead, e.g. `$7,412.50/month`."
+    )
+    facts: list[str] = Field(
+        default_factory=list,
+        description="Facts the warning points at: where the number appears, what it contradicts.",
+    )
 
 
 class PersonaStatus(StrEnum):
