@@ -102,3 +102,13 @@ class SendError(ExecbriefError):
         super().__init__(message)
         self.transport = transport
         self.recipient = recipient
+
+
+class AwsCallError(ExecbriefError):
+    """An AWS call outside a collector failed (e.g. reading the events queue)."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, *, action: str, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.action = action

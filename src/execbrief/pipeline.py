@@ -43,6 +43,7 @@ from execbrief.send import AfterAttempt, make_transport, send_run
 
 if TYPE_CHECKING:
     from execbrief.llm.batch import BatchProgress
+    from execbrief.mail.events import EventsReport
 
 
 @dataclass
@@ -267,6 +268,18 @@ def send(
     if not dry_run:
         write_index(run, run.read_manifest(), run.read_bundle())
     return outcomes
+
+
+def record_events(workspace: Workspace) -> EventsReport:
+    """Drain the SES events queue into the runs, then refresh those runs' review pages."""
+    from execbrief.mail.events import read_events
+
+    report = read_events(mail_settings(workspace).mail, workspace.outputs)
+    for run_id in sorted({event.run for event in report.recorded}):
+        run = open_run(workspace.outputs, run_id)
+        if run.bundle_path.is_file():
+            write_index(run, run.read_manifest(), run.read_bundle())
+    return report
 
 
 def run_personas_in(run: RunFolder, requested: list[str]) -> list[str]:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
+from execbrief.mail.events import describe_event, recipient_states
 from execbrief.mail.ledger import delivery_states, read_records
 from execbrief.models import Bundle, Manifest, PersonaStatus, Severity
 from execbrief.runs import RunFolder, write_atomic
@@ -29,6 +30,9 @@ class ReviewRow(BaseModel):
     cost_usd: float
     delivery: str
     delivery_detail: str = ""
+    events: dict[str, str] = Field(
+        default_factory=dict, description="Recipient -> latest SES event (execbrief events)."
+    )
     error: str | None = None
     files: list[str]
 
@@ -36,6 +40,7 @@ class ReviewRow(BaseModel):
 def review_rows(run: RunFolder, manifest: Manifest) -> list[ReviewRow]:
     """The state of every persona of a run, from its manifest, drafts and send ledger."""
     states = delivery_states(read_records(run.ledger_path))
+    recipients = recipient_states(run)
     rows: list[ReviewRow] = []
     for persona_id, outcome in manifest.personas.items():
         state = states.get(persona_id)
@@ -67,6 +72,7 @@ def review_rows(run: RunFolder, manifest: Manifest) -> list[ReviewRow]:
                 cost_usd=outcome.cost_usd,
                 delivery=delivery,
                 delivery_detail=detail,
+                events={r: describe_event(e) for r, e in recipients.get(persona_id, {}).items()},
                 error=outcome.error,
                 files=[n for n in DRAFT_FILES if (run.persona_dir(persona_id) / n).is_file()],
             )
