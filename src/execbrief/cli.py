@@ -501,6 +501,42 @@ def review(
     for outcome in manifest.personas.values():
         for warning in outcome.warnings:
             out.print(f"[yellow]{outcome.persona}[/] {warning.where}: {warning.detail}")
+    for row in review_rows(folder, manifest):
+        for recipient, event in row.events.items():
+            out.print(f"[cyan]{row.persona}[/] {escape(recipient)}: {escape(event)}")
+    return EXIT_OK
+
+
+@app.command()
+def events(
+    workspace: WorkspaceOpt = None,
+    setup: Annotated[
+        bool,
+        typer.Option("--setup", help="Create the configuration set, topic and queue (idempotent)."),
+    ] = False,
+) -> int:
+    """Record SES delivery events (bounces, complaints...) from mail.events_queue in the runs."""
+    from execbrief.mail.events import describe_event
+    from execbrief.mail.events_setup import setup_events
+
+    ws = _workspace(workspace)
+    if setup:
+        for step in setup_events(pipeline.mail_settings(ws).mail):
+            out.print(f"  {step.action:<8} {step.resource}: {escape(step.name)}")
+        return EXIT_OK
+    report = pipeline.record_events(ws)
+    for event in report.recorded:
+        where = f"{event.run} {event.persona} {event.recipient}"
+        out.print(f"  {escape(where)}: {escape(describe_event(event))}")
+    for skip in report.skipped:
+        err.print(
+            f"[yellow]skipped[/] queue message {skip.queue_message_id}: {escape(skip.reason)}"
+            " (left in the queue)"
+        )
+    err.print(
+        f"Recorded {len(report.recorded)} events; {report.duplicates} already recorded, "
+        f"{report.ignored} of types not recorded, {len(report.skipped)} skipped"
+    )
     return EXIT_OK
 
 

@@ -124,6 +124,9 @@ class MailConfig(Strict):
     bcc_audit: str | None = None
     region: str | None = None
     configuration_set: str | None = None
+    events_queue: str | None = Field(
+        None, description="SQS queue receiving the configuration set's events (execbrief events)."
+    )
     allowed_recipient_domains: list[str] = Field(
         default_factory=list, description="When set, refuse any recipient outside these domains."
     )

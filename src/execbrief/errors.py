@@ -156,3 +156,13 @@ class SendInDoubt(SendError):
         super().__init__(message, transport=transport)
         self.message_id = message_id
         self.check = check  # how to find out: an id to look up, or the mailbox to look in
+
+
+class AwsCallError(ExecbriefError):
+    """An AWS call outside a collector failed (e.g. reading the events queue)."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, *, action: str, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.action = action

@@ -551,6 +551,34 @@ class SendRecord(Strict):
     test: bool = Field(False, description="A test send (`send --to`): no persona's sent state.")
 
 
+class DeliveryEventKind(StrEnum):
+    """What SES event publishing reported about one recipient of a sent message."""
+
+    SEND = "send"
+    DELIVERY = "delivery"
+    BOUNCE = "bounce"
+    COMPLAINT = "complaint"
+    REJECT = "reject"
+    DELIVERY_DELAY = "delivery_delay"
+
+
+class DeliveryEvent(Strict):
+    """One line of delivery-events.jsonl: an SES event for one recipient of one message."""
+
+    event_id: str = Field(description="Digest of the SES event and recipient; dedupes redelivery.")
+    ts: datetime = Field(description="When SES saw it (the event's own timestamp).")
+    run: str
+    persona: str
+    message_id: str = Field(description="SES MessageId, as in the send ledger.")
+    kind: DeliveryEventKind
+    recipient: str
+    bounce_type: str | None = Field(None, description="Permanent, Transient or Undetermined.")
+    bounce_subtype: str | None = None
+    diagnostic: str | None = Field(None, description="The remote server's answer, if any.")
+    complaint_type: str | None = Field(None, description="The feedback type, e.g. abuse.")
+    reason: str | None = Field(None, description="Why SES rejected or delayed it.")
+
+
 class Envelope(Strict):
     """Who a rendered message goes to; Bcc lives here, never in the message headers."""
 

@@ -62,6 +62,7 @@ from execbrief.send import AfterAttempt, Notice, send_run
 
 if TYPE_CHECKING:
     from execbrief.llm.batch import BatchProgress
+    from execbrief.mail.events import EventsReport
 
 
 @dataclass
@@ -386,6 +387,18 @@ def send(
 def is_rendered(run: RunFolder, persona_id: str) -> bool:
     """Whether the persona's message.eml is written (render is the last step before send)."""
     return (run.persona_dir(persona_id) / "message.eml").is_file()
+
+
+def record_events(workspace: Workspace) -> EventsReport:
+    """Drain the SES events queue into the runs, then refresh those runs' review pages."""
+    from execbrief.mail.events import read_events
+
+    report = read_events(mail_settings(workspace).mail, workspace.outputs)
+    for run_id in sorted({event.run for event in report.recorded}):
+        run = open_run(workspace.outputs, run_id)
+        if run.bundle_path.is_file():
+            write_index(run, run.read_manifest(), run.read_bundle())
+    return report
 
 
 def run_personas_in(run: RunFolder, requested: list[str]) -> list[str]:

@@ -12,6 +12,8 @@ from typing import TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from pydantic import BaseModel
+
 from execbrief.errors import ConfigError
 from execbrief.models import Bundle, Manifest, Report
 
@@ -56,6 +58,17 @@ def write_atomic(path: Path, content: bytes | str) -> None:
         raise
 
 
+def append_jsonl(path: Path, record: BaseModel) -> None:
+    """Append one JSON line and fsync it, so a crash never loses an acknowledged record."""
+    line = record.model_dump_json() + "\n"
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, line.encode("utf-8"))
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 @dataclass(frozen=True)
 class RunFolder:
     """One run's folder under the workspace's outputs."""
@@ -77,6 +90,11 @@ class RunFolder:
     @property
     def ledger_path(self) -> Path:
         return self.path / "send-ledger.jsonl"
+
+    @property
+    def events_path(self) -> Path:
+        """SES delivery events of this run's messages (`execbrief events`)."""
+        return self.path / "delivery-events.jsonl"
 
     @property
     def outbox(self) -> Path:
