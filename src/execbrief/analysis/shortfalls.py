@@ -114,7 +114,8 @@ def _zero_metrics(bundle: Bundle) -> list[Problem]:
                 ("zero", fact.entity or "", fact.id), fact.entity, [fact], zero_metric=(name, value)
             )
             what = ", ".join(n.removesuffix("_count").replace("_", " ") for n, _ in zeros)
-            problem.summary = f"{fact.source.section} at zero: {what} ({fact.source.label()})"
+            where = f"{fact.source.path} § {fact.source.section}"
+            problem.summary = f"{fact.source.section} at zero: {what} ({where})"
             problems.append(problem)
     return problems
 

@@ -244,13 +244,16 @@ def kpi_rows(ctx: Context, section: PersonaSection) -> str:
         "| KPI | Value | Source | Decision it informs | Evidence |",
         "| --- | --- | --- | --- | --- |",
     ]
-    for fact in chosen:
+    # The table leads with what is missing; the report's KPIs with what is measured.
+    for fact in sorted(chosen, key=lambda f: "missing" not in f.tags):
         missing = "missing" in fact.tags
         rows.append(
             f"| {kpi_field(fact, 'KPI')} | {kpi_field(fact, 'Value')} | "
             f"{kpi_field(fact, 'Source') if missing else kpi_field(fact, 'Formula')} | "
             f"{kpi_field(fact, 'Decision')} | {cite(fact.id)} |"
         )
+    for fact in chosen:
+        missing = "missing" in fact.tags
         ctx.kpis.append(
             Kpi(
                 name=kpi_field(fact, "KPI"),
