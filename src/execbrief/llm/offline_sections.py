@@ -306,10 +306,11 @@ def burn_model(ctx: Context, section: PersonaSection) -> str:
             f"{cite(fact.id, *([be.id] if be else []))} |"
         )
     parts = ["\n".join(rows)]
-    for fact in ctx.analyses(section, "analysis.monthly"):
-        if fact.entity is None:
-            table = fact.detail.split("\n", 1)[1]
-            parts.append(f"Portfolio by month {cite(fact.id)}:\n\n{table}")
+    monthly = ctx.analyses(section, "analysis.monthly")
+    # The portfolio's table when the lens has it; a lens on one entity gets that entity's.
+    for fact in [f for f in monthly if f.entity is None] or monthly:
+        table = fact.detail.split("\n", 1)[1]
+        parts.append(f"{_entity(ctx, fact)} by month {cite(fact.id)}:\n\n{table}")
     for fact in ctx.analyses(section, "analysis.runway"):
         parts.append(f"Runway: {fact.title.split(': ', 1)[1]} {cite(fact.id)}.")
     return "\n\n".join(parts)
