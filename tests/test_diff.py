@@ -145,3 +145,30 @@ def test_editing_a_note_above_a_fact_keeps_its_identity_and_a_new_blocker_is_new
         "Blocked: crew equity agreement; needs the lawyer's draft (sent 2026-10-02, no reply)."
         in moved
     )
+
+
+def test_the_audits_key_removed_from_code_keeps_its_identity_in_history(tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    from execbrief.collectors.code_audit.collector import audit_repo
+    from execbrief.diff import diff_bundles
+    from tests.fixtures_repos import Keys, commit_all, init_repo, write
+
+    def scan(repo: Path) -> Any:
+        return audit_repo(repo, frozenset({"secrets"}), datetime(2026, 12, 1, tzinfo=UTC), None)
+
+    repo = init_repo(tmp_path / "shop")
+    key = Keys().stripe_live()
+    write(repo, "app/pay.py", f'import stripe\n\nstripe.api_key = "{key}"\n')
+    commit_all(repo)
+    in_code = scan(repo).facts
+    write(repo, "app/pay.py", 'import os\n\nstripe_key = os.environ["STRIPE_KEY"]\n')
+    commit_all(repo, "read the key from the environment")
+    in_history = scan(repo).facts
+
+    base = _bundle_of(*[f for f in in_code if f.kind.startswith("secret.")])
+    head = _bundle_of(*[f for f in in_history if f.kind.startswith("secret.")])
+    changes = diff_bundles(base, head, "a", "b").changes
+
+    assert [c.change.value for c in changes] == ["changed"]
+    assert "kind: secret.hardcoded -> secret.in_history" in changes[0].details

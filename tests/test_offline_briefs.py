@@ -130,7 +130,7 @@ def test_cmo_brief_has_a_channel_matrix_and_the_notes_ota_sequence(
     bundle, reports = example
     cmo = reports["cmo"]
 
-    assert "| jada | email list | 3,676 |" in _section(cmo, "channel_matrix")
+    assert "| JADA | email list | 3,676 |" in _section(cmo, "channel_matrix")
     sequence = _section(cmo, "ota_sequencing")
     assert sequence.index("1. Sailo first") < sequence.index("2. GetMyBoat second")
     assert sequence.index("2. GetMyBoat") < sequence.index("3. Viator / GetYourGuide last")
@@ -152,7 +152,9 @@ def test_accounting_brief_has_a_chart_of_accounts_and_journal_templates(
         accounting, "chart_of_accounts"
     )
     assert "**Stripe sale**: Dr Stripe clearing" in _section(accounting, "general_ledger_design")
-    assert "2027-03-01 (JADA)" in _section(accounting, "quarterly_roadmap")
+    roadmap = _section(accounting, "quarterly_roadmap")
+    assert "2027-01-31 (DangerousCentaur client portfolio): Bayline Dental" in roadmap
+    assert "(3028 51st St rental)" not in roadmap  # a roof repair is not the books' plan
 
 
 def test_cto_brief_puts_cost_and_savings_apart_from_security(

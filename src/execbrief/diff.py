@@ -76,9 +76,15 @@ def _compare(old: Fact, new: Fact) -> FactChange | None:
     return None
 
 
+def _observed(bundle: Bundle) -> dict[str, Fact]:
+    # Derived facts follow their inputs (a rank shifts when a blocker is added); the
+    # evidence's own changes are the news, so analysis.* facts are left out.
+    return {i: f for i, f in bundle.fact_index().items() if not f.kind.startswith("analysis.")}
+
+
 def diff_bundles(base: Bundle, head: Bundle, base_run: str, head_run: str) -> BundleDiff:
     """Facts matched by their stable id; `resolved` only when the head has no fact with it."""
-    before, after = base.fact_index(), head.fact_index()
+    before, after = _observed(base), _observed(head)
     changes = [_change(f, ChangeKind.NEW) for i, f in after.items() if i not in before]
     changes += [_change(f, ChangeKind.RESOLVED) for i, f in before.items() if i not in after]
     for fact_id in before.keys() & after.keys():

@@ -163,7 +163,7 @@ def monthly(bundle: Bundle) -> list[Fact]:
                     "net_usd = revenue_usd - expenses_usd, per month:\n"
                     "| Month | Revenue | Expenses | Net |\n| --- | --- | --- | --- |\n"
                     + "\n".join(lines)
-                    + "\n"
+                    + "\n\n"
                     + tail
                 ),
                 inputs=inputs,

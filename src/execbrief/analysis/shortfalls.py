@@ -81,7 +81,12 @@ def _problem_key(fact: Fact) -> tuple[str, ...]:
     if fact.kind.startswith("auth.") or fact.kind.startswith("http."):
         return (fact.kind, entity, fact.source.resource or "", fact.source.path or "")
     if fact.kind.startswith("handoff."):
-        return ("claim", entity, normalise_claim(fact.title))
+        claim = normalise_claim(fact.title)
+        words = set(claim.split())
+        provider = next((p for p in PROVIDERS if p in claim), None)
+        if provider and words & {"key", "keys", "secret", "secrets", "rotation"}:
+            return ("secret", entity, provider)  # a note about a leaked key is that key
+        return ("claim", entity, claim)
     return (fact.kind, entity)
 
 
@@ -109,7 +114,8 @@ def _zero_metrics(bundle: Bundle) -> list[Problem]:
                 ("zero", fact.entity or "", fact.id), fact.entity, [fact], zero_metric=(name, value)
             )
             what = ", ".join(n.removesuffix("_count").replace("_", " ") for n, _ in zeros)
-            problem.summary = f"{fact.source.section} at zero: {what} ({fact.source.label()})"
+            where = f"{fact.source.path} § {fact.source.section}"
+            problem.summary = f"{fact.source.section} at zero: {what} ({where})"
             problems.append(problem)
     return problems
 
@@ -121,11 +127,12 @@ def _summary(problem: Problem) -> str:
     if len(problem.facts) == 1:
         return first.title
     if problem.key[0] == "secret":
-        where = sorted({_place(f) for f in problem.facts})
-        return (
-            f"{problem.key[2].capitalize()} secrets readable in {len(where)} places: "
-            + "; ".join(where)
-        )
+        seen = [f for f in problem.facts if not f.kind.startswith("handoff.")]
+        noted = len(problem.facts) - len(seen)
+        where = sorted({_place(f) for f in seen})
+        text = f"{problem.key[2].capitalize()} secrets readable in {len(where)} places: "
+        text += "; ".join(where)
+        return text + (f" (the notes say so {noted} times)" if noted else "")
     return f"{first.title} (and {len(problem.facts) - 1} more alike)"
 
 

@@ -27,7 +27,10 @@ MAX_AGENDA = 12
 AGENDA_DAYS = 30
 SHIPPED_LENSES = {"ceo", "cto", "cfo", "cmo", "accounting"}
 ORDERED = {"analysis.shortfall", "analysis.milestone", "analysis.kpi", "analysis.sequence"}
-"""Analyses whose own order (rank, date, catalogue, steps) is the order to show them in."""
+"""Analyses whose own order (rank, date, catalogue) is the order to show them in."""
+SCOPED = {"analysis.shortfall", "analysis.milestone", "analysis.sequence"}
+"""Portfolio-wide analyses a brief shows only where an input is in its lens: the CTO's
+actions are not the rental's blockers."""
 
 # Who acts on a problem when the persona file names no role for its kind.
 DEFAULT_ROLES = {
@@ -44,6 +47,18 @@ _DUE_BY_TIER = {0: 7, 1: 14, 2: 21, 3: 30, 4: 30}
 _LABEL = re.compile(r"^(?:risk|todo|blocked|blocker|decision)\s*:\s*", re.IGNORECASE)
 _VERBS = {
     "secret": "Rotate the key and move it to a secret store",
+    "repo.env_file_tracked": "Move the credentials out of the repository",
+    "aws.lambda.secret_env_name": "Move it to Secrets Manager",
+    "aws.lambda.deprecated_runtime": "Upgrade the runtime",
+    "aws.lambda.url_no_auth": "Put authentication in front of it",
+    "aws.s3.public": "Block public access",
+    "aws.cloudfront.no_waf": "Put a WAF in front of it",
+    "aws.apigw.route_no_auth": "Add an authorizer",
+    "aws.apigw.no_throttle": "Set throttling limits",
+    "aws.dynamodb.no_pitr": "Turn on point-in-time recovery",
+    "repo.ci": "Add CI",
+    "repo.tests": "Add tests",
+    "repo.manual_deploy": "Script the deploy",
     "auth": "Put authentication in front of it",
     "http": "Restrict it to the sites that need it",
     "handoff.blocker": "Unblock",
@@ -73,9 +88,13 @@ class Context:
         if kind not in section.analyses:
             return []
         chosen = [f for f in self.facts if f.kind == kind]
+        if kind in SCOPED:
+            chosen = [f for f in chosen if self.in_lens(f)]
         if section.evidence is not None:
             chosen = [f for f in chosen if section.evidence.matches(f)]
-        return chosen if kind in ORDERED else by_entity(chosen)
+        if kind in ORDERED:
+            return sorted(chosen, key=lambda f: f.metrics.get("rank", f.metrics.get("order", 0)))
+        return by_entity(chosen)
 
     def in_lens(self, fact: Fact) -> bool:
         """A derived fact belongs to this brief when one of its inputs is in the lens."""
@@ -136,8 +155,7 @@ def inventory(ctx: Context, section: PersonaSection) -> str:
 
 
 def _shortfalls(ctx: Context, section: PersonaSection) -> list[Fact]:
-    found = [f for f in ctx.analyses(section, "analysis.shortfall") if ctx.in_lens(f)]
-    return sorted(found, key=lambda f: f.metrics.get("rank", 0))
+    return ctx.analyses(section, "analysis.shortfall")
 
 
 def shortfalls(ctx: Context, section: PersonaSection) -> str:
@@ -226,13 +244,16 @@ def kpi_rows(ctx: Context, section: PersonaSection) -> str:
         "| KPI | Value | Source | Decision it informs | Evidence |",
         "| --- | --- | --- | --- | --- |",
     ]
-    for fact in chosen:
+    # The table leads with what is missing; the report's KPIs with what is measured.
+    for fact in sorted(chosen, key=lambda f: "missing" not in f.tags):
         missing = "missing" in fact.tags
         rows.append(
             f"| {kpi_field(fact, 'KPI')} | {kpi_field(fact, 'Value')} | "
             f"{kpi_field(fact, 'Source') if missing else kpi_field(fact, 'Formula')} | "
             f"{kpi_field(fact, 'Decision')} | {cite(fact.id)} |"
         )
+    for fact in chosen:
+        missing = "missing" in fact.tags
         ctx.kpis.append(
             Kpi(
                 name=kpi_field(fact, "KPI"),
@@ -285,10 +306,11 @@ def burn_model(ctx: Context, section: PersonaSection) -> str:
             f"{cite(fact.id, *([be.id] if be else []))} |"
         )
     parts = ["\n".join(rows)]
-    for fact in ctx.analyses(section, "analysis.monthly"):
-        if fact.entity is None:
-            table = fact.detail.split("\n", 1)[1]
-            parts.append(f"Portfolio by month {cite(fact.id)}:\n\n{table}")
+    monthly = ctx.analyses(section, "analysis.monthly")
+    # The portfolio's table when the lens has it; a lens on one entity gets that entity's.
+    for fact in [f for f in monthly if f.entity is None] or monthly:
+        table = fact.detail.split("\n", 1)[1]
+        parts.append(f"{_entity(ctx, fact)} by month {cite(fact.id)}:\n\n{table}")
     for fact in ctx.analyses(section, "analysis.runway"):
         parts.append(f"Runway: {fact.title.split(': ', 1)[1]} {cite(fact.id)}.")
     return "\n\n".join(parts)
@@ -429,14 +451,15 @@ def channel_matrix(ctx: Context, section: PersonaSection) -> str:
             if name.endswith("_pct"):
                 continue
             label = name.removesuffix("_count").removesuffix("_usd").replace("_", " ")
+            owner = fact.title.split(" handoff:", 1)[0]
             rows.append(
-                f"| {fact.entity or 'portfolio'} | {label} | {value:,.0f} | "
-                f"{fact.source.label()} | {cite(fact.id)} |"
+                f"| {owner} | {label} | {value:,.0f} | {fact.source.label()} | {cite(fact.id)} |"
             )
     for fact in ctx.analyses(section, "analysis.kpi"):
         if "ota" in (fact.source.section or ""):
             rows.append(
-                f"| {fact.entity or 'portfolio'} | OTA listings | {kpi_field(fact, 'Value')} | "
+                f"| {_entity(ctx, fact).split(' OTA')[0]} | OTA listings | "
+                f"{kpi_field(fact, 'Value')} | "
                 f"KPI catalogue | {cite(fact.id)} |"
             )
     return "\n".join(rows)
