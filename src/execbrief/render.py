@@ -21,6 +21,7 @@ import nh3
 from markdown_it import MarkdownIt
 from markupsafe import Markup
 
+from execbrief.citations import Citations
 from execbrief.config import MailConfig
 from execbrief.diff import changes_in_lens
 from execbrief.errors import ConfigError
@@ -155,6 +156,7 @@ def render_persona(
         for s in report.sections
     ]
     date = now.strftime("%Y-%m-%d")
+    citations = Citations(report, bundle.fact_index() if bundle is not None else {})
     context: dict[str, Any] = {
         "persona": persona,
         "report": report,
@@ -169,6 +171,8 @@ def render_persona(
         "offline": outcome.provider == "offline",
         "since": since,
         "since_changes": changes_in_lens(since, persona.evidence) if since else [],
+        "cite": citations.cite,
+        "endnotes": citations.notes,
     }
     sender, to, cc, bcc = build_envelope_addresses(persona, mail, default_to)
     domain = sender.split("@")[1]
