@@ -23,7 +23,7 @@ from markupsafe import Markup
 
 from execbrief.citations import Citations
 from execbrief.config import MailConfig
-from execbrief.diff import changes_in_lens
+from execbrief.diff import changes_in_lens, summarise_changes
 from execbrief.errors import ConfigError
 from execbrief.mail.addresses import check_header_value, validate_address
 from execbrief.models import (
@@ -157,6 +157,7 @@ def render_persona(
     ]
     date = now.strftime("%Y-%m-%d")
     citations = Citations(report, bundle.fact_index() if bundle is not None else {})
+    since_lens = summarise_changes(changes_in_lens(since, persona.evidence) if since else [])
     context: dict[str, Any] = {
         "persona": persona,
         "report": report,
@@ -170,7 +171,8 @@ def render_persona(
         "provenance": _provenance(outcome),
         "offline": outcome.provider == "offline",
         "since": since,
-        "since_changes": changes_in_lens(since, persona.evidence) if since else [],
+        "since_changes": since_lens.shown,
+        "since_summary": since_lens,
         "cite": citations.cite,
         "endnotes": citations.notes,
     }
