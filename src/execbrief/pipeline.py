@@ -22,6 +22,7 @@ from execbrief.errors import ConfigError
 from execbrief.generate import fit_to_budget, generate_reports, prompt_environment
 from execbrief.llm import get_provider, resolve_provider_name
 from execbrief.llm.base import BriefRequest, Provider
+from execbrief.llm.ceiling import check_ceiling
 from execbrief.mail.settings import MailSettings, resolve_mail_settings
 from execbrief.models import (
     Bundle,
@@ -157,6 +158,7 @@ def generate(
     env = prompt_environment(workspace.root)
     notes = {p.id: note for p in personas} if note else {}
     requests = fit_to_budget(env, bundle, personas, llm, notes, provider.count_tokens)
+    check_ceiling(provider, requests, llm, batch=batch)
     if hooks.generation_started:
         hooks.generation_started(provider_name, len(requests))
     if batch:
