@@ -48,6 +48,7 @@ sys.path.insert(0, str(REPO))
 
 from execbrief.config import LlmConfig  # noqa: E402
 from execbrief.generate import (  # noqa: E402
+    GenerationContext,
     build_request,
     build_shared_prompt,
     generate_reports,
@@ -232,12 +233,14 @@ def run_stage(
             )
         )
         outcomes = generate_reports(
-            run=run,
-            bundle=bundle,
-            requests=requests,
-            provider=provider,
-            provider_name=provider.name,
-            concurrency=len(requests),
+            GenerationContext(
+                run=run,
+                bundle=bundle,
+                provider=provider,
+                provider_name=provider.name,
+                concurrency=len(requests),
+            ),
+            requests,
         )
     failed = [o for o in outcomes if o.error]
     if failed:

@@ -11,6 +11,7 @@ from execbrief import pipeline
 from execbrief.config import LlmConfig, load_workspace
 from execbrief.diff import SINCE_CAP, summarise_changes
 from execbrief.generate import (
+    GenerationContext,
     build_shared_prompt,
     fit_to_budget,
     generate_reports,
@@ -138,12 +139,14 @@ def test_a_brief_with_no_facts_in_view_fails_without_a_model_call(
     provider = Counting()
 
     [outcome] = generate_reports(
-        run=run,
-        bundle=security_only,
-        requests=cfo,
-        provider=provider,
-        provider_name="counting",
-        concurrency=1,
+        GenerationContext(
+            run=run,
+            bundle=security_only,
+            provider=provider,
+            provider_name="counting",
+            concurrency=1,
+        ),
+        cfo,
     )
 
     assert outcome.status is PersonaStatus.FAILED

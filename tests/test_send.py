@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -13,6 +12,7 @@ from execbrief.mail.ledger import read_records
 from execbrief.models import DeliveryAction, OutgoingMessage, SendEvent
 from execbrief.runs import RunFolder, open_run
 from execbrief.send import send_run
+from tests.conftest import Cli
 
 
 class Killed(BaseException):
@@ -37,7 +37,7 @@ class FlakyTransport:
 
 
 @pytest.fixture
-def drafted(cli: Any, example_workspace: Path) -> RunFolder:
+def drafted(cli: Cli, example_workspace: Path) -> RunFolder:
     assert cli("run", "--workspace", example_workspace, "--no-send").code == 0
     return open_run(load_workspace(example_workspace).outputs)
 
@@ -87,7 +87,7 @@ def test_a_sender_killed_mid_send_blocks_the_next_send_until_forced(drafted: Run
 
 
 def test_the_cli_says_exactly_why_an_in_doubt_send_is_refused(
-    cli: Any, example_workspace: Path, drafted: RunFolder
+    cli: Cli, example_workspace: Path, drafted: RunFolder
 ) -> None:
     with pytest.raises(Killed):
         send_run(

@@ -6,7 +6,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import cast
@@ -333,18 +333,21 @@ def _no_facts_in_view(request: BriefRequest) -> str:
     )
 
 
-def generate_reports(
-    *,
-    run: RunFolder,
-    bundle: Bundle,
-    requests: list[BriefRequest],
-    provider: Provider,
-    provider_name: str,
-    concurrency: int,
-    strict: bool = False,
-    notes: dict[str, str] | None = None,
-    on_done: PersonaDone | None = None,
-) -> list[PersonaRun]:
+@dataclass(frozen=True)
+class GenerationContext:
+    """What every persona of one generate shares: where to write, what to ask, whom."""
+
+    run: RunFolder
+    bundle: Bundle
+    provider: Provider
+    provider_name: str
+    concurrency: int
+    strict: bool = False
+    notes: dict[str, str] = field(default_factory=dict)
+    on_done: PersonaDone | None = None
+
+
+def generate_reports(ctx: GenerationContext, requests: list[BriefRequest]) -> list[PersonaRun]:
     """Generate every request's report into the run; failures are recorded, not raised.
 
     The first persona goes alone until its response begins, so that its prompt-cache
@@ -352,6 +355,8 @@ def generate_reports(
     call cannot reach the provider at all (no connection, no access), the rest are
     recorded as not attempted instead of each waiting out the same retries.
     """
+    run, bundle, provider, provider_name = ctx.run, ctx.bundle, ctx.provider, ctx.provider_name
+    concurrency, strict, notes, on_done = ctx.concurrency, ctx.strict, ctx.notes, ctx.on_done
     generation = _Generation(provider, provider_name, bundle, strict)
     lock = threading.Lock()
     outcomes: list[PersonaRun] = []
@@ -384,7 +389,7 @@ def generate_reports(
             outcome, report, failure = generation.run(request, on_first_byte)
             if on_first_byte is not None and not began.is_set() and _is_unreachable(failure):
                 unreachable.append(cast(ProviderError, failure))
-        outcome.note = (notes or {}).get(request.persona.id)
+        outcome.note = notes.get(request.persona.id)
         outcome.omitted_facts = request.omitted_facts
         if report is not None:
             # the model never saw a secret, but what it writes goes through the same net

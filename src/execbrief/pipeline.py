@@ -19,7 +19,12 @@ from execbrief.bundle import (
 from execbrief.config import LlmConfig, TransportName, Workspace
 from execbrief.diff import diff_bundles
 from execbrief.errors import ConfigError
-from execbrief.generate import fit_to_budget, generate_reports, prompt_environment
+from execbrief.generate import (
+    GenerationContext,
+    fit_to_budget,
+    generate_reports,
+    prompt_environment,
+)
 from execbrief.llm import get_provider, resolve_provider_name
 from execbrief.llm.base import BriefRequest, Provider
 from execbrief.llm.ceiling import check_ceiling
@@ -38,7 +43,7 @@ from execbrief.models import (
 )
 from execbrief.persona_files import discover_personas, select_personas
 from execbrief.preflight import check_workspace
-from execbrief.render import build_envelope_addresses, render_persona
+from execbrief.render import RenderContext, build_envelope_addresses, render_persona
 from execbrief.review import write_index
 from execbrief.runs import RunFolder, create_run, open_run, previous_run, publish_run
 from execbrief.secrets.mask import mask_fact
@@ -163,10 +168,9 @@ def generate(
         hooks.generation_started(provider_name, len(requests))
     if batch:
         provider = _batched(provider_name, llm, requests, hooks)
-    outcomes = generate_reports(
+    ctx = GenerationContext(
         run=run,
         bundle=bundle,
-        requests=requests,
         provider=provider,
         provider_name=provider_name,
         concurrency=llm.concurrency,
@@ -174,6 +178,7 @@ def generate(
         notes=notes,
         on_done=hooks.persona_done,
     )
+    outcomes = generate_reports(ctx, requests)
     _record_stage(run, "generate", started)
     return provider_name, outcomes
 
@@ -246,21 +251,21 @@ def render(
     since = None
     if (earlier := previous_run(workspace.outputs, run)) is not None:
         since = diff_bundles(earlier.read_bundle(), bundle, earlier.run_id, run.run_id)
+    ctx = RenderContext(
+        run=run,
+        manifest=manifest,
+        mail=settings.mail,
+        now=now or datetime.now(UTC),
+        since=since,
+        bundle=bundle,
+        default_to=settings.default_to,
+    )
     rendered: list[str] = []
     for persona in personas:
         outcome = manifest.personas.get(persona.id)
         if outcome is None or not run.report_path(persona.id).is_file():
             continue
-        render_persona(
-            run,
-            persona,
-            manifest,
-            settings.mail,
-            now or datetime.now(UTC),
-            since,
-            bundle,
-            settings.default_to,
-        )
+        outcome.report_sha256 = render_persona(ctx, persona).report_sha256
         rendered.append(persona.id)
     run.write_manifest(manifest)
     write_index(run, manifest, bundle)

@@ -125,21 +125,37 @@ def build_envelope_addresses(
     return sender, to, cc, list(dict.fromkeys(bcc))
 
 
-def render_persona(
-    run: RunFolder,
-    persona: Persona,
-    manifest: Manifest,
-    mail: MailConfig,
-    now: datetime,
-    since: BundleDiff | None = None,
-    bundle: Bundle | None = None,
-    default_to: list[str] | None = None,
-) -> Envelope:
-    """Write the drafts and message.eml of one persona; return its envelope.
+@dataclass(frozen=True)
+class RenderContext:
+    """What every persona of one render shares; render_persona reads it, never changes it.
 
-    With `since`, the brief ends with what changed in its lens since that earlier run;
-    with `bundle`, it carries the charts its lens calls for (inline images in the mail).
+    With `since`, briefs end with what changed in their lens since that earlier run;
+    with `bundle`, they resolve citations to endnotes and carry the charts their lens
+    calls for (inline images in the mail).
     """
+
+    run: RunFolder
+    manifest: Manifest
+    mail: MailConfig
+    now: datetime
+    since: BundleDiff | None = None
+    bundle: Bundle | None = None
+    default_to: list[str] | None = None
+
+
+@dataclass(frozen=True)
+class RenderedPersona:
+    """What rendering one persona produced, for the caller to record in the manifest."""
+
+    envelope: Envelope
+    report_sha256: str
+
+
+def render_persona(ctx: RenderContext, persona: Persona) -> RenderedPersona:
+    """Write the drafts and message.eml of one persona; return its envelope and the
+    digest of the report.json they were rendered from."""
+    run, manifest, mail, now = ctx.run, ctx.manifest, ctx.mail, ctx.now
+    since, bundle, default_to = ctx.since, ctx.bundle, ctx.default_to
     report_bytes = run.report_path(persona.id).read_bytes()
     outcome = manifest.personas.get(persona.id) or PersonaRun(
         persona=persona.id, title=persona.title
@@ -235,8 +251,7 @@ def render_persona(
         sender=sender, recipients=list(dict.fromkeys(to + cc + bcc)), message_id=message_id
     )
     write_atomic(folder / "envelope.json", envelope.model_dump_json(indent=2))
-    outcome.report_sha256 = hashlib.sha256(report_bytes).hexdigest()
-    return envelope
+    return RenderedPersona(envelope, hashlib.sha256(report_bytes).hexdigest())
 
 
 def _mime_message(
