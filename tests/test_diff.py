@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+
+from tests.conftest import Cli
 
 _NOTE = """\
 ---
@@ -19,7 +20,7 @@ updated: 2026-11-20
 """
 
 
-def test_diff_lists_new_resolved_and_changed_facts(cli: Any, example_workspace: Path) -> None:
+def test_diff_lists_new_resolved_and_changed_facts(cli: Cli, example_workspace: Path) -> None:
     assert cli("collect", "--workspace", example_workspace).code == 0
     (example_workspace / "handoffs" / "jada-late.md").write_text(_NOTE)
     (example_workspace / "handoffs" / "quickdumpnow.md").unlink()
@@ -35,7 +36,7 @@ def test_diff_lists_new_resolved_and_changed_facts(cli: Any, example_workspace: 
     assert resolved and all(c["entity"] in {"quickdumpnow", None} for c in resolved)
 
 
-def test_diff_with_one_run_only_is_bad_input(cli: Any, example_workspace: Path) -> None:
+def test_diff_with_one_run_only_is_bad_input(cli: Cli, example_workspace: Path) -> None:
     assert cli("collect", "--workspace", example_workspace).code == 0
 
     result = cli("diff", "--workspace", example_workspace)
@@ -45,7 +46,7 @@ def test_diff_with_one_run_only_is_bad_input(cli: Any, example_workspace: Path) 
 
 
 def test_a_second_run_brief_says_what_is_new_since_the_last(
-    cli: Any, example_workspace: Path
+    cli: Cli, example_workspace: Path
 ) -> None:
     assert cli("run", "--workspace", example_workspace, "--no-send").code == 0
     (example_workspace / "handoffs" / "jada-late.md").write_text(_NOTE)

@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 from email import message_from_bytes, policy
 from pathlib import Path
-from typing import Any
 
 import boto3
 import pytest
 from moto.core.models import DEFAULT_ACCOUNT_ID
 from moto.ses.models import SESQuota, ses_backends
+
+from tests.conftest import Cli
 
 pytestmark = pytest.mark.slow
 
@@ -39,7 +40,7 @@ def ses_workspace(
 
 
 def test_run_sends_eight_briefs_through_ses_and_a_second_send_sends_nothing(
-    cli: Any, ses_workspace: Path
+    cli: Cli, ses_workspace: Path
 ) -> None:
     result = cli("run", "--workspace", ses_workspace)
 
@@ -61,7 +62,7 @@ def test_run_sends_eight_briefs_through_ses_and_a_second_send_sends_nothing(
 
 
 def test_an_unverified_sender_stops_the_send_before_anything_leaves(
-    cli: Any, ses_workspace: Path
+    cli: Cli, ses_workspace: Path
 ) -> None:
     config = ses_workspace / "execbrief.yaml"
     config.write_text(config.read_text().replace("briefs@example.com", "nobody@example.com"))

@@ -7,11 +7,12 @@ from collections.abc import Iterator
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
-from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
+
+from tests.conftest import Cli
 
 pytestmark = pytest.mark.slow
 
@@ -44,7 +45,7 @@ def inbox() -> Iterator[tuple[Inbox, int]]:
 
 
 def test_send_over_smtp_delivers_each_draft_once_with_the_audit_copy_in_the_envelope(
-    cli: Any, example_workspace: Path, inbox: tuple[Inbox, int]
+    cli: Cli, example_workspace: Path, inbox: tuple[Inbox, int]
 ) -> None:
     handler, port = inbox
     config = example_workspace / "execbrief.yaml"

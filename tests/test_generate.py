@@ -10,7 +10,12 @@ import pytest
 from execbrief import pipeline
 from execbrief.config import LlmConfig, load_workspace
 from execbrief.errors import ProviderError
-from execbrief.generate import fit_to_budget, generate_reports, prompt_environment
+from execbrief.generate import (
+    GenerationContext,
+    fit_to_budget,
+    generate_reports,
+    prompt_environment,
+)
 from execbrief.llm.base import BriefRequest, BriefResult, FirstByte
 from execbrief.llm.offline import build_offline_report
 from execbrief.models import Bundle, Persona, PersonaStatus
@@ -135,12 +140,10 @@ def test_an_invalid_answer_is_asked_again_once_then_the_persona_fails_alone(
     )
 
     outcomes = generate_reports(
-        run=run,
-        bundle=bundle,
-        requests=requests,
-        provider=provider,
-        provider_name="scripted",
-        concurrency=3,
+        GenerationContext(
+            run=run, bundle=bundle, provider=provider, provider_name="scripted", concurrency=3
+        ),
+        requests,
     )
 
     status = {o.persona: o.status for o in outcomes}
@@ -188,12 +191,10 @@ def test_when_the_first_call_cannot_reach_the_provider_the_rest_are_not_attempte
     provider = ScriptedProvider({"ceo": [down], "cfo": [], "cto": []})
 
     outcomes = generate_reports(
-        run=run,
-        bundle=bundle,
-        requests=requests,
-        provider=provider,
-        provider_name="scripted",
-        concurrency=3,
+        GenerationContext(
+            run=run, bundle=bundle, provider=provider, provider_name="scripted", concurrency=3
+        ),
+        requests,
     )
 
     assert [o.status for o in outcomes] == [PersonaStatus.FAILED] * 3

@@ -10,7 +10,12 @@ import pytest
 from execbrief import pipeline
 from execbrief.config import LlmConfig, load_workspace
 from execbrief.errors import ProviderError
-from execbrief.generate import fit_to_budget, generate_reports, prompt_environment
+from execbrief.generate import (
+    GenerationContext,
+    fit_to_budget,
+    generate_reports,
+    prompt_environment,
+)
 from execbrief.llm.base import BriefRequest, BriefResult, FirstByte
 from execbrief.models import Manifest, PersonaStatus, Usage
 from tests.conftest import Cli
@@ -93,12 +98,10 @@ def test_a_provider_error_on_the_re_ask_keeps_the_first_paid_answer(
     requests = fit_to_budget(prompt_environment(None), bundle, personas, LlmConfig(), {})
 
     [outcome] = generate_reports(
-        run=run,
-        bundle=bundle,
-        requests=requests,
-        provider=PaidThenDown(),
-        provider_name="paid",
-        concurrency=1,
+        GenerationContext(
+            run=run, bundle=bundle, provider=PaidThenDown(), provider_name="paid", concurrency=1
+        ),
+        requests,
     )
 
     assert outcome.status is PersonaStatus.FAILED

@@ -108,6 +108,9 @@ class LlmConfig(Strict):
     prices: dict[str, ModelPrice] = Field(
         default_factory=dict, description="Override the price table, by model name."
     )
+    max_cost_usd: float | None = Field(
+        None, gt=0, description="Refuse a generate priced above this, before any paid call."
+    )
 
 
 class SmtpConfig(Strict):

@@ -8,6 +8,8 @@ key removed from code but left in git history is the same key, changed.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from execbrief.models import (
     Bundle,
     BundleDiff,
@@ -17,6 +19,9 @@ from execbrief.models import (
     FactChange,
     Source,
 )
+
+# A brief lists at most this many changes; the rest are summarised by count.
+SINCE_CAP = 20
 
 # Compared in this order; `kind` covers a secret going from code to history only.
 _COMPARED = ("kind", "severity", "entity", "title", "detail", "metrics", "tags")
@@ -102,3 +107,31 @@ def changes_in_lens(diff: BundleDiff, lens: EvidenceSelector) -> list[FactChange
         if change.change is not ChangeKind.MOVED
         and lens.selects(change.kind, change.severity, change.entity, change.tags)
     ]
+
+
+@dataclass(frozen=True)
+class LensChanges:
+    """What a brief says under "since the last brief": the worst changes, and counts."""
+
+    shown: list[FactChange]
+    total: int
+    counts: dict[ChangeKind, int]
+
+    @property
+    def more(self) -> int:
+        return self.total - len(self.shown)
+
+    def summary(self) -> str:
+        """e.g. `12 new, 3 resolved, 1 changed`."""
+        return ", ".join(f"{n:,} {kind.value}" for kind, n in self.counts.items() if n)
+
+
+def summarise_changes(changes: list[FactChange], cap: int = SINCE_CAP) -> LensChanges:
+    """The `cap` most severe changes (in their listed order) and the count of each kind."""
+    kinds = list(ChangeKind)
+    worst = sorted(
+        range(len(changes)),
+        key=lambda i: (changes[i].severity.rank, kinds.index(changes[i].change), i),
+    )[:cap]
+    counts = {kind: sum(c.change is kind for c in changes) for kind in kinds}
+    return LensChanges([changes[i] for i in sorted(worst)], len(changes), counts)

@@ -21,10 +21,16 @@ from execbrief.bundle import (
 from execbrief.config import LlmConfig, TransportName, Workspace
 from execbrief.diff import diff_bundles
 from execbrief.errors import ConfigError, RefusedError
-from execbrief.generate import fit_to_budget, generate_reports, prompt_environment
+from execbrief.generate import (
+    GenerationContext,
+    fit_to_budget,
+    generate_reports,
+    prompt_environment,
+)
 from execbrief.grounding import check_grounding, missing_sections
 from execbrief.llm import get_provider, resolve_provider_name
 from execbrief.llm.base import BriefRequest, Provider
+from execbrief.llm.ceiling import check_ceiling
 from execbrief.mail import get_transport
 from execbrief.mail.recipients import (
     PersonaAddresses,
@@ -47,7 +53,7 @@ from execbrief.models import (
 )
 from execbrief.persona_files import discover_personas, select_personas
 from execbrief.preflight import check_workspace
-from execbrief.render import render_persona
+from execbrief.render import RenderContext, render_persona
 from execbrief.review import write_index
 from execbrief.revisions import (
     provenance_of,
@@ -177,14 +183,14 @@ def generate(
     env = prompt_environment(workspace.root)
     notes = {p.id: note for p in personas} if note else {}
     requests = fit_to_budget(env, bundle, personas, llm, notes, provider.count_tokens)
+    check_ceiling(provider, requests, llm, batch=batch)
     if hooks.generation_started:
         hooks.generation_started(provider_name, len(requests))
     if batch:
         provider = _batched(provider_name, llm, requests, hooks)
-    outcomes = generate_reports(
+    ctx = GenerationContext(
         run=run,
         bundle=bundle,
-        requests=requests,
         provider=provider,
         provider_name=provider_name,
         concurrency=llm.concurrency,
@@ -192,6 +198,7 @@ def generate(
         notes=notes,
         on_done=hooks.persona_done,
     )
+    outcomes = generate_reports(ctx, requests)
     written = datetime.now(UTC)
     for outcome in outcomes:
         # a persona that failed before answering keeps whatever report it had before
@@ -296,6 +303,7 @@ def render(
     since = None
     if (earlier := previous_run(workspace.outputs, run)) is not None:
         since = diff_bundles(earlier.read_bundle(), bundle, earlier.run_id, run.run_id)
+    ctx = RenderContext(run=run, manifest=manifest, now=now, since=since, bundle=bundle)
     rendered: list[str] = []
     for persona in personas:
         outcome = manifest.personas.get(persona.id)
@@ -311,7 +319,7 @@ def render(
         report_sha = sha256_file(run.report_path(persona.id))
         history = read_history(run, persona.id)
         outcome.provenance = provenance_of(history, report_sha, outcome)
-        render_persona(run, persona, manifest, addresses[persona.id], now, since, bundle)
+        outcome.report_sha256 = render_persona(ctx, persona, addresses[persona.id]).report_sha256
         record_revision(
             run,
             persona.id,

@@ -21,7 +21,8 @@ import nh3
 from markdown_it import MarkdownIt
 from markupsafe import Markup
 
-from execbrief.diff import changes_in_lens
+from execbrief.citations import Citations
+from execbrief.diff import changes_in_lens, summarise_changes
 from execbrief.errors import ConfigError
 from execbrief.mail.addresses import check_header_value
 from execbrief.mail.recipients import PersonaAddresses
@@ -107,20 +108,37 @@ def mark_ungrounded(report: Report, warnings: list[GroundingWarning]) -> Report:
 
 
 
-def render_persona(
-    run: RunFolder,
-    persona: Persona,
-    manifest: Manifest,
-    addresses: PersonaAddresses,
-    now: datetime,
-    since: BundleDiff | None = None,
-    bundle: Bundle | None = None,
-) -> Envelope:
-    """Write the drafts and message.eml of one persona; return its envelope.
+@dataclass(frozen=True)
+class RenderContext:
+    """What every persona of one render shares; render_persona reads it, never changes it.
 
-    With `since`, the brief ends with what changed in its lens since that earlier run;
-    with `bundle`, it carries the charts its lens calls for (inline images in the mail).
+    With `since`, briefs end with what changed in their lens since that earlier run;
+    with `bundle`, they resolve citations to endnotes and carry the charts their lens
+    calls for (inline images in the mail).
     """
+
+    run: RunFolder
+    manifest: Manifest
+    now: datetime
+    since: BundleDiff | None = None
+    bundle: Bundle | None = None
+
+
+@dataclass(frozen=True)
+class RenderedPersona:
+    """What rendering one persona produced, for the caller to record in the manifest."""
+
+    envelope: Envelope
+    report_sha256: str
+
+
+def render_persona(
+    ctx: RenderContext, persona: Persona, addresses: PersonaAddresses
+) -> RenderedPersona:
+    """Write the drafts and message.eml of one persona, to the addresses given; return its
+    envelope and the digest of the report.json they were rendered from."""
+    run, manifest, now = ctx.run, ctx.manifest, ctx.now
+    since, bundle = ctx.since, ctx.bundle
     report_bytes = run.report_path(persona.id).read_bytes()
     outcome = manifest.personas.get(persona.id) or PersonaRun(
         persona=persona.id, title=persona.title
@@ -137,6 +155,8 @@ def render_persona(
         for s in report.sections
     ]
     date = now.strftime("%Y-%m-%d")
+    citations = Citations(report, bundle.fact_index() if bundle is not None else {})
+    since_lens = summarise_changes(changes_in_lens(since, persona.evidence) if since else [])
     context: dict[str, Any] = {
         "persona": persona,
         "report": report,
@@ -151,7 +171,10 @@ def render_persona(
         "offline": outcome.provider == "offline",
         "edited": outcome.provenance is Provenance.EDITED,
         "since": since,
-        "since_changes": changes_in_lens(since, persona.evidence) if since else [],
+        "since_changes": since_lens.shown,
+        "since_summary": since_lens,
+        "cite": citations.cite,
+        "endnotes": citations.notes,
     }
     sender, to, cc, bcc = addresses.sender, addresses.to, addresses.cc, addresses.bcc
     domain = sender.split("@")[1]
@@ -215,8 +238,7 @@ def render_persona(
         origins=addresses.origins,
     )
     write_atomic(folder / "envelope.json", envelope.model_dump_json(indent=2))
-    outcome.report_sha256 = hashlib.sha256(report_bytes).hexdigest()
-    return envelope
+    return RenderedPersona(envelope, hashlib.sha256(report_bytes).hexdigest())
 
 
 def _mime_message(

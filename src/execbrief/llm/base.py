@@ -30,7 +30,8 @@ class BriefRequest(BaseModel):
     instructions: str
     model: str | None = None
     max_tokens: int = 8000
-    facts: list[Fact] = Field(description="The facts this persona's lens selected.")
+    facts: list[Fact] = Field(description="The facts of this persona's lens in the evidence.")
+    lens_facts: int = Field(0, description="Facts the lens selects in the whole bundle.")
     omitted_facts: int = Field(0, description="Facts cut to fit the budget.")
     note: str | None = Field(None, description="The analyst's note, also in `instructions`.")
     repair: Repair | None = None
