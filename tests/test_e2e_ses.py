@@ -1,4 +1,4 @@
-"""End to end: `execbrief run` sends the example's eight briefs through SES on moto's server."""
+"""End to end: the example's eight approved briefs go through SES on moto's server."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from moto.core.models import DEFAULT_ACCOUNT_ID
 from moto.ses.models import SESQuota, ses_backends
 
 from tests.conftest import Cli
+from tests.mail_servers import DOMAIN, use_addresses
 
 pytestmark = pytest.mark.slow
 
@@ -32,26 +33,29 @@ def ses_workspace(
 
     monkeypatch.setattr(SESQuota, "__init__", faster)
     config = example_workspace / "execbrief.yaml"
-    config.write_text(config.read_text().replace("transport: file", "transport: ses"))
+    config.write_text(use_addresses(config.read_text(), "ses"))
+    monkeypatch.setenv("SES_TO_ADDRESS", f"owner@{DOMAIN}")
     boto3.client("sesv2", region_name=REGION).create_email_identity(
-        EmailIdentity="briefs@example.com"
+        EmailIdentity=f"briefs@{DOMAIN}"
     )
     yield example_workspace
 
 
-def test_run_sends_eight_briefs_through_ses_and_a_second_send_sends_nothing(
+def test_approved_briefs_go_through_ses_and_a_second_send_sends_nothing(
     cli: Cli, ses_workspace: Path
 ) -> None:
-    result = cli("run", "--workspace", ses_workspace)
+    assert cli("run", "--workspace", ses_workspace).code == 0
+    assert cli("approve", "--workspace", ses_workspace, "--all", "--as", "a@b.dev").code == 0
+    result = cli("send", "--workspace", ses_workspace)
 
     assert result.code == 0, result.err
     sent = list(ses_backends[DEFAULT_ACCOUNT_ID][REGION].sent_messages)
     assert len(sent) == 8
     for message in sent:
-        assert "audit@example.com" in message.destinations
+        assert f"audit@{DOMAIN}" in message.destinations
         parsed = message_from_bytes(message.raw_data.encode(), policy=policy.default)
         assert parsed["Bcc"] is None
-        assert "audit@example.com" not in message.raw_data
+        assert f"audit@{DOMAIN}" not in message.raw_data
     assert not (ses_workspace.parent.parent / "outputs" / "latest" / "outbox").exists()
 
     again = cli("send", "--workspace", ses_workspace, "--run", "latest")
@@ -65,10 +69,24 @@ def test_an_unverified_sender_stops_the_send_before_anything_leaves(
     cli: Cli, ses_workspace: Path
 ) -> None:
     config = ses_workspace / "execbrief.yaml"
-    config.write_text(config.read_text().replace("briefs@example.com", "nobody@example.com"))
+    config.write_text(config.read_text().replace(f"briefs@{DOMAIN}", f"nobody@{DOMAIN}"))
+    assert cli("run", "--workspace", ses_workspace).code == 0
+    assert cli("approve", "--workspace", ses_workspace, "--all", "--as", "a@b.dev").code == 0
 
-    result = cli("run", "--workspace", ses_workspace)
+    result = cli("send", "--workspace", ses_workspace)
 
     assert result.code == 2
-    assert "nobody@example.com" in result.err
+    assert f"nobody@{DOMAIN}" in result.err
     assert list(ses_backends[DEFAULT_ACCOUNT_ID][REGION].sent_messages) == []
+
+
+def test_run_send_through_ses_is_refused_before_anything_is_collected(
+    cli: Cli, ses_workspace: Path
+) -> None:
+    result = cli("run", "--workspace", ses_workspace, "--send")
+
+    assert result.code == 2
+    assert "error: `run --send` cannot send through ses: its drafts need approval first" in (
+        result.err
+    )
+    assert not (ses_workspace.parent.parent / "outputs").exists()

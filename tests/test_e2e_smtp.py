@@ -13,6 +13,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from tests.conftest import Cli
+from tests.mail_servers import DOMAIN, use_addresses
 
 pytestmark = pytest.mark.slow
 
@@ -45,17 +46,19 @@ def inbox() -> Iterator[tuple[Inbox, int]]:
 
 
 def test_send_over_smtp_delivers_each_draft_once_with_the_audit_copy_in_the_envelope(
-    cli: Cli, example_workspace: Path, inbox: tuple[Inbox, int]
+    cli: Cli, example_workspace: Path, inbox: tuple[Inbox, int], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     handler, port = inbox
+    monkeypatch.setenv("SES_TO_ADDRESS", f"owner@{DOMAIN}")
     config = example_workspace / "execbrief.yaml"
     config.write_text(
-        config.read_text().replace(
+        use_addresses(config.read_text(), "file").replace(
             "  region: us-west-2\n",
             f"  region: us-west-2\n  smtp: {{host: 127.0.0.1, port: {port}, security: none}}\n",
         )
     )
     assert cli("run", "--workspace", example_workspace, "--no-send").code == 0
+    assert cli("approve", "--workspace", example_workspace, "--all", "--as", "a@b.dev").code == 0
 
     sent = cli("send", "--workspace", example_workspace, "--transport", "smtp")
     again = cli("send", "--workspace", example_workspace, "--transport", "smtp")
@@ -64,7 +67,7 @@ def test_send_over_smtp_delivers_each_draft_once_with_the_audit_copy_in_the_enve
     assert len(handler.received) == 8
     latest = example_workspace.parent.parent / "outputs" / "latest"
     for recipients, content in handler.received:
-        assert "audit@example.com" in recipients
+        assert f"audit@{DOMAIN}" in recipients
         message = message_from_bytes(content, policy=policy.default)
         assert isinstance(message, EmailMessage)
         assert message["Bcc"] is None

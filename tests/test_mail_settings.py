@@ -156,3 +156,37 @@ def test_header_injection_through_environment_is_refused(tmp_path: Path) -> None
 
     with pytest.raises(ConfigError, match="may not contain a line break"):
         resolve_mail_settings(MailConfig(), tmp_path, environ=environ)
+
+
+def test_older_spellings_fill_the_same_settings_and_the_first_spelling_wins(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "repos.env").write_text(
+        "SES_SENDER_EMAIL=old@corp.dev\nSES_RECIPIENTS=a@corp.dev,b@corp.dev\n"
+        "RECIPIENT_EMAIL=ignored@corp.dev\nBCC_ADDRESS=audit@corp.dev\nAWS_SES_REGION=eu-west-1\n"
+    )
+    environ = {"AWS_REGION": "us-east-1", "SES_FROM_ADDRESS": "new@corp.dev"}
+
+    settings = resolve_mail_settings(MailConfig(env_file=Path("repos.env")), tmp_path, environ)
+
+    assert settings.mail.sender == "new@corp.dev"
+    assert settings.default_to == ["a@corp.dev", "b@corp.dev"]
+    assert settings.mail.bcc_audit == "audit@corp.dev"
+    assert settings.mail.region == "eu-west-1"  # AWS_SES_REGION outranks AWS_REGION
+    assert settings.origins == {
+        "from": "SES_FROM_ADDRESS (env)",
+        "default_to": "SES_RECIPIENTS (repos.env)",
+        "bcc_audit": "BCC_ADDRESS (repos.env)",
+        "region": "AWS_SES_REGION (repos.env)",
+    }
+
+
+def test_ses_only_keys_are_kept_as_secrets_and_never_dumped(tmp_path: Path) -> None:
+    (tmp_path / "repos.env").write_text("SES_ACCESS_KEY=AKIAQQQ\nSES_SECRET_KEY=s3cr3tvalue\n")
+
+    settings = resolve_mail_settings(MailConfig(env_file=Path("repos.env")), tmp_path, {})
+
+    assert settings.ses_credentials is not None
+    assert settings.ses_credentials.secret_access_key.get_secret_value() == "s3cr3tvalue"
+    for shown in (settings.model_dump_json(), repr(settings), str(settings)):
+        assert "s3cr3tvalue" not in shown and "AKIAQQQ" not in shown

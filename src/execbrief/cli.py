@@ -56,7 +56,8 @@ app = typer.Typer(
     help=(
         "Executive briefs from a portfolio's own evidence.\n\n"
         "Stages: collect (evidence -> bundle.json), generate (one report per persona), "
-        "render (drafts and message.eml), send (with a ledger). `run` does all four. "
+        "render (drafts and message.eml), approve, send (with a ledger). `run` does the first "
+        "three and stops at the drafts; ses and smtp send only approved drafts. "
         "Drafts land in the workspace's outputs/<run-id>/, with outputs/latest pointing "
         "at the newest run.\n\n"
         "Exit codes: 0 all done; 1 the run ended but something failed (a persona, a send, "

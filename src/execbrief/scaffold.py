@@ -61,6 +61,10 @@ mail:
   region: us-west-2                # SES region
   configuration_set: null          # SES configuration set for event tracking
 
+# Who receives each brief (persona id -> to, cc). ses and smtp send only approved drafts
+# (`execbrief approve`) and refuse example.com addresses; the file transport takes any.
+recipients: {}                     # e.g. {cfo: {to: [cfo@yourco.com], cc: [books@yourco.com]}}
+
 outputs: outputs                   # where runs are written
 """
 
