@@ -28,7 +28,7 @@ _IN_CODE = {
     "generic_secret": 'api_token = "{v}"',
     "private_key": '"""\n-----BEGIN RSA PRIVATE KEY-----\n{v}\n-----END RSA PRIVATE KEY-----\n"""',
 }
-# Shapes with no literal to prefilter on are free-text rules only (see rules._TEXT_ONLY).
+# Shapes with no literal to prefilter on are free-text rules only (see rules.match_text).
 _TEXT_ONLY_KINDS = {"azure_storage_key", "url_password", "password"}
 
 

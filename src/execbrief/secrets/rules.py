@@ -352,10 +352,7 @@ def is_config_file(rel: str) -> bool:
 
 def match_line(line: bytes, unquoted: bool) -> Iterator[Match]:
     """Every rule match in one line (or window) of text; PEM bodies need `match_pem`."""
-    for rule, pattern, prefix in _PROVIDER:
-        for m in pattern.finditer(line):
-            if _bounded(line, m.start(), m.end()) and _provider_ok(m.group(), prefix):
-                yield Match(rule, m.group().decode(), m.start())
+    yield from match_providers(line)
     patterns = (_ASSIGNMENT, _ENV_DEFAULT, _UNQUOTED) if unquoted else (_ASSIGNMENT, _ENV_DEFAULT)
     for pattern in patterns:
         for m in pattern.finditer(line):
@@ -366,6 +363,14 @@ def match_line(line: bytes, unquoted: bool) -> Iterator[Match]:
         value = m.group("value").decode()
         if _weak_secret_ok(value):
             yield Match(JWT_SECRET, value, m.start("value"))
+
+
+def match_providers(line: bytes) -> Iterator[Match]:
+    """The provider key shapes (`sk_live_...`, `AKIA...`) in a line or window of text."""
+    for rule, pattern, prefix in _PROVIDER:
+        for m in pattern.finditer(line):
+            if _bounded(line, m.start(), m.end()) and _provider_ok(m.group(), prefix):
+                yield Match(rule, m.group().decode(), m.start())
 
 
 def match_aws_secret_near(chunk: bytes) -> Iterator[Match]:
@@ -460,16 +465,13 @@ def _entropy(value: str) -> float:
 # prefilter could key on, so the code audit's prefiltered file scan does not run them.
 _TWILIO_NAME = re.compile(r"twilio.*(?:auth|token|secret)", re.IGNORECASE)
 _HEX32 = re.compile(r"[0-9a-f]{32}")
-_TEXT_ONLY: tuple[tuple[SecretRule, re.Pattern[bytes]], ...] = (
+_SHAPES_IN_TEXT: tuple[tuple[SecretRule, re.Pattern[bytes]], ...] = (
     (MAILGUN, re.compile(rb"(?<![0-9A-Za-z])[0-9a-f]{32}-[0-9a-f]{8}-[0-9a-f]{8}(?![0-9A-Za-z])")),
     (AZURE_STORAGE, re.compile(rb"(?<![0-9A-Za-z+/])[0-9A-Za-z+/]{86}==(?![0-9A-Za-z+/=])")),
-    (
-        TWILIO_AUTH,
-        re.compile(
-            rb"(?i:twilio[\w .-]{0,20}?(?:auth[_ -]?token|secret))[`'\"\]]{0,2}[ \t]*[:=]?[ \t]*"
-            rb"[`'\"]?(?P<value>[0-9a-f]{32})(?![0-9A-Za-z])"
-        ),
-    ),
+)
+_TWILIO_AUTH_IN_TEXT = re.compile(
+    rb"(?i:twilio[\w .-]{0,20}?(?:auth[_ -]?token|secret))[`'\"\]]{0,2}[ \t]*[:=]?[ \t]*"
+    rb"[`'\"]?(?P<value>[0-9a-f]{32})(?![0-9A-Za-z])"
 )
 # `scheme://user:password@host`; the password is the value.
 _URL_CREDENTIALS = re.compile(
@@ -483,46 +485,97 @@ _PASSWORD_VALUE = re.compile(
 )
 # A key name in prose: `api_key: abc...`, `the token=abc...` (value unquoted, any line).
 _INLINE_ASSIGNMENT = re.compile(_NAME + rb"[`'\"\]]{0,2}[ \t]*(?:=>|:=|=|:)[ \t]*[`'\"]?" + _VALUE)
-_AWS_CONTEXT = re.compile(rb"(?i:AKIA|ASIA|aws|secret[_ -]?access)")
 _NOT_A_PASSWORD = frozenset({"password", "passwd", "secret", "changeit", "required", "optional"})
 
 
 def match_text(text: bytes) -> Iterator[Match]:
     """Every catalogue match in free text (several lines at once): the provider shapes and
     assignments `match_line` knows, PEM blocks, and the shapes only free text needs."""
-    yield from match_line(text, unquoted=True)
+    yield from match_providers(text)
     yield from match_pem(text, 0, len(text))
-    for rule, pattern in _TEXT_ONLY:
+    for rule, pattern in _SHAPES_IN_TEXT:
         for m in pattern.finditer(text):
-            group = "value" if m.groupdict() else 0
-            start, value = m.start(group), m.group(group)
-            if len(set(value)) >= 6 and not _PLACEHOLDER.search(value.decode()):
-                yield Match(rule, value.decode(), start)
-    for m in _URL_CREDENTIALS.finditer(text):
-        value = m.group("value").decode()
-        if _password_ok(value):
-            yield Match(URL_PASSWORD, value, m.start("value"))
-    for m in _PASSWORD_VALUE.finditer(text):
+            if _shape_ok(m.group()):
+                yield Match(rule, m.group().decode(), m.start())
+    if b"://" in text:
+        for m in _URL_CREDENTIALS.finditer(text):
+            value = m.group("value").decode()
+            if _password_ok(value):
+                yield Match(URL_PASSWORD, value, m.start("value"))
+    # A rule keyed on a name runs only on the lines (and the line after, for a value
+    # wrapped after `=`) that hold a secret-like word: prose is mostly words and colons.
+    for base, window in _windows(text, _NAMED_WORDS):
+        for hit in _match_named(window):
+            yield Match(hit.rule, hit.value, base + hit.offset)
+    for base, window in _windows(text, _AWS_WORDS):
+        for hit in match_aws_secret_near(window):
+            yield Match(hit.rule, hit.value, base + hit.offset)
+
+
+# Words (lower case) a line needs before a rule keyed on a name can match in it.
+_NAMED_WORDS = (
+    b"secret",
+    b"passw",
+    b"passphrase",
+    b"pwd",
+    b"token",
+    b"credential",
+    b"jwt",
+    b"twilio",
+    *(
+        (stem + sep + "key").encode()
+        for stem in ("api", "access", "auth", "private", "signing")
+        for sep in ("_", "-", "")
+    ),
+)
+_AWS_WORDS = (b"akia", b"asia", b"aws", b"secret")
+
+
+def _windows(text: bytes, words: tuple[bytes, ...]) -> Iterator[tuple[int, bytes]]:
+    """(offset, text) of each line holding one of `words` (any case), with the line after
+    it. `bytes.find` per word is far faster than `re` on an alternation."""
+    lowered = text.lower()
+    found: list[int] = []
+    for word in words:
+        at = lowered.find(word)
+        while at != -1:
+            found.append(at)
+            at = lowered.find(word, at + len(word))
+    end = 0
+    for at in sorted(found):
+        if at < end:
+            continue  # within the window already given
+        start = text.rfind(b"\n", 0, at) + 1
+        first = text.find(b"\n", at)
+        second = text.find(b"\n", first + 1) if first != -1 else -1
+        end = len(text) if second == -1 else second
+        yield start, text[start:end]
+
+
+def _match_named(window: bytes) -> Iterator[Match]:
+    yield from match_line(window, unquoted=True)
+    for m in _TWILIO_AUTH_IN_TEXT.finditer(window):
+        if _shape_ok(m.group("value")):
+            yield Match(TWILIO_AUTH, m.group("value").decode(), m.start("value"))
+    for m in _PASSWORD_VALUE.finditer(window):
         value = m.group("value").decode().rstrip(".")
         if _password_ok(value) and not _WORDY.fullmatch(value):
             yield Match(PASSWORD, value, m.start("value"))
     # Searched, not iterated: in `note: api_key: abc...` the first try takes `api_key` as
     # the value of `note`, and the real pair starts inside that match.
-    pair = _INLINE_ASSIGNMENT.search(text)
+    pair = _INLINE_ASSIGNMENT.search(window)
     while pair is not None:
         value = pair.group("value").decode().rstrip(".")
         named = classify_assignment(pair.group("name").decode(), value)
         if named is not None:
             yield Match(named, value, pair.start("value"))
-            pair = _INLINE_ASSIGNMENT.search(text, pair.end())
+            pair = _INLINE_ASSIGNMENT.search(window, pair.end())
         else:
-            pair = _INLINE_ASSIGNMENT.search(text, pair.start("value"))
-    base = 0
-    for line in text.splitlines(keepends=True):
-        if _AWS_CONTEXT.search(line):
-            for hit in match_aws_secret_near(line):
-                yield Match(hit.rule, hit.value, base + hit.offset)
-        base += len(line)
+            pair = _INLINE_ASSIGNMENT.search(window, pair.start("value"))
+
+
+def _shape_ok(value: bytes) -> bool:
+    return len(set(value)) >= 6 and not _PLACEHOLDER.search(value.decode())
 
 
 def _password_ok(value: str) -> bool:
