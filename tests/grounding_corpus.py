@@ -35,7 +35,11 @@ UNSUPPORTED = (
 )  # fmt: skip
 KINDS = SUPPORTED + UNSUPPORTED
 UNKNOWN_ID = "f_000000000000"
-_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when built with it
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml's safe loader when built
+
+
+def _load(name: str) -> Any:
+    return yaml.load((CORPUS / name).read_text(), Loader=_LOADER)  # noqa: S506 - a SafeLoader
 
 
 @dataclass(frozen=True)
@@ -71,9 +75,7 @@ def load_bundle() -> Bundle:
 
 def resolve_facts(bundle: Bundle) -> dict[str, str]:
     """Each corpus name -> the id of the one fact it describes in this bundle."""
-    specs: dict[str, dict[str, Any]] = yaml.load(
-        (CORPUS / "facts.yaml").read_text(), Loader=_LOADER
-    )
+    specs: dict[str, dict[str, Any]] = _load("facts.yaml")
     ids = {}
     for name, spec in specs.items():
         matches = [fact for fact in bundle.facts if _fits(fact, spec)]
@@ -92,7 +94,7 @@ def _fits(fact: Fact, spec: dict[str, Any]) -> bool:
 
 
 def load_claims() -> list[Claim]:
-    raw: list[dict[str, Any]] = yaml.load((CORPUS / "claims.yaml").read_text(), Loader=_LOADER)
+    raw: list[dict[str, Any]] = _load("claims.yaml")
     return [
         Claim(
             number=i + 1,
