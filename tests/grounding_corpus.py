@@ -93,8 +93,9 @@ def _fits(fact: Fact, spec: dict[str, Any]) -> bool:
     return spec.get("title", "") in fact.title
 
 
-def load_claims() -> list[Claim]:
-    raw: list[dict[str, Any]] = _load("claims.yaml")
+def load_claims(name: str = "claims.yaml") -> list[Claim]:
+    """The tuning corpus (claims.yaml) or the holdout written after it (holdout.yaml)."""
+    raw: list[dict[str, Any]] = _load(name)
     return [
         Claim(
             number=i + 1,
@@ -170,7 +171,7 @@ def personas() -> dict[str, Persona]:
     return {path.stem: load_persona_file(path) for path in sorted(folder.glob("*.yaml"))}
 
 
-def run_corpus(bundle: Bundle | None = None) -> list[Outcome]:
+def run_corpus(bundle: Bundle | None = None, name: str = "claims.yaml") -> list[Outcome]:
     """Every claim of the corpus checked; the warnings it drew."""
     bundle = bundle or load_bundle()
     ids = resolve_facts(bundle)
@@ -178,5 +179,5 @@ def run_corpus(bundle: Bundle | None = None) -> list[Outcome]:
     lenses = personas()
     return [
         Outcome(claim, index.check(build_report(claim, ids), lenses[claim.persona]))
-        for claim in load_claims()
+        for claim in load_claims(name)
     ]

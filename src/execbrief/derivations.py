@@ -45,6 +45,9 @@ _OPS = {"×": "*", "x": "*", "*": "*", "/": "/", "÷": "/", "+": "+", "-": "-", 
         "–": "-", "=": "=", "≈": "="}  # fmt: skip
 
 
+_WORD_OPS = {"x": "x", "times": "x", "less": "-", "minus": "-", "plus": "+"}
+
+
 @dataclass(frozen=True)
 class Interval:
     lo: float
@@ -177,8 +180,8 @@ def _segments(sentence: str) -> list[tuple[int, int, list[str | Operand]]]:
         text = token.group(0)
         if kind == "ws":
             continue
-        if kind == "word" and text.lower() in ("x", "times"):
-            kind, text = "op", "x"
+        if kind == "word" and text.lower() in _WORD_OPS:
+            kind, text = "op", _WORD_OPS[text.lower()]
         if kind == "num":
             parsed = find_numbers(text)
             if len(parsed) != 1 or (items and isinstance(items[-1], Operand)):
@@ -198,7 +201,8 @@ def _segments(sentence: str) -> list[tuple[int, int, list[str | Operand]]]:
             words_after_operand = -1
         elif kind == "lp":
             if items and isinstance(items[-1], Operand):
-                close()
+                # "$6,300 ($8,550 less $2,250)": the parentheses show how it was reached
+                items.append("=")
             if not items:
                 start = token.start()
             items.append("(")

@@ -267,9 +267,16 @@ def _unit_fits(claim: MetricUnit, stated: MetricUnit | None, bare_noun: bool = F
     return claim is stated
 
 
-def _candidates(number: FoundNumber, stated: Stated) -> list[tuple[float, MetricUnit | None]]:
-    """The magnitudes a stated value can take against this claim: as stored, and a
-    fraction read as a percent."""
+def _candidates(
+    number: FoundNumber, stated: Stated, duration: str | None = None
+) -> list[tuple[float, MetricUnit | None]]:
+    """The magnitudes a stated value can take against this claim: as stored, a fraction
+    read as a percent, days as months and back, bytes in KB to GiB, and days or months in
+    the weeks or years a claim counts them in."""
+    if duration and stated.unit in (MetricUnit.DAYS, MetricUnit.MONTHS):
+        days = stated.magnitude * (_DAYS_PER_MONTH if stated.unit is MetricUnit.MONTHS else 1)
+        per = 7.0 if duration == "week" else 365.25
+        return [(days / per, MetricUnit.COUNT)]
     found = [(stated.magnitude, stated.unit)]
     fraction = stated.unit in (None, MetricUnit.RATIO, MetricUnit.COUNT) and stated.magnitude <= 1.5
     if number.unit is MetricUnit.PERCENT and fraction:
@@ -284,6 +291,9 @@ def _candidates(number: FoundNumber, stated: Stated) -> list[tuple[float, Metric
 
 
 _DAYS_PER_MONTH = 365.25 / 12
+_WEEKS_OR_YEARS = re.compile(
+    r"^[\s-]?(week|year)s?\b(?!\s*(?:of|in)\s+(?:the|a|this))", re.IGNORECASE
+)
 _BYTE_SCALES = (1e3, 1e6, 1e9, 1024.0, 1024.0**2, 1024.0**3)
 _POINTS = re.compile(
     r"^\s?(?:percent\b|per cent\b|%|points?\b|pts?\b|pp\b|percentage points?\b|[^\w\s]|$)",
@@ -296,6 +306,36 @@ _AT_MOST = re.compile(
 _AT_LEAST = re.compile(
     r"\b(?:over|above|more than|at least|upwards of|in excess of)\s*[~≈]?\s*$", re.IGNORECASE
 )
+
+
+_NOUN = re.compile(r"^\s+([A-Za-z][a-z-]+)(?:\s+([A-Za-z][a-z-]+))?")
+_NOT_NOUNS = {
+    "a", "an", "the", "of", "in", "on", "at", "per", "and", "or", "to", "for", "from", "with",
+    "is", "are", "was", "were", "this", "that", "last", "each", "more", "less", "than",
+    "month", "months", "week", "weeks", "year", "years", "day", "days", "percent", "times",
+}  # fmt: skip
+
+
+def _named_metrics(number: FoundNumber, clause: str, values: list[Stated]) -> list[Stated]:
+    """For a bare count ("9 active clients"), the cited metrics that count the thing named
+    after it (`active_clients`): such a count must be one of them."""
+    if number.unit is not MetricUnit.COUNT or number.in_words:
+        return []
+    match = _NOUN.match(clause[number.span[1] :])
+    if not match:
+        return []
+    words = {w.lower().removesuffix("s") for w in match.groups() if w}
+    words -= {w.removesuffix("s") for w in _NOT_NOUNS}
+    if not words:
+        return []
+    return [
+        value
+        for value in values
+        if value.source not in ("title", "detail", "source line")
+        and value.fact_id is not None
+        and value.unit in (None, MetricUnit.COUNT)
+        and words & {part.removesuffix("s") for part in value.source.split("_")}
+    ]
 
 
 def _fact_label(fact: Fact | None, stated: Stated) -> str:
@@ -368,15 +408,36 @@ class GroundingIndex:
         self, number: FoundNumber, clause: str, values: list[Stated]
     ) -> tuple[_Verdict, list[_Verdict]]:
         """Grounded or not against these values; the near misses, best first."""
+        named = _named_metrics(number, clause, values)
+        if named:
+            verdict, misses = self._judge_values(number, clause, named)
+            if verdict.kind is None:
+                return verdict, misses
+            shown = ", ".join(f"{v.source} = {v.value:g} ({v.fact_id})" for v in named[:3])
+            return verdict, misses or [
+                _Verdict(
+                    WarningKind.UNGROUNDED_NUMBER,
+                    f"{number.text!r} counts what the cited facts count otherwise: {shown}",
+                    format_number(named[0].value),
+                    tuple(dict.fromkeys(v.fact_id for v in named if v.fact_id)),
+                )
+            ]
+        return self._judge_values(number, clause, values)
+
+    def _judge_values(
+        self, number: FoundNumber, clause: str, values: list[Stated]
+    ) -> tuple[_Verdict, list[_Verdict]]:
         slack = _slack(number)
         target = abs(number.value)
         claimed_direction = direction_near(clause, *number.span)
         before = clause[max(0, number.span[0] - 24) : number.span[0]]
         at_most, at_least = bool(_AT_MOST.search(before)), bool(_AT_LEAST.search(before))
         bare_noun = number.unit is MetricUnit.COUNT and not _POINTS.match(clause[number.span[1] :])
+        weeks_or_years = _WEEKS_OR_YEARS.match(clause[number.span[1] :])
+        duration = weeks_or_years[1].lower() if weeks_or_years and number.period is None else None
         misses: list[_Verdict] = []
         for stated in values:
-            for magnitude, unit in _candidates(number, stated):
+            for magnitude, unit in _candidates(number, stated, duration):
                 converted = magnitude
                 period_clash = False
                 if number.period is not None and stated.period is not None:
@@ -465,14 +526,14 @@ class GroundingIndex:
             cited_ids |= set(union)
         if verdict.kind is None:
             return verdict
-        if misses:
-            return misses[0]
         ids = claim.nearest if not claim.fallback or claim.nearest else union
         derivation = named_derivation(number, clause, self._cited_values(ids, []))
         if derivation is None and claim.fallback:
             derivation = named_derivation(number, clause, self._cited_values(union, []))
         if derivation is not None:
             return _GROUNDED
+        if misses:
+            return misses[0]
         other = self._elsewhere(number, cited_ids)
         if other is not None and other.fact_id is not None:
             fact = self.facts[other.fact_id]
