@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import yaml
 
@@ -171,11 +171,18 @@ def personas() -> dict[str, Persona]:
     return {path.stem: load_persona_file(path) for path in sorted(folder.glob("*.yaml"))}
 
 
-def run_corpus(bundle: Bundle | None = None, name: str = "claims.yaml") -> list[Outcome]:
-    """Every claim of the corpus checked; the warnings it drew."""
+class Checker(Protocol):
+    def check(self, report: Report, persona: Persona | None = None) -> list[GroundingWarning]: ...
+
+
+def run_corpus(
+    bundle: Bundle | None = None, name: str = "claims.yaml", checker: Checker | None = None
+) -> list[Outcome]:
+    """Every claim of the corpus checked (by `GroundingIndex`, or another checker with the
+    same `check`); the warnings it drew."""
     bundle = bundle or load_bundle()
     ids = resolve_facts(bundle)
-    index = GroundingIndex(bundle)
+    index = checker or GroundingIndex(bundle)
     lenses = personas()
     return [
         Outcome(claim, index.check(build_report(claim, ids), lenses[claim.persona]))

@@ -6,7 +6,7 @@ import pytest
 
 from tests.grounding_corpus import KINDS, Outcome, load_claims, run_corpus
 
-CORPORA = ("claims.yaml", "holdout.yaml")
+CORPORA = ("claims.yaml", "holdout.yaml", "holdout2.yaml")
 OUTCOMES = {
     f"{name.split('.')[0]}{outcome.claim.number}": outcome
     for name in CORPORA

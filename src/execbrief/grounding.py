@@ -83,6 +83,8 @@ _LABEL = re.compile(
     r"|part|item|no\.|number|p)\s*$",
     re.IGNORECASE,
 )
+# "the two repairs", "the first three years": which ones, not how many there are
+_DETERMINER = re.compile(r"\b(?:the|first|last|these|those|next|both|all)\s+$", re.IGNORECASE)
 _LINKS = re.compile(r"\]\([^)\s]*\)|<https?://[^>\s]*>|https?://\S+")
 _IDS = re.compile(r"\b[a-z]{1,3}_[0-9a-f]{8,}\b")
 _TIMES_GLUED = re.compile(r"(?<=[\s(])[x×](?=\d)")
@@ -105,6 +107,8 @@ def _is_structural(number: FoundNumber, text: str) -> bool:
     if number.kind is not NumberKind.COUNT:
         return False
     if number.in_words and number.value == 1:
+        return True
+    if number.in_words and number.value <= 10 and _DETERMINER.search(text[: number.span[0]]):
         return True
     start, end = number.span
     if number.value in _HORIZONS and _HORIZON_UNIT.match(text[end:]):
@@ -317,24 +321,26 @@ _NOT_NOUNS = {
 
 
 def _named_metrics(number: FoundNumber, clause: str, values: list[Stated]) -> list[Stated]:
-    """For a bare count ("9 active clients"), the cited metrics that count the thing named
-    after it (`active_clients`): such a count must be one of them."""
+    """For a bare count of a plural noun ("9 active clients"), the cited metrics that count
+    that thing by name (`active_clients`): a fact with such a metric grounds the count
+    only through it."""
     if number.unit is not MetricUnit.COUNT or number.in_words:
         return []
     match = _NOUN.match(clause[number.span[1] :])
     if not match:
         return []
-    words = {w.lower().removesuffix("s") for w in match.groups() if w}
-    words -= {w.removesuffix("s") for w in _NOT_NOUNS}
-    if not words:
+    plural = [w.lower() for w in match.groups() if w and w.lower() not in _NOT_NOUNS]
+    plural = [w for w in plural if w.endswith("s") and not w.endswith("ss")][:1]
+    if not plural:
         return []
+    noun = plural[0].removesuffix("s")
     return [
         value
         for value in values
         if value.source not in ("title", "detail", "source line")
         and value.fact_id is not None
         and value.unit in (None, MetricUnit.COUNT)
-        and words & {part.removesuffix("s") for part in value.source.split("_")}
+        and noun in {part.removesuffix("s") for part in value.source.split("_")}
     ]
 
 
@@ -410,7 +416,10 @@ class GroundingIndex:
         """Grounded or not against these values; the near misses, best first."""
         named = _named_metrics(number, clause, values)
         if named:
-            verdict, misses = self._judge_values(number, clause, named)
+            # a fact that counts the thing by name is read by that count alone
+            counting = {value.fact_id for value in named}
+            rest = [value for value in values if value.fact_id not in counting]
+            verdict, misses = self._judge_values(number, clause, named + rest)
             if verdict.kind is None:
                 return verdict, misses
             shown = ", ".join(f"{v.source} = {v.value:g} ({v.fact_id})" for v in named[:3])
@@ -513,8 +522,9 @@ class GroundingIndex:
         claim: _Claim,
         union: tuple[str, ...],
         lens: list[Stated],
+        computed: list[Stated],
     ) -> _Verdict:
-        extra = [*lens, *self._gaps]
+        extra = [*lens, *self._gaps, *computed]
         nearest = self._cited_values(claim.nearest, extra)
         verdict, misses = self._judge(number, clause, nearest)
         cited_ids = set(claim.nearest)
@@ -527,9 +537,9 @@ class GroundingIndex:
         if verdict.kind is None:
             return verdict
         ids = claim.nearest if not claim.fallback or claim.nearest else union
-        derivation = named_derivation(number, clause, self._cited_values(ids, []))
+        derivation = named_derivation(number, clause, self._cited_values(ids, computed))
         if derivation is None and claim.fallback:
-            derivation = named_derivation(number, clause, self._cited_values(union, []))
+            derivation = named_derivation(number, clause, self._cited_values(union, computed))
         if derivation is not None:
             return _GROUNDED
         if misses:
@@ -584,9 +594,15 @@ class GroundingIndex:
             )
         skip: set[tuple[int, int]] = set()
         operands: dict[tuple[int, int], str] = {}
+        computed: list[Stated] = []  # results the claim's own arithmetic verified
         for arithmetic in find_arithmetic(text):
             skip |= {item.span for item in arithmetic.constants + arithmetic.results}
             operands |= {item.span: arithmetic.text for item in arithmetic.operands}
+            if not arithmetic.failure:
+                computed += [
+                    Stated(r.number.value, r.number.unit, r.number.period, None, None, "computed")
+                    for r in arithmetic.results
+                ]
             if arithmetic.failure:
                 warn(
                     WarningKind.DERIVATION,
@@ -597,7 +613,7 @@ class GroundingIndex:
         for number in claims(text):
             if any(lo <= number.span[0] < hi for lo, hi in skip):
                 continue
-            verdict = self._ground(number, text, claim, union, lens)
+            verdict = self._ground(number, text, claim, union, lens, computed)
             if verdict.kind is None:
                 continue
             words = claim.text[number.span[0] : number.span[1]]
