@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import yaml
 
@@ -35,7 +35,11 @@ UNSUPPORTED = (
 )  # fmt: skip
 KINDS = SUPPORTED + UNSUPPORTED
 UNKNOWN_ID = "f_000000000000"
-_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when built with it
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml's safe loader when built
+
+
+def _load(name: str) -> Any:
+    return yaml.load((CORPUS / name).read_text(), Loader=_LOADER)  # noqa: S506 - a SafeLoader
 
 
 @dataclass(frozen=True)
@@ -71,9 +75,7 @@ def load_bundle() -> Bundle:
 
 def resolve_facts(bundle: Bundle) -> dict[str, str]:
     """Each corpus name -> the id of the one fact it describes in this bundle."""
-    specs: dict[str, dict[str, Any]] = yaml.load(
-        (CORPUS / "facts.yaml").read_text(), Loader=_LOADER
-    )
+    specs: dict[str, dict[str, Any]] = _load("facts.yaml")
     ids = {}
     for name, spec in specs.items():
         matches = [fact for fact in bundle.facts if _fits(fact, spec)]
@@ -91,8 +93,9 @@ def _fits(fact: Fact, spec: dict[str, Any]) -> bool:
     return spec.get("title", "") in fact.title
 
 
-def load_claims() -> list[Claim]:
-    raw: list[dict[str, Any]] = yaml.load((CORPUS / "claims.yaml").read_text(), Loader=_LOADER)
+def load_claims(name: str = "claims.yaml") -> list[Claim]:
+    """The tuning corpus (claims.yaml) or the holdout written after it (holdout.yaml)."""
+    raw: list[dict[str, Any]] = _load(name)
     return [
         Claim(
             number=i + 1,
@@ -168,13 +171,20 @@ def personas() -> dict[str, Persona]:
     return {path.stem: load_persona_file(path) for path in sorted(folder.glob("*.yaml"))}
 
 
-def run_corpus(bundle: Bundle | None = None) -> list[Outcome]:
-    """Every claim of the corpus checked; the warnings it drew."""
+class Checker(Protocol):
+    def check(self, report: Report, persona: Persona | None = None) -> list[GroundingWarning]: ...
+
+
+def run_corpus(
+    bundle: Bundle | None = None, name: str = "claims.yaml", checker: Checker | None = None
+) -> list[Outcome]:
+    """Every claim of the corpus checked (by `GroundingIndex`, or another checker with the
+    same `check`); the warnings it drew."""
     bundle = bundle or load_bundle()
     ids = resolve_facts(bundle)
-    index = GroundingIndex(bundle)
+    index = checker or GroundingIndex(bundle)
     lenses = personas()
     return [
         Outcome(claim, index.check(build_report(claim, ids), lenses[claim.persona]))
-        for claim in load_claims()
+        for claim in load_claims(name)
     ]

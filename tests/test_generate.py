@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from pydantic import TypeAdapter
 
 from execbrief import pipeline
 from execbrief.config import LlmConfig, load_workspace
@@ -18,7 +19,7 @@ from execbrief.generate import (
 )
 from execbrief.llm.base import BriefRequest, BriefResult, FirstByte
 from execbrief.llm.offline import build_offline_report
-from execbrief.models import Bundle, Persona, PersonaStatus
+from execbrief.models import Bundle, GroundingWarning, Persona, PersonaStatus, WarningKind
 from execbrief.runs import RunFolder
 
 NOW = datetime(2026, 11, 25, 15, 0, tzinfo=UTC)
@@ -202,3 +203,32 @@ def test_when_the_first_call_cannot_reach_the_provider_the_rest_are_not_attempte
         "not attempted: the first call could not reach the provider (connection refused)"
     ] * 2
     assert provider.script == {"ceo": [], "cfo": [], "cto": []}
+
+
+def test_grounding_warnings_are_written_beside_the_report_and_in_the_manifest(
+    example_workspace: Path, collected: tuple[RunFolder, Bundle]
+) -> None:
+    run, bundle = collected
+    personas = _personas(example_workspace, ["cfo"])
+    requests = fit_to_budget(prompt_environment(None), bundle, personas, LlmConfig(), {})
+    report = build_offline_report(requests[0].persona, requests[0].facts)
+    report.summary = "The portfolio burns $12,345 a month."
+    provider = ScriptedProvider({"cfo": [report.model_dump_json()]})
+
+    generate_reports(
+        run=run,
+        bundle=bundle,
+        requests=requests,
+        provider=provider,
+        provider_name="scripted",
+        concurrency=1,
+    )
+
+    written = TypeAdapter(list[GroundingWarning]).validate_json(
+        (run.persona_dir("cfo") / "grounding.json").read_bytes()
+    )
+    assert written == run.read_manifest().personas["cfo"].warnings
+    assert [(w.kind, w.where, w.text) for w in written] == [
+        (WarningKind.UNGROUNDED_NUMBER, "summary", "$12,345")
+    ]
+    assert written[0].claim == "The portfolio burns $12,345 a month."

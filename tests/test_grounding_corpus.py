@@ -6,7 +6,12 @@ import pytest
 
 from tests.grounding_corpus import KINDS, Outcome, load_claims, run_corpus
 
-OUTCOMES = {outcome.claim.number: outcome for outcome in run_corpus()}
+CORPORA = ("claims.yaml", "holdout.yaml", "holdout2.yaml")
+OUTCOMES = {
+    f"{name.split('.')[0]}{outcome.claim.number}": outcome
+    for name in CORPORA
+    for outcome in run_corpus(name=name)
+}
 
 
 def test_the_corpus_covers_every_kind_over_several_personas() -> None:
@@ -16,9 +21,9 @@ def test_the_corpus_covers_every_kind_over_several_personas() -> None:
     assert len({claim.persona for claim in claims}) >= 6
 
 
-@pytest.mark.parametrize("number", sorted(OUTCOMES), ids=lambda n: f"claim{n}")
-def test_each_claim_is_flagged_as_labelled(number: int) -> None:
-    outcome: Outcome = OUTCOMES[number]
+@pytest.mark.parametrize("key", sorted(OUTCOMES))
+def test_each_claim_is_flagged_as_labelled(key: str) -> None:
+    outcome: Outcome = OUTCOMES[key]
     claim = outcome.claim
     described = [f"{w.kind.value} {w.where}: {w.detail}" for w in outcome.warnings]
     if claim.known:

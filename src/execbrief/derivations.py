@@ -45,6 +45,9 @@ _OPS = {"×": "*", "x": "*", "*": "*", "/": "/", "÷": "/", "+": "+", "-": "-", 
         "–": "-", "=": "=", "≈": "="}  # fmt: skip
 
 
+_WORD_OPS = {"x": "x", "times": "x", "less": "-", "minus": "-", "plus": "+"}
+
+
 @dataclass(frozen=True)
 class Interval:
     lo: float
@@ -154,7 +157,7 @@ def _evaluate(items: list[str | Operand]) -> Interval:
 
 
 def _segments(sentence: str) -> list[tuple[int, int, list[str | Operand]]]:
-    """Runs of operands and operators; up to three words after an operand are its unit
+    """Runs of operands and operators; up to four words after an operand are its unit
     ("6 charters = ..."), anything else ends the run."""
     masked = _PERIOD_PHRASE.sub(lambda m: " " * len(m.group(0)), sentence)
     runs: list[tuple[int, int, list[str | Operand]]] = []
@@ -177,8 +180,8 @@ def _segments(sentence: str) -> list[tuple[int, int, list[str | Operand]]]:
         text = token.group(0)
         if kind == "ws":
             continue
-        if kind == "word" and text.lower() in ("x", "times"):
-            kind, text = "op", "x"
+        if kind == "word" and text.lower() in _WORD_OPS:
+            kind, text = "op", _WORD_OPS[text.lower()]
         if kind == "num":
             parsed = find_numbers(text)
             if len(parsed) != 1 or (items and isinstance(items[-1], Operand)):
@@ -198,7 +201,8 @@ def _segments(sentence: str) -> list[tuple[int, int, list[str | Operand]]]:
             words_after_operand = -1
         elif kind == "lp":
             if items and isinstance(items[-1], Operand):
-                close()
+                # "$6,300 ($8,550 less $2,250)": the parentheses show how it was reached
+                items.append("=")
             if not items:
                 start = token.start()
             items.append("(")
@@ -206,7 +210,7 @@ def _segments(sentence: str) -> list[tuple[int, int, list[str | Operand]]]:
         elif kind == "rp" and items:
             items.append(")")
             end = token.end()
-        elif kind == "word" and 0 <= words_after_operand < 3:
+        elif kind == "word" and 0 <= words_after_operand < 4:
             words_after_operand += 1
         else:
             close()
@@ -386,7 +390,7 @@ def named_derivation(number: FoundNumber, clause: str, values: list[Stated]) -> 
     cues = {name for name, cue in _CUES.items() if cue.search(clause)}
     if number.kind is NumberKind.RATIO:
         cues.add("ratio")
-    if not cues:
+    if not cues and number.kind is not NumberKind.PERCENT:
         return None
     target = abs(number.value)
     slack = number.tolerance + 1e-9 * max(1.0, target)
@@ -433,9 +437,15 @@ def named_derivation(number: FoundNumber, clause: str, values: list[Stated]) -> 
                 return f"the difference between {label((a, b))}"
     if "ratio" in cues or "change" in cues or percent:
         scale = 100.0 if percent else 1.0
-        ratio_pool = [v for v in pool if v.value != 0 and v.unit is not MetricUnit.PERCENT][:60]
+        ratio_pool = [v for v in pool if v.value != 0 and v.unit is not MetricUnit.PERCENT][:150]
+        # a bare percentage may be the share of two counts the claim itself writes
+        # ("7 of those 26 ..., about 27%"); without a cue word, of no others
+        written = [abs(n.value) for n in find_numbers(clause) if n.span != number.span]
         for a, b in permutations(ratio_pool, 2):
-            if "ratio" in cues and hits(a.value / b.value * scale):
+            shown = any(abs(a.magnitude - w) <= 1e-6 * max(1.0, w) for w in written) and any(
+                abs(b.magnitude - w) <= 1e-6 * max(1.0, w) for w in written
+            )
+            if ("ratio" in cues or (percent and shown)) and hits(a.value / b.value * scale):
                 return f"the ratio of {label((a, b))}"
             if "change" in cues and percent and hits((a.value - b.value) / b.value * scale):
                 return f"the change from {label((b,))} to {label((a,))}"

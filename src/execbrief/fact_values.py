@@ -134,7 +134,9 @@ _IN_WORDS = (
     r"|gains?|self[- ]funding|generat(?:es|ing)"
 )
 _DIRECTION = re.compile(rf"\b(?:(?P<in>{_IN_WORDS})|(?P<out>{_OUT_WORDS}))\b", re.IGNORECASE)
-_CLAUSE_BREAK = re.compile(r"[;.!?()\n]|\b(?:while|whereas|but|and|versus|vs\.?)\b|,\s")
+_CLAUSE_BREAK = re.compile(
+    r"[;.!?()\n]|\b(?:while|whereas|but|and|versus|vs\.?|on|against|from|with)\b|,\s"
+)
 
 
 def direction_near(text: str, start: int, end: int) -> Direction | None:

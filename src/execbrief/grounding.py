@@ -83,6 +83,8 @@ _LABEL = re.compile(
     r"|part|item|no\.|number|p)\s*$",
     re.IGNORECASE,
 )
+# "the two repairs", "the first three years": which ones, not how many there are
+_DETERMINER = re.compile(r"\b(?:the|first|last|these|those|next|both|all)\s+$", re.IGNORECASE)
 _LINKS = re.compile(r"\]\([^)\s]*\)|<https?://[^>\s]*>|https?://\S+")
 _IDS = re.compile(r"\b[a-z]{1,3}_[0-9a-f]{8,}\b")
 _TIMES_GLUED = re.compile(r"(?<=[\s(])[x×](?=\d)")
@@ -105,6 +107,8 @@ def _is_structural(number: FoundNumber, text: str) -> bool:
     if number.kind is not NumberKind.COUNT:
         return False
     if number.in_words and number.value == 1:
+        return True
+    if number.in_words and number.value <= 10 and _DETERMINER.search(text[: number.span[0]]):
         return True
     start, end = number.span
     if number.value in _HORIZONS and _HORIZON_UNIT.match(text[end:]):
@@ -267,9 +271,16 @@ def _unit_fits(claim: MetricUnit, stated: MetricUnit | None, bare_noun: bool = F
     return claim is stated
 
 
-def _candidates(number: FoundNumber, stated: Stated) -> list[tuple[float, MetricUnit | None]]:
-    """The magnitudes a stated value can take against this claim: as stored, and a
-    fraction read as a percent."""
+def _candidates(
+    number: FoundNumber, stated: Stated, duration: str | None = None
+) -> list[tuple[float, MetricUnit | None]]:
+    """The magnitudes a stated value can take against this claim: as stored, a fraction
+    read as a percent, days as months and back, bytes in KB to GiB, and days or months in
+    the weeks or years a claim counts them in."""
+    if duration and stated.unit in (MetricUnit.DAYS, MetricUnit.MONTHS):
+        days = stated.magnitude * (_DAYS_PER_MONTH if stated.unit is MetricUnit.MONTHS else 1)
+        per = 7.0 if duration == "week" else 365.25
+        return [(days / per, MetricUnit.COUNT)]
     found = [(stated.magnitude, stated.unit)]
     fraction = stated.unit in (None, MetricUnit.RATIO, MetricUnit.COUNT) and stated.magnitude <= 1.5
     if number.unit is MetricUnit.PERCENT and fraction:
@@ -284,6 +295,9 @@ def _candidates(number: FoundNumber, stated: Stated) -> list[tuple[float, Metric
 
 
 _DAYS_PER_MONTH = 365.25 / 12
+_WEEKS_OR_YEARS = re.compile(
+    r"^[\s-]?(week|year)s?\b(?!\s*(?:of|in)\s+(?:the|a|this))", re.IGNORECASE
+)
 _BYTE_SCALES = (1e3, 1e6, 1e9, 1024.0, 1024.0**2, 1024.0**3)
 _POINTS = re.compile(
     r"^\s?(?:percent\b|per cent\b|%|points?\b|pts?\b|pp\b|percentage points?\b|[^\w\s]|$)",
@@ -296,6 +310,38 @@ _AT_MOST = re.compile(
 _AT_LEAST = re.compile(
     r"\b(?:over|above|more than|at least|upwards of|in excess of)\s*[~≈]?\s*$", re.IGNORECASE
 )
+
+
+_NOUN = re.compile(r"^\s+([A-Za-z][a-z-]+)(?:\s+([A-Za-z][a-z-]+))?")
+_NOT_NOUNS = {
+    "a", "an", "the", "of", "in", "on", "at", "per", "and", "or", "to", "for", "from", "with",
+    "is", "are", "was", "were", "this", "that", "last", "each", "more", "less", "than",
+    "month", "months", "week", "weeks", "year", "years", "day", "days", "percent", "times",
+}  # fmt: skip
+
+
+def _named_metrics(number: FoundNumber, clause: str, values: list[Stated]) -> list[Stated]:
+    """For a bare count of a plural noun ("9 active clients"), the cited metrics that count
+    that thing by name (`active_clients`): a fact with such a metric grounds the count
+    only through it."""
+    if number.unit is not MetricUnit.COUNT or number.in_words:
+        return []
+    match = _NOUN.match(clause[number.span[1] :])
+    if not match:
+        return []
+    plural = [w.lower() for w in match.groups() if w and w.lower() not in _NOT_NOUNS]
+    plural = [w for w in plural if w.endswith("s") and not w.endswith("ss")][:1]
+    if not plural:
+        return []
+    noun = plural[0].removesuffix("s")
+    return [
+        value
+        for value in values
+        if value.source not in ("title", "detail", "source line")
+        and value.fact_id is not None
+        and value.unit in (None, MetricUnit.COUNT)
+        and noun in {part.removesuffix("s") for part in value.source.split("_")}
+    ]
 
 
 def _fact_label(fact: Fact | None, stated: Stated) -> str:
@@ -368,15 +414,39 @@ class GroundingIndex:
         self, number: FoundNumber, clause: str, values: list[Stated]
     ) -> tuple[_Verdict, list[_Verdict]]:
         """Grounded or not against these values; the near misses, best first."""
+        named = _named_metrics(number, clause, values)
+        if named:
+            # a fact that counts the thing by name is read by that count alone
+            counting = {value.fact_id for value in named}
+            rest = [value for value in values if value.fact_id not in counting]
+            verdict, misses = self._judge_values(number, clause, named + rest)
+            if verdict.kind is None:
+                return verdict, misses
+            shown = ", ".join(f"{v.source} = {v.value:g} ({v.fact_id})" for v in named[:3])
+            return verdict, misses or [
+                _Verdict(
+                    WarningKind.UNGROUNDED_NUMBER,
+                    f"{number.text!r} counts what the cited facts count otherwise: {shown}",
+                    format_number(named[0].value),
+                    tuple(dict.fromkeys(v.fact_id for v in named if v.fact_id)),
+                )
+            ]
+        return self._judge_values(number, clause, values)
+
+    def _judge_values(
+        self, number: FoundNumber, clause: str, values: list[Stated]
+    ) -> tuple[_Verdict, list[_Verdict]]:
         slack = _slack(number)
         target = abs(number.value)
         claimed_direction = direction_near(clause, *number.span)
         before = clause[max(0, number.span[0] - 24) : number.span[0]]
         at_most, at_least = bool(_AT_MOST.search(before)), bool(_AT_LEAST.search(before))
         bare_noun = number.unit is MetricUnit.COUNT and not _POINTS.match(clause[number.span[1] :])
+        weeks_or_years = _WEEKS_OR_YEARS.match(clause[number.span[1] :])
+        duration = weeks_or_years[1].lower() if weeks_or_years and number.period is None else None
         misses: list[_Verdict] = []
         for stated in values:
-            for magnitude, unit in _candidates(number, stated):
+            for magnitude, unit in _candidates(number, stated, duration):
                 converted = magnitude
                 period_clash = False
                 if number.period is not None and stated.period is not None:
@@ -452,8 +522,9 @@ class GroundingIndex:
         claim: _Claim,
         union: tuple[str, ...],
         lens: list[Stated],
+        computed: list[Stated],
     ) -> _Verdict:
-        extra = [*lens, *self._gaps]
+        extra = [*lens, *self._gaps, *computed]
         nearest = self._cited_values(claim.nearest, extra)
         verdict, misses = self._judge(number, clause, nearest)
         cited_ids = set(claim.nearest)
@@ -465,14 +536,14 @@ class GroundingIndex:
             cited_ids |= set(union)
         if verdict.kind is None:
             return verdict
-        if misses:
-            return misses[0]
         ids = claim.nearest if not claim.fallback or claim.nearest else union
-        derivation = named_derivation(number, clause, self._cited_values(ids, []))
+        derivation = named_derivation(number, clause, self._cited_values(ids, computed))
         if derivation is None and claim.fallback:
-            derivation = named_derivation(number, clause, self._cited_values(union, []))
+            derivation = named_derivation(number, clause, self._cited_values(union, computed))
         if derivation is not None:
             return _GROUNDED
+        if misses:
+            return misses[0]
         other = self._elsewhere(number, cited_ids)
         if other is not None and other.fact_id is not None:
             fact = self.facts[other.fact_id]
@@ -523,9 +594,15 @@ class GroundingIndex:
             )
         skip: set[tuple[int, int]] = set()
         operands: dict[tuple[int, int], str] = {}
+        computed: list[Stated] = []  # results the claim's own arithmetic verified
         for arithmetic in find_arithmetic(text):
             skip |= {item.span for item in arithmetic.constants + arithmetic.results}
             operands |= {item.span: arithmetic.text for item in arithmetic.operands}
+            if not arithmetic.failure:
+                computed += [
+                    Stated(r.number.value, r.number.unit, r.number.period, None, None, "computed")
+                    for r in arithmetic.results
+                ]
             if arithmetic.failure:
                 warn(
                     WarningKind.DERIVATION,
@@ -536,7 +613,7 @@ class GroundingIndex:
         for number in claims(text):
             if any(lo <= number.span[0] < hi for lo, hi in skip):
                 continue
-            verdict = self._ground(number, text, claim, union, lens)
+            verdict = self._ground(number, text, claim, union, lens, computed)
             if verdict.kind is None:
                 continue
             words = claim.text[number.span[0] : number.span[1]]

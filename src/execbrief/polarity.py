@@ -55,6 +55,8 @@ def _none_found(fact: Fact) -> bool:
 _AUTH = _words(
     r"\b(?:authenticat\w*|authoriz\w*|authoris\w*|auth(?: check)?|login|token check"
     r"|signed requests?|IAM auth|API keys? required)\b"
+    r"|\b(?:checks?|verif(?:y|ies)|validates?|requires?) (?:a |an |the )?(?:\w+ )?"
+    r"(?:token|secret|signature|API key|password)s?\b"
 )
 _KEYS = _words(
     r"\b(?:(?:hard[- ]?coded|live|stripe|api|secret)\s+)*(?:keys?|secrets?|credentials?)\b"

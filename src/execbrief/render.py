@@ -86,22 +86,25 @@ def _provenance(outcome: PersonaRun) -> str:
 
 UNVERIFIED = "[unverified]"
 _FIELD = re.compile(
-    r"^(?:(?P<list>findings|recommendations|sections)\[(?P<index>\d+)\]\.)?(?P<name>\w+)$"
+    r"^(?:(?P<list>findings|kpis|recommendations|sections)\[(?P<index>\d+)\]\.)?(?P<name>\w+)$"
 )
+_UNMARKED = {WarningKind.UNCITED, WarningKind.MISSING_SECTION}
 
 
 def mark_ungrounded(report: Report, warnings: list[GroundingWarning]) -> Report:
-    """The report with each number the evidence does not state followed by a marker,
-    so a reviewer sees it where it stands, in every format."""
+    """The report with the words of each grounding warning (a number, a contradicting
+    phrase, an unknown id) followed by a marker, so a reviewer sees it where it stands,
+    in every format."""
     data = report.model_dump()
     for warning in warnings:
         match = _FIELD.match(warning.where)
-        if warning.kind is not WarningKind.UNGROUNDED_NUMBER or not warning.text or not match:
+        if warning.kind in _UNMARKED or not warning.text or not match:
             continue
         holder = data if not match["list"] else data[match["list"]][int(match["index"])]
         value = holder.get(match["name"])
         if isinstance(value, str):
-            pattern = re.compile(rf"(?<![\w$.,]){re.escape(warning.text)}(?![\w])")
+            marked = re.escape(f" {UNVERIFIED}")
+            pattern = re.compile(rf"(?<![\w$.,]){re.escape(warning.text)}(?![\w])(?!{marked})")
             holder[match["name"]] = pattern.sub(lambda m: f"{m.group(0)} {UNVERIFIED}", value)
     return Report.model_validate(data)
 
