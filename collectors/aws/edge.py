@@ -21,10 +21,10 @@ from .snapshot import (
     DnsRecord,
     HostedZone,
     PolicyStatement,
-    s3_bucket_of,
     SesAccount,
     SesIdentity,
     WebAcl,
+    s3_bucket_of,
 )
 
 
