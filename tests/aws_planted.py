@@ -46,6 +46,14 @@ class Planted:
     section: str | None = None  # the fact's section starts with it, when one resource has several
     code: bool = False  # needs the deployed archive, which moto does not serve
 
+    def raised_by(self, kind: str, resource: str | None, section: str | None) -> bool:
+        """Whether a fact of this kind, resource and section reports this problem."""
+        return (
+            kind == self.kind
+            and resource == self.resource
+            and (self.section is None or (section or "").startswith(self.section))
+        )
+
 
 def _s3(name: str) -> str:
     return f"arn:aws:s3:::{name}"

@@ -80,11 +80,7 @@ SECURITY_KINDS = {
 
 
 def _matches(planted: Planted, fact: Fact) -> bool:
-    return (
-        fact.kind == planted.kind
-        and fact.source.resource == planted.resource
-        and (planted.section is None or (fact.source.section or "").startswith(planted.section))
-    )
+    return planted.raised_by(fact.kind, fact.source.resource, fact.source.section)
 
 
 def assert_found_once(planted: list[Planted], facts: list[Fact]) -> None:
