@@ -132,8 +132,20 @@ def _token(problem: Planted) -> str:
     return "" if last in ("root", "account") else last
 
 
-def run_prowler(prowler: str, env: dict[str, str], work: Path) -> tuple[float, set[int], bool, str]:
-    """One Prowler scan: wall seconds, planted problems found, leaked, a summary line."""
+ProwlerRun = tuple[float, set[int], bool, str, dict[int, str]]
+
+
+def _named(finding: dict[str, Any]) -> str:
+    """What a Prowler finding says it is about: its resources and its one-line status."""
+    resources = finding.get("resources", [])
+    return json.dumps([[r.get("uid"), r.get("name")] for r in resources]) + str(
+        finding.get("status_detail", "")
+    )
+
+
+def run_prowler(prowler: str, env: dict[str, str], work: Path) -> ProwlerRun:
+    """One Prowler scan: wall seconds, planted problems found, leaked, a summary line, and
+    for each problem it missed what its checks said instead."""
     out = work / "prowler"
     shutil.rmtree(out, ignore_errors=True)
     command = [
@@ -160,16 +172,28 @@ def run_prowler(prowler: str, env: dict[str, str], work: Path) -> tuple[float, s
         raise SystemExit(f"prowler wrote no report ({done.returncode}): {done.stderr[-2000:]}")
     findings = json.loads(report.read_text())
     failed = [f for f in findings if f.get("status_code") == "FAIL"]
-    found = set()
-    for index, problem in enumerate(PLANTED):
-        for finding in failed:
-            check = finding.get("metadata", {}).get("event_code", "")
-            if check in problem.prowler and _token(problem) in json.dumps(finding):
-                found.add(index)
+    found = {
+        index
+        for index, problem in enumerate(PLANTED)
+        for finding in failed
+        if finding.get("metadata", {}).get("event_code") in problem.prowler
+        and _token(problem) in _named(finding)
+    }
     checks = {f.get("metadata", {}).get("event_code") for f in findings}
     output = _texts(out) + done.stdout + done.stderr
     summary = f"{len(checks)} checks, {len(findings)} findings, {len(failed)} FAIL"
-    return wall, found, any(canary in output for canary in CANARIES), summary
+    said: dict[int, str] = {}
+    for index, problem in enumerate(PLANTED):
+        statuses = sorted(
+            {
+                f"{f['metadata']['event_code']} {f.get('status_code')}"
+                for f in findings
+                if f.get("metadata", {}).get("event_code") in problem.prowler
+                and _token(problem) in _named(f)
+            }
+        )
+        said[index] = "; ".join(statuses) or "no such check ran"
+    return wall, found, any(canary in output for canary in CANARIES), summary, said
 
 
 def _version(command: list[str]) -> str:
@@ -182,6 +206,7 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=3, help="execbrief runs (median reported)")
     parser.add_argument("--prowler", default=os.environ.get("PROWLER") or shutil.which("prowler"))
     parser.add_argument("--skip-prowler", action="store_true")
+    parser.add_argument("--keep", type=Path, help="copy Prowler's report to this folder")
     args = parser.parse_args()
 
     server, url = _start_moto()
@@ -208,6 +233,8 @@ def main() -> int:
                 print("prowler: not installed; pip install prowler in a venv and pass --prowler")
             else:
                 theirs = run_prowler(args.prowler, env, work)
+                if args.keep:
+                    shutil.copytree(work / "prowler", args.keep, dirs_exist_ok=True)
     finally:
         server.stop()
 
@@ -221,8 +248,8 @@ def main() -> int:
     peer = _version([args.prowler, "--version"]) if theirs else "not run"
     print(f"moto {moto.__version__}; prowler: {peer}")
     print()
-    print("| planted problem | resource | execbrief | Prowler |")
-    print("|---|---|:-:|:-:|")
+    print("| planted problem | resource | execbrief | Prowler | Prowler's checks said |")
+    print("|---|---|:-:|:-:|---|")
     for index, problem in enumerate(PLANTED):
         name = problem.resource.split(":", 5)[-1] + (
             f" {problem.section}" if problem.section else ""
@@ -230,7 +257,8 @@ def main() -> int:
         mark = "yes" if index in found_ours else "no"
         other = "n/a" if theirs is None else ("yes" if index in theirs[1] else "no")
         note = " (code: moto serves no archive)" if problem.code else ""
-        print(f"| `{problem.kind}`{note} | {name} | {mark} | {other} |")
+        said = "" if theirs is None or index in theirs[1] else theirs[4][index]
+        print(f"| `{problem.kind}`{note} | {name} | {mark} | {other} | {said} |")
     total = len(PLANTED)
     print()
     print(
@@ -239,7 +267,7 @@ def main() -> int:
         f"{any(leak for _, _, leak in ours)}"
     )
     if theirs is not None:
-        wall, found, leaked, summary = theirs
+        wall, found, leaked, summary, _ = theirs
         print(
             f"Prowler: {len(found)}/{total} found; wall {wall:.2f} s ({summary}); "
             f"planted value leaked: {leaked}"
