@@ -38,7 +38,7 @@ sources:
 FINDINGS = {
     "aws.cloudfront.no_waf",
     "aws.s3.public",
-    "aws.lambda.secret_env_name",
+    "aws.lambda.secret_in_env",
     "aws.dynamodb.no_pitr",
     "aws.lambda.url_no_auth",
     "aws.apigw.route_no_auth",

@@ -8,6 +8,7 @@ the other services.
 
 from __future__ import annotations
 
+import os
 import re
 import threading
 from collections.abc import Callable, Iterable, Iterator
@@ -144,6 +145,19 @@ def _one_line(text: str, limit: int = 300) -> str:
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
+_ACCOUNT_HOST = re.compile(r"^(\w+://)\d{12}\.")
+
+
+def _drop_account_host(request: Any, **_: Any) -> None:
+    request.url = _ACCOUNT_HOST.sub(r"\1", request.url)
+
+
+def _overridden(service: str) -> bool:
+    """An endpoint override (an emulator) is set for `service` through the environment."""
+    variable = "AWS_ENDPOINT_URL_" + service.upper().replace("S3CONTROL", "S3_CONTROL")
+    return bool(os.environ.get(variable) or os.environ.get("AWS_ENDPOINT_URL"))
+
+
 class CallFailed(Exception):
     """A call failed and its gap is recorded; the reader gives up on what needed it."""
 
@@ -164,11 +178,13 @@ class ClientPool:
         with self._lock:
             key = (service, region)
             if key not in self._clients:
-                self._clients[key] = self._session.client(
-                    service,
-                    region_name=region,
-                    config=BOTO_CONFIG,
-                )
+                client = self._session.client(service, region_name=region, config=BOTO_CONFIG)
+                if service == "s3control" and _overridden(service):
+                    # S3 Control puts the account id in front of the host
+                    # (`<account>.s3-control…`), which an override such as
+                    # `http://127.0.0.1:5000` cannot resolve.
+                    client.meta.events.register("before-send.s3-control", _drop_account_host)
+                self._clients[key] = client
             return self._clients[key]
 
 

@@ -24,6 +24,7 @@ from .snapshot import (
     SesAccount,
     SesIdentity,
     WebAcl,
+    s3_bucket_of,
 )
 
 
@@ -301,11 +302,17 @@ def _distribution(calls: ServiceCalls, summary: Response) -> CloudFrontDistribut
 
 def _origin(origin: Response) -> CloudFrontOrigin:
     s3_config = origin.get("S3OriginConfig")
+    domain = origin["DomainName"]
+    # Some endpoints drop an empty S3OriginConfig; an S3 REST host without a custom
+    # origin config is an S3 origin all the same.
+    s3_host = s3_config is not None or (
+        "CustomOriginConfig" not in origin and s3_bucket_of(domain) is not None
+    )
     return CloudFrontOrigin(
         id=origin["Id"],
-        domain_name=origin["DomainName"],
+        domain_name=domain,
         # A website endpoint is a custom origin to CloudFront: it cannot use OAC.
-        s3=s3_config is not None and ".s3-website" not in origin["DomainName"],
+        s3=s3_host and ".s3-website" not in domain,
         oac_id=origin.get("OriginAccessControlId") or None,
         oai=(s3_config or {}).get("OriginAccessIdentity") or None,
     )

@@ -153,7 +153,7 @@ def _authorization_details(
             )
             policies.append(
                 IamPolicy(
-                    name=policy["PolicyName"],
+                    name=policy.get("PolicyName") or policy["Arn"].rsplit("/", 1)[-1],
                     arn=policy["Arn"],
                     attachments=policy.get("AttachmentCount", 0),
                     statements=parse_policy(default.get("Document")),

@@ -189,9 +189,9 @@ def _key_facts(
     make: FactMaker, user: IamUser, key: AccessKey, entity: str | None
 ) -> Iterator[Fact]:
     section = f"access-key-{key.slot}"
-    if _older(make, key.last_rotated, CREDENTIAL_MAX_DAYS):
-        assert key.last_rotated is not None  # _older checked it
-        days = (make.now - key.last_rotated).days
+    rotated = key.last_rotated
+    if rotated is not None and _older(make, rotated, CREDENTIAL_MAX_DAYS):
+        days = (make.now - rotated).days
         yield make.fact(
             "aws.iam.access_key_old",
             Source(resource=user.arn, section=section),

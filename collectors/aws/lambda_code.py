@@ -108,7 +108,7 @@ def _aws_host(host: str) -> bool:
     return host.endswith((".amazonaws.com", ".amazonaws.com.cn"))
 
 
-def download_code(location: str, endpoint_url: str) -> bytes:
+def download_code(location: str, endpoint_url: str, limit: int = MAX_ARCHIVE_BYTES) -> bytes:
     """The archive at a pre-signed `Code.Location`, read into memory, never to disk.
 
     Against an emulator (an endpoint outside AWS) an AWS-hosted location is not fetched:
@@ -120,7 +120,7 @@ def download_code(location: str, endpoint_url: str) -> bytes:
     if _aws_host(url.hostname or "") and not _aws_host(urlsplit(endpoint_url).hostname or ""):
         raise CodeUnavailable(f"code location on {url.hostname} is outside the configured endpoint")
     with urllib.request.urlopen(location, timeout=30) as response:  # noqa: S310  # scheme checked above
-        archive: bytes = response.read(MAX_ARCHIVE_BYTES + 1)
-    if len(archive) > MAX_ARCHIVE_BYTES:
-        raise CodeUnavailable(f"code archive larger than {MAX_ARCHIVE_BYTES // 2**20} MB")
+        archive: bytes = response.read(limit + 1)
+    if len(archive) > limit:
+        raise CodeUnavailable(f"code archive larger than {limit:,} bytes is not read")
     return archive

@@ -46,7 +46,8 @@ def parse_policy(document: str | dict[str, Any] | None) -> list[PolicyStatement]
     if isinstance(document, str):
         text = document if document.lstrip().startswith("{") else unquote(document)
         document = json.loads(text)
-    assert isinstance(document, dict)  # json.loads of an object literal
+    if not isinstance(document, dict):
+        return []
     raw = document.get("Statement", [])
     statements = raw if isinstance(raw, list) else [raw]
     return [_statement(entry) for entry in statements if isinstance(entry, dict)]

@@ -9,6 +9,7 @@ enter it (the project table contributes only the values of its two count attribu
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 from pathlib import Path
 from typing import Final, Literal
@@ -34,6 +35,19 @@ class Strict(BaseModel):
 
 
 _NEW = "None in snapshots written before execbrief read it, and when its call failed."
+
+
+# `<bucket>.s3.amazonaws.com`, `<bucket>.s3.<region>.amazonaws.com`, `<bucket>.s3-<region>…`,
+# and the website endpoints `<bucket>.s3-website-<region>…` / `<bucket>.s3-website.<region>…`.
+_S3_HOST = re.compile(
+    r"^(?P<bucket>[a-z0-9][a-z0-9.-]*?)\.s3(?:[.-][a-z0-9.-]+)?\.amazonaws\.com(?:\.cn)?$"
+)
+
+
+def s3_bucket_of(host: str) -> str | None:
+    """The bucket an S3 REST or website host name serves, if it is one."""
+    match = _S3_HOST.match(host.lower().rstrip("."))
+    return match.group("bucket") if match else None
 
 
 class PolicyStatement(Strict):

@@ -14,13 +14,8 @@ from collections.abc import Iterator
 from execbrief.models import Fact, Severity, Source
 
 from .resource_facts import FactMaker
-from .snapshot import CloudFrontDistribution, Domain, HostedZone
+from .snapshot import CloudFrontDistribution, Domain, HostedZone, s3_bucket_of
 
-# `<bucket>.s3.amazonaws.com`, `<bucket>.s3.<region>.amazonaws.com`, `<bucket>.s3-<region>…`,
-# and the website endpoints `<bucket>.s3-website-<region>…` / `<bucket>.s3-website.<region>…`.
-_S3_HOST = re.compile(
-    r"^(?P<bucket>[a-z0-9][a-z0-9.-]*?)\.s3(?:[.-][a-z0-9.-]+)?\.amazonaws\.com(?:\.cn)?$"
-)
 _S3_WEBSITE_ALIAS = re.compile(r"^s3-website[.-][a-z0-9-]+\.amazonaws\.com$")
 _CLOUDFRONT_HOST = re.compile(r"^[a-z0-9]+\.cloudfront\.net$")
 # Address blocks AWS has announced for EC2 for years (a conservative subset of its
@@ -47,12 +42,6 @@ AWS_EC2_BLOCKS = tuple(
         "54.224.0.0/11",
     )
 )
-
-
-def s3_bucket_of(host: str) -> str | None:
-    """The bucket an S3 REST or website host name serves, if it is one."""
-    match = _S3_HOST.match(host.lower().rstrip("."))
-    return match.group("bucket") if match else None
 
 
 def _read(make: FactMaker, action: str) -> bool:
