@@ -17,7 +17,7 @@ from execbrief.mail.events import (
     read_delivery_events,
     read_events,
 )
-from execbrief.mail.events_setup import DESTINATION_NAME, setup_events
+from execbrief.mail.events_setup import setup_events
 from execbrief.mail.ledger import append_record, read_records
 from execbrief.models import (
     DeliveryEvent,
@@ -183,7 +183,7 @@ def test_setup_creates_the_chain_and_a_second_setup_only_finds_it(moto_server: s
     destination = boto3.client("ses", region_name=REGION).describe_configuration_set(
         ConfigurationSetName="execbrief", ConfigurationSetAttributeNames=["eventDestinations"]
     )["EventDestinations"][0]
-    assert destination["Name"] == DESTINATION_NAME
+    assert destination["Name"] == QUEUE
     assert destination["SNSDestination"] == {"TopicARN": _topic_arn()}
     assert set(destination["MatchingEventTypes"]) == {
         "send",
