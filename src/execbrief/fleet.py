@@ -138,7 +138,8 @@ def run_fleet(
     pool: Executor
     if executor == "process":
         pool = ProcessPoolExecutor(
-            max_workers=min(jobs, len(roots)), mp_context=multiprocessing.get_context("spawn")
+            max_workers=max(1, min(jobs, len(roots))),
+            mp_context=multiprocessing.get_context("spawn"),
         )
     else:
         pool = ThreadPoolExecutor(max_workers=jobs)
