@@ -116,3 +116,10 @@ def test_run_with_workspaces_matching_nothing_exits_2(cli: Any, tmp_path: Path) 
 
     assert result.code == 2
     assert "no workspace matched" in result.err
+
+
+def test_workspace_and_workspaces_together_are_refused(cli: Any, tmp_path: Path) -> None:
+    result = cli("run", "--workspace", tmp_path, "--workspaces", str(tmp_path / "*"))
+
+    assert result.code == 2
+    assert "not both" in result.err

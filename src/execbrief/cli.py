@@ -271,6 +271,8 @@ def run(
 ) -> int:
     """Collect, generate, render, then send (unless --no-send): the whole pipeline."""
     if workspaces is not None:
+        if workspace is not None:
+            raise ConfigError("give --workspace or --workspaces, not both")
         return _run_fleet(workspaces, jobs, persona or [], strict, as_json)
     ws = _workspace(workspace)
     persona_ids = persona or []
