@@ -17,7 +17,7 @@ from execbrief.mail.events import (
     read_delivery_events,
     read_events,
 )
-from execbrief.mail.events_setup import DESTINATION_NAME, setup_events
+from execbrief.mail.events_setup import setup_events
 from execbrief.mail.ledger import append_record, read_records
 from execbrief.models import (
     DeliveryEvent,
@@ -183,7 +183,7 @@ def test_setup_creates_the_chain_and_a_second_setup_only_finds_it(moto_server: s
     destination = boto3.client("ses", region_name=REGION).describe_configuration_set(
         ConfigurationSetName="execbrief", ConfigurationSetAttributeNames=["eventDestinations"]
     )["EventDestinations"][0]
-    assert destination["Name"] == DESTINATION_NAME
+    assert destination["Name"] == QUEUE
     assert destination["SNSDestination"] == {"TopicARN": _topic_arn()}
     assert set(destination["MatchingEventTypes"]) == {
         "send",
@@ -289,12 +289,15 @@ def test_malformed_and_foreign_messages_are_reported_skips_left_in_the_queue(
 ) -> None:
     outputs = tmp_path / "outputs"
     run = _run_with_sent(outputs, "cto", "msg-1")
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "elsewhere" / "manifest.json").write_text("{}")  # a run-like folder outside
     sqs = boto3.client("sqs", region_name=REGION)
     bodies = [
         "not json at all",
         json.dumps({"Type": "Notification", "Message": "[1, 2]"}),
         json.dumps({"eventType": "Bounce", "bounce": {}}),
         bounce_event("msg-from-elsewhere"),
+        bounce_event("msg-2", "../elsewhere", "cto"),
         json.dumps(
             {
                 "eventType": "Bounce",
@@ -310,14 +313,16 @@ def test_malformed_and_foreign_messages_are_reported_skips_left_in_the_queue(
     report = read_events(MAIL, outputs)
 
     reasons = [s.reason for s in report.skipped]
-    assert len(reasons) == 5
+    assert len(reasons) == 6
     assert reasons[0].startswith("not JSON")
     assert reasons[1] == "not an SES event object"
     assert reasons[2] == "the SES event has no mail.messageId"
     assert reasons[3] == "message msg-from-elsewhere was not sent from a run of this workspace"
-    assert reasons[4].startswith("the SES event does not fit")
+    assert reasons[4] == "message msg-2 was not sent from a run of this workspace"
+    assert reasons[5].startswith("the SES event does not fit")
     assert len(report.recorded) == 1
-    assert _hidden_and_visible() == (5, 0)
+    assert _hidden_and_visible() == (6, 0)
+    assert not (tmp_path / "elsewhere" / "delivery-events.jsonl").exists()
 
 
 def test_only_a_permanent_bounce_not_followed_by_a_delivery_counts_as_bounced(

@@ -40,7 +40,7 @@ from execbrief.revisions import require_drafts
 from execbrief.runs import LATEST, RunFolder
 from execbrief.scaffold import review_steps, scaffold_workspace
 from execbrief.send import describe_message, load_message
-from execbrief.tables import audit_table, diff_table, personas_table, run_table
+from execbrief.tables import audit_table, diff_table, fleet_table, personas_table, run_table
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -294,8 +294,23 @@ def run(
     ] = False,
     strict: StrictOpt = False,
     as_json: JsonOpt = False,
+    workspaces: Annotated[
+        str | None,
+        typer.Option(
+            "--workspaces",
+            help="Many workspaces: a quoted glob of folders ('clients/*') or a file listing"
+            " one a line; collect, generate and render each (no send), one summary table.",
+        ),
+    ] = None,
+    jobs: Annotated[
+        int, typer.Option("--jobs", min=1, max=64, help="With --workspaces: how many at once.")
+    ] = 4,
 ) -> int:
     """Collect, generate and render drafts for review; with --send, send them too."""
+    if workspaces is not None:
+        if workspace is not None:
+            raise ConfigError("give --workspace or --workspaces, not both")
+        return _run_fleet(workspaces, jobs, persona or [], strict, as_json)
     ws = _workspace(workspace)
     persona_ids = persona or []
     # refuse unknown personas and unusable mail settings before collecting anything
@@ -314,6 +329,25 @@ def run(
         err.print(f"Drafts written, nothing sent. Next: {' -> '.join(review_steps(ws.root)[1:])}")
     _summary(folder, as_json)
     return _exit_code(outcomes, deliveries)
+
+
+def _run_fleet(spec: str, jobs: int, persona_ids: list[str], strict: bool, as_json: bool) -> int:
+    from execbrief.fleet import FleetStatus, find_workspaces, run_fleet
+
+    roots = find_workspaces(spec)
+    err.print(f"Running {len(roots)} workspaces, {min(jobs, len(roots))} at a time (no send)")
+    with _progress("Workspaces", len(roots)) as advance:
+        outcomes = run_fleet(
+            roots, jobs=jobs, persona_ids=persona_ids, strict=strict, on_done=lambda _: advance()
+        )
+    if as_json:
+        sys.stdout.write(json.dumps([o.model_dump(mode="json") for o in outcomes], indent=2) + "\n")
+    else:
+        out.print(fleet_table(outcomes))
+        for outcome in outcomes:
+            if outcome.error:
+                err.print(f"[red]{escape(outcome.workspace)}:[/] {escape(outcome.error)}")
+    return EXIT_FAILED if any(o.status is FleetStatus.FAILED for o in outcomes) else EXIT_OK
 
 
 @app.command()

@@ -307,9 +307,12 @@ class _RunIndex:
         """The run and persona that sent `message_id`: its tags, else the ledgers."""
         run_tag, persona_tag = tags.get("run"), tags.get("persona")
         if run_tag and persona_tag and run_tag != LATEST:
-            folder = self._outputs / run_tag
-            if (folder / "manifest.json").is_file():
-                return RunFolder(folder.resolve()), persona_tag
+            folder = (self._outputs / run_tag).resolve()
+            # A tag is only text on a queue message: it must name a run folder right
+            # under outputs, never a path elsewhere.
+            inside = folder.parent == self._outputs.resolve()
+            if inside and (folder / "manifest.json").is_file():
+                return RunFolder(folder), persona_tag
         return self._ledger_index().get(message_id)
 
     def _ledger_index(self) -> dict[str, tuple[RunFolder, str]]:

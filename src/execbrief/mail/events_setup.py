@@ -22,7 +22,6 @@ from execbrief.config import MailConfig
 from execbrief.errors import ConfigError
 from execbrief.mail.events import aws_client, aws_failed, events_queue
 
-DESTINATION_NAME = "execbrief-events"
 # SES v1 spells the types in lower camel case; these are the kinds execbrief records.
 MATCHING_EVENT_TYPES = ["send", "delivery", "bounce", "complaint", "reject", "deliveryDelay"]
 MAX_RECEIVES = 5  # then SQS moves an unmatched or malformed message to the dead letters
@@ -59,7 +58,7 @@ def setup_events(mail: MailConfig, session: boto3.Session | None = None) -> list
     queue_arn = _queue_arn(sqs, queue_url)
     steps.append(_queue_policy(sqs, queue_url, queue_arn, topic_arn))
     steps.append(_subscription(sns, topic_arn, queue_arn))
-    steps.append(_event_destination(ses, mail.configuration_set, topic_arn))
+    steps.append(_event_destination(ses, mail.configuration_set, queue, topic_arn))
     return steps
 
 
@@ -195,9 +194,10 @@ def _subscription(sns: Any, topic_arn: str, queue_arn: str) -> SetupStep:
     )
 
 
-def _event_destination(ses: Any, configuration_set: str, topic_arn: str) -> SetupStep:
+def _event_destination(ses: Any, configuration_set: str, name: str, topic_arn: str) -> SetupStep:
     # SES v1 and v2 address the same configuration sets; the event destination goes
     # through v1 because moto, the server the tests run against, implements only v1's.
+    # Named like the queue, so workspaces sharing a configuration set each add their own.
     answer = _call(
         ses,
         "ses:DescribeConfigurationSet",
@@ -205,9 +205,9 @@ def _event_destination(ses: Any, configuration_set: str, topic_arn: str) -> Setu
         ConfigurationSetName=configuration_set,
         ConfigurationSetAttributeNames=["eventDestinations"],
     )
-    label = f"{configuration_set}/{DESTINATION_NAME}"
+    label = f"{configuration_set}/{name}"
     for destination in answer.get("EventDestinations") or []:
-        if destination and destination.get("Name") == DESTINATION_NAME:
+        if destination and destination.get("Name") == name:
             return SetupStep(resource="SES event destination", name=label, action="found")
     _call(
         ses,
@@ -215,7 +215,7 @@ def _event_destination(ses: Any, configuration_set: str, topic_arn: str) -> Setu
         "create_configuration_set_event_destination",
         ConfigurationSetName=configuration_set,
         EventDestination={
-            "Name": DESTINATION_NAME,
+            "Name": name,
             "Enabled": True,
             "MatchingEventTypes": MATCHING_EVENT_TYPES,
             "SNSDestination": {"TopicARN": topic_arn},
