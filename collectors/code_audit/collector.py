@@ -10,18 +10,29 @@ from __future__ import annotations
 import glob
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Protocol
 
 from execbrief.config import CollectContext
 from execbrief.errors import ConfigError
-from execbrief.models import CollectResult, Entity, Gap
-from execbrief.secrets.rules import prefilter
+from execbrief.models import CollectResult, Entity, Fact, Gap
+from execbrief.secrets.rules import Prefilter, prefilter
 
 from .endpoints import EndpointsCheck
+from .forked import ForkedCall, spare_cores
 from .python_checks import PythonCheck
-from .repo_files import COLLECTOR, AuditScope, ReadOutcome, SourceFile, list_repo, read_source
+from .repo_files import (
+    COLLECTOR,
+    AuditScope,
+    ReadOutcome,
+    RepoFile,
+    SourceFile,
+    list_repo,
+    read_source,
+)
 from .repo_inventory import EnvFilesCheck, InventoryCheck
 from .secrets_scan import SecretsCheck, mask
 
@@ -36,9 +47,21 @@ class Check(Protocol):
         """Look at one text file of the repository."""
         ...
 
+    def part(self) -> object:
+        """What `visit` gathered for `finish`, to hand from a worker to the main check."""
+        ...
+
+    def absorb(self, part: object) -> None:
+        """Take in a worker's `part`, as if its files had been visited here, in order."""
+        ...
+
     def finish(self) -> None:
         """Record the facts that need the whole repository."""
         ...
+
+
+# Repositories with fewer files are read in one process: a fork costs more than it saves.
+PARALLEL_MIN_FILES = 1000
 
 
 class CodeAuditCollector:
@@ -125,39 +148,100 @@ def audit_repo(
     listing = list_repo(root)
     scope.is_git = listing.is_git
     scope.gaps.extend(listing.gaps)
-    secrets = SecretsCheck(scope, prefilter(engine)) if "secrets" in checks else None
-    inventory = InventoryCheck(scope) if "inventory" in checks else None
-    selected: list[Check] = [
-        check
-        for check in (
-            secrets,
-            EnvFilesCheck(scope) if "env" in checks else None,
-            PythonCheck(scope) if "python" in checks else None,
-            EndpointsCheck(scope) if "endpoints" in checks else None,
-            inventory,
-        )
-        if check is not None
+    engine_impl = prefilter(engine)  # compiled before any fork, so workers share it
+    files = listing.files
+    workers = spare_cores() if len(files) >= PARALLEL_MIN_FILES else 0
+    size = -(-len(files) // (workers + 1))  # contiguous parts keep the facts in file order
+    parts = [files[i : i + size] for i in range(0, len(files), size)] if files else [[]]
+    forked = [
+        ForkedCall(partial(_visit_part, scope, checks, engine_impl, part, max_file_bytes))
+        for part in parts[1:]
     ]
-    too_large: list[str] = []
-    not_utf8: list[str] = []
-    for file in listing.files:
+    selected = _make_checks(scope, checks, engine_impl, history=True)
+    outcome = _visit_files(scope, selected, parts[0], max_file_bytes)
+    for call in forked:
+        other = call.result()
+        scope.facts.extend(other.facts)
+        scope.gaps.extend(other.gaps)
+        outcome.too_large.extend(other.too_large)
+        outcome.not_utf8.extend(other.not_utf8)
+        for check, part in zip(selected, other.parts, strict=True):
+            check.absorb(part)
+    for check in selected:
+        check.finish()
+    _summarise(scope, outcome.too_large, f"larger than {max_file_bytes:,} bytes; not read")
+    _summarise(
+        scope, outcome.not_utf8, "not UTF-8; read with replacement characters where text was needed"
+    )
+    result = CollectResult(facts=scope.facts, gaps=scope.gaps)
+    secrets = next((c for c in selected if isinstance(c, SecretsCheck)), None)
+    return _redact(result, secrets.raw_values if secrets else set())
+
+
+def _make_checks(
+    scope: AuditScope, checks: frozenset[str], engine: Prefilter, history: bool
+) -> list[Check]:
+    """The selected checks, in the order every file is handed to them."""
+    made: list[Check] = []
+    if "secrets" in checks:
+        made.append(SecretsCheck(scope, engine, history=history))
+    if "env" in checks:
+        made.append(EnvFilesCheck(scope))
+    if "python" in checks:
+        made.append(PythonCheck(scope))
+    if "endpoints" in checks:
+        made.append(EndpointsCheck(scope))
+    if "inventory" in checks:
+        made.append(InventoryCheck(scope))
+    return made
+
+
+@dataclass
+class _Visited:
+    """One part of the file list after every check saw it."""
+
+    too_large: list[str] = field(default_factory=list)
+    not_utf8: list[str] = field(default_factory=list)
+    facts: list[Fact] = field(default_factory=list)
+    gaps: list[Gap] = field(default_factory=list)
+    parts: list[object] = field(default_factory=list)
+
+
+def _visit_files(
+    scope: AuditScope, selected: list[Check], files: list[RepoFile], max_file_bytes: int
+) -> _Visited:
+    """Read each file once and hand it to every check."""
+    visited = _Visited()
+    inventory = next((c for c in selected if isinstance(c, InventoryCheck)), None)
+    for file in files:
         outcome, source = read_source(file, max_file_bytes, scope)
         if inventory is not None:
             inventory.count(file, outcome)
         if outcome is ReadOutcome.TOO_LARGE:
-            too_large.append(file.rel)
+            visited.too_large.append(file.rel)
         if source is None:
             continue
         for check in selected:
             check.visit(source)
         if source.not_utf8:
-            not_utf8.append(file.rel)
-    for check in selected:
-        check.finish()
-    _summarise(scope, too_large, f"larger than {max_file_bytes:,} bytes; not read")
-    _summarise(scope, not_utf8, "not UTF-8; read with replacement characters where text was needed")
-    result = CollectResult(facts=scope.facts, gaps=scope.gaps)
-    return _redact(result, secrets.raw_values if secrets else set())
+            visited.not_utf8.append(file.rel)
+    return visited
+
+
+def _visit_part(
+    parent: AuditScope,
+    checks: frozenset[str],
+    engine: Prefilter,
+    files: list[RepoFile],
+    max_file_bytes: int,
+) -> _Visited:
+    """In a worker: visit `files` with checks of its own; facts, gaps and parts go back."""
+    scope = replace(parent, facts=[], gaps=[])
+    selected = _make_checks(scope, checks, engine, history=False)
+    visited = _visit_files(scope, selected, files, max_file_bytes)
+    visited.facts, visited.gaps = scope.facts, scope.gaps
+    visited.parts = [check.part() for check in selected]
+    return visited
 
 
 def _summarise(scope: AuditScope, rels: list[str], reason: str) -> None:

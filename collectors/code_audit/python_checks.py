@@ -10,6 +10,7 @@ import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import cast
 
 from execbrief.models import Severity
 
@@ -65,6 +66,12 @@ class PythonCheck:
             detail=f"{where} does not parse ({message}); it cannot be imported or deployed as is.",
             tags=["quality"],
         )
+
+    def part(self) -> object:
+        return self._parsed
+
+    def absorb(self, part: object) -> None:
+        self._parsed.extend(cast(list[str], part))
 
     def finish(self) -> None:
         deadline = time.monotonic() + BANDIT_TIMEOUT

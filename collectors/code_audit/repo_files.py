@@ -16,9 +16,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
-from pathlib import Path, PurePosixPath
+from functools import cached_property
+from pathlib import Path
 
 from execbrief.models import Fact, Gap, Severity, Source
+from execbrief.secrets.rules import suffix_of
 
 COLLECTOR = "code_audit"
 
@@ -125,13 +127,14 @@ class RepoFile:
     path: Path
     tracked: bool | None
 
-    @property
+    @cached_property
     def name(self) -> str:
-        return PurePosixPath(self.rel).name
+        return self.rel.rpartition("/")[2]
 
-    @property
+    @cached_property
     def suffix(self) -> str:
-        return PurePosixPath(self.rel).suffix.lower()
+        # PurePosixPath's rule without building one per file: ".bashrc" has no suffix.
+        return suffix_of(self.name)
 
 
 class ReadOutcome(Enum):
