@@ -21,6 +21,7 @@ from execbrief.errors import ConfigError
 from execbrief.models import CollectResult, Entity, Fact, Gap
 from execbrief.secrets.rules import Prefilter, prefilter
 
+from .audit_cache import AuditCache
 from .endpoints import EndpointsCheck
 from .forked import ForkedCall, spare_cores
 from .python_checks import PythonCheck
@@ -70,10 +71,14 @@ class CodeAuditCollector:
     name = COLLECTOR
 
     def __init__(
-        self, checks: set[str] | None = None, max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
+        self,
+        checks: set[str] | None = None,
+        max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
+        cache: AuditCache | None = None,
     ) -> None:
         self.checks = validate_checks(checks)
         self.max_file_bytes = max_file_bytes
+        self.cache = cache if cache is not None else AuditCache()
 
     def collect(self, ctx: CollectContext) -> CollectResult:
         result = CollectResult()
@@ -91,7 +96,9 @@ class CodeAuditCollector:
                 )
             for path in paths:
                 entity = match_entity(path.name, entities)
-                repo = audit_repo(path, self.checks, ctx.now, entity, self.max_file_bytes)
+                repo = audit_repo(
+                    path, self.checks, ctx.now, entity, self.max_file_bytes, cache=self.cache
+                )
                 result.facts.extend(repo.facts)
                 result.gaps.extend(repo.gaps)
         return result
@@ -103,12 +110,13 @@ def audit_paths(
     now: datetime,
     max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
     engine: str = "auto",
+    cache: AuditCache | None = None,
 ) -> CollectResult:
     """Audit folders outside any workspace; facts carry no entity."""
     selected = validate_checks(checks)
     result = CollectResult()
     for path in paths:
-        repo = audit_repo(Path(path), selected, now, None, max_file_bytes, engine)
+        repo = audit_repo(Path(path), selected, now, None, max_file_bytes, engine, cache)
         result.facts.extend(repo.facts)
         result.gaps.extend(repo.gaps)
     return result
@@ -135,16 +143,36 @@ def audit_repo(
     entity: str | None,
     max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
     engine: str = "auto",
+    cache: AuditCache | None = None,
 ) -> CollectResult:
     """Run the selected checks over one repository folder.
 
     `engine` picks the secret prefilter: auto (hyperscan when installed), hyperscan or re.
+    With a `cache`, a clean git work tree audited before in the same state is not read.
     """
-    name = root.resolve().name or str(root)
-    scope = AuditScope(repo=name, root=root, entity=entity, now=now)
     if not root.is_dir():
+        scope = AuditScope(repo=root.resolve().name or str(root), root=root, entity=entity, now=now)
         scope.gap("", f"repository folder not found: {root}", hint="check the path")
         return CollectResult(gaps=scope.gaps)
+    key = cache.key(root, checks, entity, max_file_bytes, now) if cache else None
+    if cache and key and (cached := cache.load(key, now)) is not None:
+        return cached
+    result = _audit(root, checks, now, entity, max_file_bytes, engine)
+    if cache and key:
+        cache.store(key, result)
+    return result
+
+
+def _audit(
+    root: Path,
+    checks: frozenset[str],
+    now: datetime,
+    entity: str | None,
+    max_file_bytes: int,
+    engine: str,
+) -> CollectResult:
+    name = root.resolve().name or str(root)
+    scope = AuditScope(repo=name, root=root, entity=entity, now=now)
     listing = list_repo(root)
     scope.is_git = listing.is_git
     scope.gaps.extend(listing.gaps)
