@@ -83,6 +83,7 @@ class CodeAuditCollector:
     def collect(self, ctx: CollectContext) -> CollectResult:
         result = CollectResult()
         entities = ctx.config.entities
+        jobs: list[tuple[Path, str | None]] = []
         for pattern in ctx.config.sources.repos:
             paths = _expand(ctx.root, pattern)
             if not paths:
@@ -94,13 +95,10 @@ class CodeAuditCollector:
                         hint="check sources.repos in execbrief.yaml",
                     )
                 )
-            for path in paths:
-                entity = match_entity(path.name, entities)
-                repo = audit_repo(
-                    path, self.checks, ctx.now, entity, self.max_file_bytes, cache=self.cache
-                )
-                result.facts.extend(repo.facts)
-                result.gaps.extend(repo.gaps)
+            jobs.extend((path, match_entity(path.name, entities)) for path in paths)
+        for repo in audit_many(jobs, self.checks, ctx.now, self.max_file_bytes, "auto", self.cache):
+            result.facts.extend(repo.facts)
+            result.gaps.extend(repo.gaps)
         return result
 
 
@@ -115,11 +113,58 @@ def audit_paths(
     """Audit folders outside any workspace; facts carry no entity."""
     selected = validate_checks(checks)
     result = CollectResult()
-    for path in paths:
-        repo = audit_repo(Path(path), selected, now, None, max_file_bytes, engine, cache)
+    jobs: list[tuple[Path, str | None]] = [(Path(path), None) for path in paths]
+    for repo in audit_many(jobs, selected, now, max_file_bytes, engine, cache):
         result.facts.extend(repo.facts)
         result.gaps.extend(repo.gaps)
     return result
+
+
+# Fewer repositories than this are audited in one process.
+PARALLEL_MIN_REPOS = 4
+
+
+def audit_many(
+    jobs: list[tuple[Path, str | None]],
+    checks: frozenset[str],
+    now: datetime,
+    max_file_bytes: int,
+    engine: str,
+    cache: AuditCache | None,
+) -> list[CollectResult]:
+    """Audit each (folder, entity), in order; many repositories are split over the cores.
+
+    When the repositories are split, each is read in one process: the cores are busy.
+    """
+    workers = spare_cores() if len(jobs) >= PARALLEL_MIN_REPOS else 0
+    prefilter(engine)  # compiled before any fork, so workers share it
+    size = -(-len(jobs) // (workers + 1)) or 1
+    parts = [jobs[i : i + size] for i in range(0, len(jobs), size)] or [[]]
+    run = partial(
+        _audit_part, checks=checks, now=now, max_file_bytes=max_file_bytes, engine=engine,
+        cache=cache, split_files=not workers,
+    )  # fmt: skip
+    forked = [ForkedCall(partial(run, part)) for part in parts[1:]]
+    results = run(parts[0])
+    for call in forked:
+        results.extend(call.result())
+    return results
+
+
+def _audit_part(
+    jobs: list[tuple[Path, str | None]],
+    *,
+    checks: frozenset[str],
+    now: datetime,
+    max_file_bytes: int,
+    engine: str,
+    cache: AuditCache | None,
+    split_files: bool,
+) -> list[CollectResult]:
+    return [
+        audit_repo(path, checks, now, entity, max_file_bytes, engine, cache, split_files)
+        for path, entity in jobs
+    ]
 
 
 def validate_checks(checks: Iterable[str] | None) -> frozenset[str]:
@@ -144,6 +189,7 @@ def audit_repo(
     max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
     engine: str = "auto",
     cache: AuditCache | None = None,
+    split_files: bool = True,
 ) -> CollectResult:
     """Run the selected checks over one repository folder.
 
@@ -157,7 +203,7 @@ def audit_repo(
     key = cache.key(root, checks, entity, max_file_bytes, now) if cache else None
     if cache and key and (cached := cache.load(key, now)) is not None:
         return cached
-    result = _audit(root, checks, now, entity, max_file_bytes, engine)
+    result = _audit(root, checks, now, entity, max_file_bytes, engine, split_files)
     if cache and key:
         cache.store(key, result)
     return result
@@ -170,6 +216,7 @@ def _audit(
     entity: str | None,
     max_file_bytes: int,
     engine: str,
+    split_files: bool,
 ) -> CollectResult:
     name = root.resolve().name or str(root)
     scope = AuditScope(repo=name, root=root, entity=entity, now=now)
@@ -178,7 +225,7 @@ def _audit(
     scope.gaps.extend(listing.gaps)
     engine_impl = prefilter(engine)  # compiled before any fork, so workers share it
     files = listing.files
-    workers = spare_cores() if len(files) >= PARALLEL_MIN_FILES else 0
+    workers = spare_cores() if split_files and len(files) >= PARALLEL_MIN_FILES else 0
     size = -(-len(files) // (workers + 1))  # contiguous parts keep the facts in file order
     parts = [files[i : i + size] for i in range(0, len(files), size)] if files else [[]]
     forked = [
