@@ -9,6 +9,7 @@ confidence levels, `# nosec` honoured.
 from __future__ import annotations
 
 import logging
+import warnings
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -20,13 +21,17 @@ class BanditUnavailable(Exception):
 
 @cache
 def _config() -> Any:
-    try:
-        from bandit.core import config
-    except ImportError as exc:
-        raise BanditUnavailable(str(exc)) from exc
-    # bandit logs a file it cannot parse as an error; the audit reports those itself.
-    logging.getLogger("bandit").setLevel(logging.CRITICAL)
-    return config.BanditConfig()
+    # bandit logs a file it cannot parse as an error (the audit reports those itself), and
+    # its plugin loader logs and warns about optional formatters it does not need here.
+    for name in ("bandit", "stevedore"):
+        logging.getLogger(name).setLevel(logging.CRITICAL)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        try:
+            from bandit.core import config, manager  # noqa: F401  (manager loads the plugins)
+        except ImportError as exc:
+            raise BanditUnavailable(str(exc)) from exc
+        return config.BanditConfig()
 
 
 def bandit_issues(root: Path, rels: list[str]) -> list[dict[str, Any]]:
