@@ -222,6 +222,7 @@ def _audit(
     scope = AuditScope(repo=name, root=root, entity=entity, now=now)
     listing = list_repo(root)
     scope.is_git = listing.is_git
+    scope.index_blobs = listing.index_blobs
     scope.gaps.extend(listing.gaps)
     engine_impl = prefilter(engine)  # compiled before any fork, so workers share it
     files = listing.files
@@ -311,7 +312,7 @@ def _visit_part(
     max_file_bytes: int,
 ) -> _Visited:
     """In a worker: visit `files` with checks of its own; facts, gaps and parts go back."""
-    scope = replace(parent, facts=[], gaps=[])
+    scope = replace(parent, facts=[], gaps=[], index_blobs={})
     selected = _make_checks(scope, checks, engine, history=False)
     visited = _visit_files(scope, selected, files, max_file_bytes)
     visited.facts, visited.gaps = scope.facts, scope.gaps

@@ -49,9 +49,12 @@ class History:
         return blob is not None and blob in self.committed
 
 
-def read_history(root: Path) -> History:
-    """What `git log` holds beyond the work tree; stops at the bounds and says why."""
-    history = History(clean=_clean_blobs(root))
+def read_history(root: Path, index_blobs: dict[str, str]) -> History:
+    """What `git log` holds beyond the work tree; stops at the bounds and says why.
+
+    `index_blobs` are the index's blob ids by path, from the file listing.
+    """
+    history = History(clean=_clean_blobs(root, index_blobs))
     raw = run_git(
         root,
         "log",
@@ -74,19 +77,13 @@ def read_history(root: Path) -> History:
     return history
 
 
-def _clean_blobs(root: Path) -> dict[str, str]:
-    staged = run_git(root, "ls-files", "-s", "-z")
+def _clean_blobs(root: Path, index_blobs: dict[str, str]) -> dict[str, str]:
+    """The index blobs of files whose work-tree content is that blob."""
     dirty = run_git(root, "diff-files", "--name-only", "-z", "--relative")
-    if staged is None or dirty is None:
+    if dirty is None:
         return {}
     changed = set(dirty.stdout.decode("utf-8", errors="surrogateescape").split("\0"))
-    clean: dict[str, str] = {}
-    for entry in staged.stdout.decode("utf-8", errors="surrogateescape").split("\0"):
-        info, _, rel = entry.partition("\t")
-        fields = info.split(" ")
-        if len(fields) == 3 and fields[2] == "0" and rel not in changed:
-            clean[rel] = fields[1]
-    return clean
+    return {rel: blob for rel, blob in index_blobs.items() if rel not in changed}
 
 
 def _commits_beyond_tree(raw: bytes, history: History) -> list[str]:

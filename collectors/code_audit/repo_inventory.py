@@ -14,6 +14,7 @@ from pathlib import PurePosixPath
 from execbrief.models import Severity
 from execbrief.secrets.rules import SECRET_NAME
 
+from .py_tree import all_statements
 from .repo_files import AuditScope, ReadOutcome, RepoFile, SourceFile, run_git
 
 LANGUAGES = {
@@ -265,7 +266,7 @@ class InventoryCheck:
         tree = source.python_tree()
         if not isinstance(tree, ast.Module):
             return
-        for node in ast.walk(tree):
+        for node in all_statements(tree.body):  # imports are statements: no expression walk
             if isinstance(node, ast.Import):
                 self._tally.imports.update(a.name.split(".")[0] for a in node.names)
             elif isinstance(node, ast.ImportFrom) and node.module and not node.level:

@@ -86,7 +86,7 @@ class SecretsCheck:
         if scope.is_git and history:
             # git writes the log on another core while the files are scanned here.
             pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="git-log")
-            self._history = pool.submit(read_history, scope.root)
+            self._history = pool.submit(read_history, scope.root, scope.index_blobs)
             pool.shutdown(wait=False)
 
     def visit(self, source: SourceFile) -> None:
