@@ -21,7 +21,7 @@ from .repo_files import run_git
 HISTORY_MAX_COMMITS = 5000
 HISTORY_MAX_BYTES = 256 * 1024 * 1024
 HISTORY_TIMEOUT = 120.0
-_GIT = ("git", "-c", "core.quotepath=off", "-c", "core.fsmonitor=false")
+_GIT = ("git", "--no-optional-locks", "-c", "core.quotepath=off", "-c", "core.fsmonitor=false")
 _COMMON = (
     "--no-color",
     "--no-ext-diff",

@@ -252,7 +252,16 @@ def run_git(
 ) -> subprocess.CompletedProcess[bytes] | None:
     """Run git in `cwd`; None when git is missing, fails or times out."""
     # fsmonitor is off because it runs a configured program: audited repos are untrusted.
-    cmd = ["git", "-c", "core.quotepath=off", "-c", "core.fsmonitor=false", *args]
+    # No optional locks: `git status` would otherwise rewrite the audited repo's index.
+    cmd = [
+        "git",
+        "--no-optional-locks",
+        "-c",
+        "core.quotepath=off",
+        "-c",
+        "core.fsmonitor=false",
+        *args,
+    ]
     try:
         proc = subprocess.run(cmd, cwd=cwd, capture_output=True, timeout=timeout, check=False)
     except (OSError, subprocess.TimeoutExpired):
