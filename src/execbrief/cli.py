@@ -618,10 +618,14 @@ def audit(
         PrefilterEngine,
         typer.Option("--engine", help="Secret prefilter: hyperscan, re, or auto (the fastest)."),
     ] = PrefilterEngine.AUTO,
+    no_cache: Annotated[
+        bool,
+        typer.Option("--no-cache", help="Audit every repository afresh; skip the result cache."),
+    ] = False,
 ) -> int:
     """Run the code audit on repositories without a workspace; secret values are masked."""
     selected = {c.strip() for c in checks.split(",") if c.strip()} if checks else None
-    result = pipeline.audit(paths, selected, engine.value)
+    result = pipeline.audit(paths, selected, engine.value, cache=not no_cache)
     failing = [f for f in result.facts if f.severity.rank <= fail_on.rank]
     if as_json:
         facts = [f.model_dump(mode="json") for f in result.facts]

@@ -423,11 +423,15 @@ def run_personas_in(run: RunFolder, requested: list[str]) -> list[str]:
     return requested
 
 
-def audit(paths: list[Path], checks: set[str] | None, engine: str = "auto") -> CollectResult:
+def audit(
+    paths: list[Path], checks: set[str] | None, engine: str = "auto", cache: bool = True
+) -> CollectResult:
     """The code audit on repositories outside any workspace, worst findings first."""
+    from execbrief.collectors.code_audit.audit_cache import AuditCache
     from execbrief.collectors.code_audit.collector import DEFAULT_MAX_FILE_BYTES, audit_paths
 
-    result = audit_paths(paths, checks, datetime.now(UTC), DEFAULT_MAX_FILE_BYTES, engine)
+    store = AuditCache() if cache else None
+    result = audit_paths(paths, checks, datetime.now(UTC), DEFAULT_MAX_FILE_BYTES, engine, store)
     facts = sorted(result.facts, key=lambda f: (f.severity.rank, f.source.path or "", f.id))
     return CollectResult(facts=[mask_fact(f) for f in facts], gaps=result.gaps)
 

@@ -15,7 +15,6 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache
-from pathlib import PurePosixPath
 from typing import Any, Protocol
 
 from execbrief.models import Severity
@@ -58,6 +57,7 @@ class Match:
     rule: SecretRule
     value: str
     offset: int
+    name: str | None = None  # the name a named rule judged the value by
 
 
 STRIPE_LIVE = SecretRule("stripe_live_secret", "Stripe live secret key", Severity.CRITICAL)
@@ -183,8 +183,24 @@ _INTEGRITY = re.compile(r"sha(?:1|256|384|512)-", re.IGNORECASE)
 _WORDY = re.compile(r"[a-z]+(?:[._/-][a-z0-9]+)*|[A-Z]+(?:[._/-][A-Z0-9]+)*|[\d.]+")
 
 
+@dataclass(frozen=True)
+class PrefilterScan:
+    """What one prefilter pass over a file found."""
+
+    hits: list[int]  # offsets near which a rule may match
+    # Python only: spans where two string literals meet (Python folds them into one
+    # constant, which hides a key from line-based rules), and where a call that takes a
+    # key (HMAC, JWT, a cipher, a payment client) ends, by offset.
+    folds: list[tuple[int, int]]
+    key_uses: list[int]
+
+
 class Prefilter(Protocol):
     name: str
+
+    def scan(self, data: bytes, python: bool) -> PrefilterScan:
+        """Every candidate in one pass over `data`."""
+        ...
 
     def hits(self, data: bytes, python: bool) -> tuple[list[int], bool]:
         """Offsets near which a rule may match, and (for Python) whether string literals
@@ -224,6 +240,20 @@ _CONCAT_RE = re.compile(rb"""(?<![\s"'\\])""" + _CONCAT)
 _CONCAT_ID = len(_PREFILTER_PATTERNS)
 
 
+# Calls whose argument is a key whatever its name; `key_use` in the code audit reads them.
+_KEY_USE = (
+    rb"hmac\.(?:new|HMAC|digest)\(|HMAC\(|jwt\.(?:encode|decode)\(|Fernet\(|AES\.new\("
+    rb"|AESGCM\(|ChaCha20Poly1305\(|Signer\(|Serializer\(|stripe\.(?:api_key|StripeClient)"
+)
+_KEY_USE_RE = re.compile(_KEY_USE)
+_KEY_USE_ID = _CONCAT_ID + 1
+
+
+def join_literals(chunk: bytes) -> bytes:
+    """The chunk with adjacent string literals joined, the way Python folds them."""
+    return _CONCAT_RE.sub(b"", chunk)
+
+
 class _HyperscanPrefilter:
     name = "hyperscan"
 
@@ -231,7 +261,9 @@ class _HyperscanPrefilter:
         import hyperscan
 
         self._text = self._compile(hyperscan, _PREFILTER_PATTERNS)
-        self._python = self._compile(hyperscan, (*_PREFILTER_PATTERNS, (_CONCAT, False)))
+        self._python = self._compile(
+            hyperscan, (*_PREFILTER_PATTERNS, (_CONCAT, False), (_KEY_USE, False))
+        )
         # A database owns one scratch space, which two threads must not scan with at once.
         self._lock = threading.Lock()
 
@@ -246,16 +278,32 @@ class _HyperscanPrefilter:
         )
         return db
 
-    def hits(self, data: bytes, python: bool) -> tuple[list[int], bool]:
+    def scan(self, data: bytes, python: bool) -> PrefilterScan:
         found: list[int] = []
         concat: list[int] = []
+        key_use: list[int] = []
 
         def on_match(pattern_id: int, _start: int, end: int, _flags: int, _ctx: object) -> None:
-            (concat if pattern_id == _CONCAT_ID else found).append(end - 1)
+            if pattern_id == _CONCAT_ID:
+                concat.append(end)
+            elif pattern_id == _KEY_USE_ID:
+                key_use.append(end)
+            else:
+                found.append(end - 1)
 
         with self._lock:
             (self._python if python else self._text).scan(data, match_event_handler=on_match)
-        return found, any(_CONCAT_RE.search(data, max(0, end - 40), end + 1) for end in concat)
+        folds: list[tuple[int, int]] = []
+        for end in concat:
+            # Hyperscan has no lookbehind: confirm each candidate with the full pattern.
+            for m in _CONCAT_RE.finditer(data, max(0, end - 40), end):
+                if m.end() == end and (not folds or m.start() >= folds[-1][1]):
+                    folds.append(m.span())
+        return PrefilterScan(found, folds, key_use)
+
+    def hits(self, data: bytes, python: bool) -> tuple[list[int], bool]:
+        result = self.scan(data, python)
+        return result.hits, bool(result.folds)
 
 
 # What `_RePrefilter` looks for before it runs the alternation: a file can match a
@@ -309,11 +357,16 @@ class _RePrefilter:
         ]
         self._pattern = re.compile(b"|".join(parts))
 
-    def hits(self, data: bytes, python: bool) -> tuple[list[int], bool]:
-        concatenated = python and _CONCAT_RE.search(data) is not None
+    def scan(self, data: bytes, python: bool) -> PrefilterScan:
+        folds = [m.span() for m in _CONCAT_RE.finditer(data)] if python else []
+        key_use = [m.end() for m in _KEY_USE_RE.finditer(data)] if python else []
         if not self._may_match(data):
-            return [], concatenated
-        return [m.end() - 1 for m in self._pattern.finditer(data)], concatenated
+            return PrefilterScan([], folds, key_use)
+        return PrefilterScan([m.end() - 1 for m in self._pattern.finditer(data)], folds, key_use)
+
+    def hits(self, data: bytes, python: bool) -> tuple[list[int], bool]:
+        result = self.scan(data, python)
+        return result.hits, bool(result.folds)
 
     @staticmethod
     def _may_match(data: bytes) -> bool:
@@ -341,13 +394,19 @@ def prefilter(engine: str = "auto") -> Prefilter:
 
 
 def is_lock_file(rel: str) -> bool:
-    return PurePosixPath(rel).name.lower() in LOCK_FILES
+    return rel.rpartition("/")[2].lower() in LOCK_FILES
 
 
 def is_config_file(rel: str) -> bool:
-    path = PurePosixPath(rel)
-    name = path.name.lower()
-    return path.suffix.lower() in _CONFIG_SUFFIXES or name in _CONFIG_NAMES or ".env" in name
+    # String slicing, not PurePosixPath: this runs for every file and every history hit.
+    name = rel.rpartition("/")[2].lower()
+    return suffix_of(name) in _CONFIG_SUFFIXES or name in _CONFIG_NAMES or ".env" in name
+
+
+def suffix_of(name: str) -> str:
+    """`PurePosixPath(name).suffix`, lower-cased, for a bare file name."""
+    dot = name.rfind(".")
+    return name[dot:].lower() if 0 < dot < len(name) - 1 else ""
 
 
 def match_line(line: bytes, unquoted: bool) -> Iterator[Match]:
@@ -356,9 +415,10 @@ def match_line(line: bytes, unquoted: bool) -> Iterator[Match]:
     patterns = (_ASSIGNMENT, _ENV_DEFAULT, _UNQUOTED) if unquoted else (_ASSIGNMENT, _ENV_DEFAULT)
     for pattern in patterns:
         for m in pattern.finditer(line):
-            named = classify_assignment(m.group("name").decode(), m.group("value").decode())
+            name = m.group("name").decode()
+            named = classify_assignment(name, m.group("value").decode())
             if named is not None:
-                yield Match(named, m.group("value").decode(), m.start("value"))
+                yield Match(named, m.group("value").decode(), m.start("value"), name)
     for m in _JWT_CALL.finditer(line):
         value = m.group("value").decode()
         if _weak_secret_ok(value):
