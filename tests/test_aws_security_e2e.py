@@ -12,7 +12,6 @@ import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import boto3
 import pytest
@@ -32,6 +31,7 @@ from tests.aws_planted import (
     Planted,
     plant,
 )
+from tests.conftest import Cli
 
 pytestmark = pytest.mark.slow
 
@@ -101,7 +101,7 @@ def _texts(*folders: Path) -> Iterator[str]:
 
 
 def test_every_planted_problem_is_found_once_and_clean_twins_raise_nothing(
-    cli: Any, moto_server: str, tmp_path: Path
+    cli: Cli, moto_server: str, tmp_path: Path
 ) -> None:
     planted = plant()
     root = tmp_path / "workspace"

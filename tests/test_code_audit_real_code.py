@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -15,6 +14,7 @@ from execbrief.collectors.code_audit import collector
 from execbrief.collectors.code_audit.audit_cache import AuditCache
 from execbrief.collectors.code_audit.collector import CHECKS, audit_paths, audit_repo
 from execbrief.models import CollectResult
+from tests.conftest import Cli
 from tests.fixtures_repos import Keys, commit_all, git, init_repo, write
 
 NOW = datetime(2026, 11, 25, 14, 15, tzinfo=UTC)
@@ -234,7 +234,7 @@ def test_an_edited_or_untracked_file_bypasses_the_cache(tmp_path: Path) -> None:
     assert cache.key(tmp_path / "not-git", SECRETS, None, 1000, NOW) is None
 
 
-def test_audit_no_cache_flag_leaves_the_cache_empty(tmp_path: Path, cli: Any) -> None:
+def test_audit_no_cache_flag_leaves_the_cache_empty(tmp_path: Path, cli: Cli) -> None:
     [repo] = _portfolio(tmp_path, 1)
     folder = Path(os.environ["EXECBRIEF_CACHE_DIR"]) / "code-audit"
 

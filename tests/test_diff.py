@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 from tests.conftest import Cli
 
@@ -121,7 +122,7 @@ def test_a_fact_that_only_moved_lines_is_moved() -> None:
 
 
 def test_editing_a_note_above_a_fact_keeps_its_identity_and_a_new_blocker_is_new(
-    cli: Any, example_workspace: Path
+    cli: Cli, example_workspace: Path
 ) -> None:
     note = example_workspace / "handoffs" / "jada.md"
     assert cli("collect", "--workspace", example_workspace).code == 0

@@ -30,6 +30,7 @@ from execbrief.models import (
 )
 from execbrief.review import review_rows
 from execbrief.runs import RunFolder, append_jsonl, create_run
+from tests.conftest import Cli
 
 REGION = "us-west-2"
 QUEUE = "execbrief-events"
@@ -374,7 +375,7 @@ def test_a_missing_queue_says_to_run_the_setup(moto_server: str, tmp_path: Path)
 
 @pytest.mark.slow
 def test_events_sent_through_ses_show_in_review_per_recipient(
-    cli: Any, example_workspace: Path, moto_server: str
+    cli: Cli, example_workspace: Path, moto_server: str
 ) -> None:
     config = example_workspace / "execbrief.yaml"
     config.write_text(

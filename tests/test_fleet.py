@@ -7,12 +7,12 @@ import shutil
 import threading
 import time
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from execbrief.errors import ConfigError
 from execbrief.fleet import FleetStatus, WorkspaceOutcome, find_workspaces, run_fleet
+from tests.conftest import Cli
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "portfolio"
 
@@ -85,7 +85,7 @@ def test_no_more_than_jobs_workspaces_run_at_once_and_order_is_kept(tmp_path: Pa
 
 
 @pytest.mark.slow
-def test_a_failing_workspace_does_not_stop_the_others(cli: Any, tmp_path: Path) -> None:
+def test_a_failing_workspace_does_not_stop_the_others(cli: Cli, tmp_path: Path) -> None:
     clients = tmp_path / "clients"
     _workspace(clients / "acme", "Acme Holdings")
     _workspace(clients / "globex", "Globex Holdings")
@@ -111,14 +111,14 @@ def test_a_failing_workspace_does_not_stop_the_others(cli: Any, tmp_path: Path) 
         assert not (run / "send-ledger.jsonl").exists()  # no send
 
 
-def test_run_with_workspaces_matching_nothing_exits_2(cli: Any, tmp_path: Path) -> None:
+def test_run_with_workspaces_matching_nothing_exits_2(cli: Cli, tmp_path: Path) -> None:
     result = cli("run", "--workspaces", str(tmp_path / "none" / "*"))
 
     assert result.code == 2
     assert "no workspace matched" in result.err
 
 
-def test_workspace_and_workspaces_together_are_refused(cli: Any, tmp_path: Path) -> None:
+def test_workspace_and_workspaces_together_are_refused(cli: Cli, tmp_path: Path) -> None:
     result = cli("run", "--workspace", tmp_path, "--workspaces", str(tmp_path / "*"))
 
     assert result.code == 2

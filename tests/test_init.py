@@ -33,7 +33,7 @@ def test_init_refuses_a_folder_that_is_not_empty(cli: Cli, tmp_path: Path) -> No
 
 
 def test_init_activates_the_five_core_personas_and_leaves_domain_audits_as_examples(
-    cli: Any, tmp_path: Path
+    cli: Cli, tmp_path: Path
 ) -> None:
     from execbrief.config import load_workspace
 

@@ -23,7 +23,6 @@ from markupsafe import Markup
 
 from execbrief.citations import Citations
 from execbrief.diff import changes_in_lens, summarise_changes
-from execbrief.errors import ConfigError
 from execbrief.mail.addresses import check_header_value
 from execbrief.mail.recipients import PersonaAddresses
 from execbrief.models import (
@@ -107,8 +106,6 @@ def mark_ungrounded(report: Report, warnings: list[GroundingWarning]) -> Report:
             pattern = re.compile(rf"(?<![\w$.,]){re.escape(warning.text)}(?![\w])(?!{marked})")
             holder[match["name"]] = pattern.sub(lambda m: f"{m.group(0)} {UNVERIFIED}", value)
     return Report.model_validate(data)
-
-
 
 
 @dataclass(frozen=True)

@@ -12,8 +12,6 @@ from typing import TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from pydantic import BaseModel
-
 from execbrief.errors import ConfigError
 from execbrief.models import Bundle, Manifest, Report
 
