@@ -215,14 +215,10 @@ def test_grounding_warnings_are_written_beside_the_report_and_in_the_manifest(
     report.summary = "The portfolio burns $12,345 a month."
     provider = ScriptedProvider({"cfo": [report.model_dump_json()]})
 
-    generate_reports(
-        run=run,
-        bundle=bundle,
-        requests=requests,
-        provider=provider,
-        provider_name="scripted",
-        concurrency=1,
+    ctx = GenerationContext(
+        run=run, bundle=bundle, provider=provider, provider_name="scripted", concurrency=1
     )
+    generate_reports(ctx, requests)
 
     written = TypeAdapter(list[GroundingWarning]).validate_json(
         (run.persona_dir("cfo") / "grounding.json").read_bytes()

@@ -21,9 +21,10 @@ def test_render_persona_leaves_the_manifest_as_it_was(example_workspace: Path) -
     manifest = run.read_manifest()
     before = manifest.model_copy(deep=True)
     settings = pipeline.mail_settings(workspace)
-    ctx = RenderContext(run=run, manifest=manifest, mail=settings.mail, now=NOW, bundle=bundle)
+    addresses = pipeline.addresses_for(workspace, [cfo], settings)["cfo"]
+    ctx = RenderContext(run=run, manifest=manifest, now=NOW, bundle=bundle)
 
-    rendered = render_persona(ctx, cfo)
+    rendered = render_persona(ctx, cfo, addresses)
 
     assert manifest == before
     digest = hashlib.sha256(run.report_path("cfo").read_bytes()).hexdigest()
