@@ -441,3 +441,20 @@ def test_a_section_sentence_is_read_against_the_ids_written_nearest_it() -> None
     assert warnings[0].cited == [LIST.id]
     assert warnings[0].facts == [QDN_MARGIN.id]
     assert warnings[1].text == "f_0123456789ab"
+
+
+@pytest.mark.parametrize(
+    ("text", "cites", "flagged"),
+    [
+        ("JADA is profitable.", [BURN.id], True),
+        ("The rental is losing money.", [RENTAL_BURN.id], True),
+        ("The rental is cash-positive.", [RENTAL_BURN.id], False),
+        # several entities' burns: each is held only against sentences naming its entity
+        ("JADA burns cash while the rental is cash-positive.", [BURN.id, RENTAL_BURN.id], False),
+    ],
+)
+def test_a_net_burn_or_inflow_is_a_condition_of_the_facts_that_state_it(
+    text: str, cites: list[str], flagged: bool
+) -> None:
+    kinds = [w.kind for w in _claim(text, cites)]
+    assert kinds == ([WarningKind.CONTRADICTION] if flagged else [])

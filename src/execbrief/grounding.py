@@ -52,9 +52,17 @@ from __future__ import annotations
 import re
 from bisect import bisect_left, bisect_right
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 
+from execbrief.claim_units import (
+    IDS,
+    Claim,
+    ids_in,
+    prose_claims,
+    report_citations,
+    section_claims,
+)
 from execbrief.derivations import find_arithmetic, named_derivation
 from execbrief.fact_values import Direction, Stated, direction_near, stated_values
 from execbrief.models import (
@@ -67,6 +75,16 @@ from execbrief.models import (
     Persona,
     Report,
     WarningKind,
+)
+from execbrief.number_match import (
+    AT_LEAST,
+    AT_MOST,
+    POINTS,
+    WEEKS_OR_YEARS,
+    candidates,
+    named_metrics,
+    precision_slack,
+    unit_fits,
 )
 from execbrief.numbers import FoundNumber, NumberKind, find_numbers, format_number, from_value
 from execbrief.polarity import contradictions
@@ -86,7 +104,6 @@ _LABEL = re.compile(
 # "the two repairs", "the first three years": which ones, not how many there are
 _DETERMINER = re.compile(r"\b(?:the|first|last|these|those|next|both|all)\s+$", re.IGNORECASE)
 _LINKS = re.compile(r"\]\([^)\s]*\)|<https?://[^>\s]*>|https?://\S+")
-_IDS = re.compile(r"\b[a-z]{1,3}_[0-9a-f]{8,}\b")
 _TIMES_GLUED = re.compile(r"(?<=[\s(])[x×](?=\d)")
 _PER_YEAR = {
     MetricPeriod.DAY: 365.0,
@@ -124,98 +141,6 @@ def claims(text: str) -> list[FoundNumber]:
     return [number for number in find_numbers(visible) if not _is_structural(number, visible)]
 
 
-# --- where claims stand -----------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _Claim:
-    """One sentence, list item or table row, and the ids nearest it."""
-
-    where: str
-    text: str
-    nearest: tuple[str, ...]
-    fallback: bool  # what `nearest` does not ground may be found in the persona's citations
-
-
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z*_`(\[\"'$0-9])")
-_TABLE_RULE = re.compile(r"^\s*\|?\s*:?-{3,}")
-
-
-def _sentences(text: str) -> list[str]:
-    return [part for part in _SENTENCE_END.split(text) if part.strip()]
-
-
-def _cells(row: str) -> list[str]:
-    return [cell.strip() for cell in row.strip().strip("|").split("|")]
-
-
-def _blocks(markdown: str) -> Iterator[list[str]]:
-    """Paragraphs, lists, tables and fenced code: runs of lines that belong together."""
-    block: list[str] = []
-    fenced = False
-    for line in markdown.splitlines():
-        if line.strip().startswith(("```", "~~~")):
-            fenced = not fenced
-            continue
-        if not line.strip() and not fenced:
-            if block:
-                yield block
-            block = []
-            continue
-        block.append(line)
-    if block:
-        yield block
-
-
-def _units(block: list[str]) -> list[str]:
-    """A table's rows with their headers ("Burn: $2,365"), a list's items, a paragraph's
-    sentences."""
-    if len(block) >= 2 and block[0].lstrip().startswith("|") and _TABLE_RULE.match(block[1]):
-        headers = _cells(block[0])
-        rows = [_cells(row) for row in block[2:]]
-        units = [block[0]]
-        for cells in rows:
-            pairs = [
-                f"{header}: {cell}" if header else cell
-                for header, cell in zip(headers, cells, strict=False)
-            ]
-            units.append("; ".join(pairs) + ";")
-        return units
-    if any(re.match(r"^\s*(?:[-*+]|\d+[.)])\s", line) for line in block):
-        items: list[str] = []
-        for line in block:
-            if re.match(r"^\s*(?:[-*+]|\d+[.)])\s", line) or not items:
-                items.append(line)
-            else:
-                items[-1] += " " + line.strip()
-        return [sentence for item in items for sentence in _sentences(item)]
-    return _sentences(" ".join(line.strip() for line in block))
-
-
-def _ids_in(text: str) -> tuple[str, ...]:
-    return tuple(dict.fromkeys(_IDS.findall(text)))
-
-
-def _section_claims(where: str, markdown: str) -> list[_Claim]:
-    section_ids = _ids_in(markdown)
-    found = []
-    for block in _blocks(markdown):
-        block_ids = _ids_in("\n".join(block))
-        for unit in _units(block):
-            nearest = _ids_in(unit) or block_ids or section_ids
-            found.append(_Claim(where, unit, nearest, fallback=True))
-    return found
-
-
-def _prose_claims(where: str, text: str, cited: Iterable[str], fallback: bool) -> list[_Claim]:
-    cited = tuple(cited)
-    return [
-        _Claim(where, sentence, _ids_in(sentence) or cited, fallback)
-        for block in _blocks(text)
-        for sentence in _units(block)
-    ]
-
-
 # --- what the evidence states ---------------------------------------------------------
 
 
@@ -246,102 +171,6 @@ class _Verdict:
 
 
 _GROUNDED = _Verdict(None)
-
-
-def _slack(number: FoundNumber) -> float:
-    """How far the true value may lie from the written one. "$7K" unhedged means 7,000
-    (within 1 %); "about $7K" and "$7.2K" are read to their written precision."""
-    target = abs(number.value)
-    slack = number.tolerance
-    mantissa = number.step >= 1000 and target and round(target / number.step) < 10
-    if mantissa and not number.approximate and number.kind is not NumberKind.COUNT:
-        slack = min(slack, 0.01 * target)
-    return slack + 1e-9 * max(1.0, target)
-
-
-def _unit_fits(claim: MetricUnit, stated: MetricUnit | None, bare_noun: bool = False) -> bool:
-    """Whether a claim's unit can state a value of the stated unit. A bare number fits
-    any unit, except a percent when a noun follows it ("22.6 charters" for 22.6 %)."""
-    if stated is None:
-        return True
-    if claim is MetricUnit.COUNT:
-        return not (bare_noun and stated is MetricUnit.PERCENT)
-    if claim is MetricUnit.RATIO:
-        return stated in (MetricUnit.RATIO, MetricUnit.COUNT)
-    return claim is stated
-
-
-def _candidates(
-    number: FoundNumber, stated: Stated, duration: str | None = None
-) -> list[tuple[float, MetricUnit | None]]:
-    """The magnitudes a stated value can take against this claim: as stored, a fraction
-    read as a percent, days as months and back, bytes in KB to GiB, and days or months in
-    the weeks or years a claim counts them in."""
-    if duration and stated.unit in (MetricUnit.DAYS, MetricUnit.MONTHS):
-        days = stated.magnitude * (_DAYS_PER_MONTH if stated.unit is MetricUnit.MONTHS else 1)
-        per = 7.0 if duration == "week" else 365.25
-        return [(days / per, MetricUnit.COUNT)]
-    found = [(stated.magnitude, stated.unit)]
-    fraction = stated.unit in (None, MetricUnit.RATIO, MetricUnit.COUNT) and stated.magnitude <= 1.5
-    if number.unit is MetricUnit.PERCENT and fraction:
-        found.append((stated.magnitude * 100, MetricUnit.PERCENT))
-    if number.unit is MetricUnit.MONTHS and stated.unit is MetricUnit.DAYS:
-        found.append((stated.magnitude / _DAYS_PER_MONTH, MetricUnit.MONTHS))
-    if number.unit is MetricUnit.DAYS and stated.unit is MetricUnit.MONTHS:
-        found.append((stated.magnitude * _DAYS_PER_MONTH, MetricUnit.DAYS))
-    if number.unit is MetricUnit.BYTES and stated.unit is MetricUnit.BYTES:
-        found += [(stated.magnitude / scale, MetricUnit.BYTES) for scale in _BYTE_SCALES]
-    return found
-
-
-_DAYS_PER_MONTH = 365.25 / 12
-_WEEKS_OR_YEARS = re.compile(
-    r"^[\s-]?(week|year)s?\b(?!\s*(?:of|in)\s+(?:the|a|this))", re.IGNORECASE
-)
-_BYTE_SCALES = (1e3, 1e6, 1e9, 1024.0, 1024.0**2, 1024.0**3)
-_POINTS = re.compile(
-    r"^\s?(?:percent\b|per cent\b|%|points?\b|pts?\b|pp\b|percentage points?\b|[^\w\s]|$)",
-    re.IGNORECASE,
-)
-_AT_MOST = re.compile(
-    r"\b(?:under|below|less than|fewer than|up to|at most|no more than)\s*[~≈]?\s*$",
-    re.IGNORECASE,
-)
-_AT_LEAST = re.compile(
-    r"\b(?:over|above|more than|at least|upwards of|in excess of)\s*[~≈]?\s*$", re.IGNORECASE
-)
-
-
-_NOUN = re.compile(r"^\s+([A-Za-z][a-z-]+)(?:\s+([A-Za-z][a-z-]+))?")
-_NOT_NOUNS = {
-    "a", "an", "the", "of", "in", "on", "at", "per", "and", "or", "to", "for", "from", "with",
-    "is", "are", "was", "were", "this", "that", "last", "each", "more", "less", "than",
-    "month", "months", "week", "weeks", "year", "years", "day", "days", "percent", "times",
-}  # fmt: skip
-
-
-def _named_metrics(number: FoundNumber, clause: str, values: list[Stated]) -> list[Stated]:
-    """For a bare count of a plural noun ("9 active clients"), the cited metrics that count
-    that thing by name (`active_clients`): a fact with such a metric grounds the count
-    only through it."""
-    if number.unit is not MetricUnit.COUNT or number.in_words:
-        return []
-    match = _NOUN.match(clause[number.span[1] :])
-    if not match:
-        return []
-    plural = [w.lower() for w in match.groups() if w and w.lower() not in _NOT_NOUNS]
-    plural = [w for w in plural if w.endswith("s") and not w.endswith("ss")][:1]
-    if not plural:
-        return []
-    noun = plural[0].removesuffix("s")
-    return [
-        value
-        for value in values
-        if value.source not in ("title", "detail", "source line")
-        and value.fact_id is not None
-        and value.unit in (None, MetricUnit.COUNT)
-        and noun in {part.removesuffix("s") for part in value.source.split("_")}
-    ]
 
 
 def _fact_label(fact: Fact | None, stated: Stated) -> str:
@@ -379,7 +208,7 @@ class GroundingIndex:
 
     def _visible(self, text: str) -> str:
         text = _blank(_LINKS, text)
-        text = _blank(_IDS, text)
+        text = _blank(IDS, text)
         if self._names is not None:
             text = _blank(self._names, text)
         return _TIMES_GLUED.sub("×", text)
@@ -397,7 +226,7 @@ class GroundingIndex:
         if number.unit is MetricUnit.PERCENT:
             targets.append(abs(number.value) / 100)
         for target in targets:
-            slack = _slack(number) * (1 if target == abs(number.value) else 0.01)
+            slack = precision_slack(number) * (1 if target == abs(number.value) else 0.01)
             lo = bisect_left(self._magnitudes, target - slack)
             hi = bisect_right(self._magnitudes, target + slack)
             for value in self._sorted[lo:hi]:
@@ -406,7 +235,7 @@ class GroundingIndex:
                 as_percent = target != abs(number.value)
                 if as_percent and value.unit not in (None, MetricUnit.RATIO, MetricUnit.COUNT):
                     continue
-                if as_percent or _unit_fits(number.unit, value.unit):
+                if as_percent or unit_fits(number.unit, value.unit):
                     return value
         return None
 
@@ -414,7 +243,7 @@ class GroundingIndex:
         self, number: FoundNumber, clause: str, values: list[Stated]
     ) -> tuple[_Verdict, list[_Verdict]]:
         """Grounded or not against these values; the near misses, best first."""
-        named = _named_metrics(number, clause, values)
+        named = named_metrics(number, clause, values)
         if named:
             # a fact that counts the thing by name is read by that count alone
             counting = {value.fact_id for value in named}
@@ -436,17 +265,17 @@ class GroundingIndex:
     def _judge_values(
         self, number: FoundNumber, clause: str, values: list[Stated]
     ) -> tuple[_Verdict, list[_Verdict]]:
-        slack = _slack(number)
+        slack = precision_slack(number)
         target = abs(number.value)
         claimed_direction = direction_near(clause, *number.span)
         before = clause[max(0, number.span[0] - 24) : number.span[0]]
-        at_most, at_least = bool(_AT_MOST.search(before)), bool(_AT_LEAST.search(before))
-        bare_noun = number.unit is MetricUnit.COUNT and not _POINTS.match(clause[number.span[1] :])
-        weeks_or_years = _WEEKS_OR_YEARS.match(clause[number.span[1] :])
+        at_most, at_least = bool(AT_MOST.search(before)), bool(AT_LEAST.search(before))
+        bare_noun = number.unit is MetricUnit.COUNT and not POINTS.match(clause[number.span[1] :])
+        weeks_or_years = WEEKS_OR_YEARS.match(clause[number.span[1] :])
         duration = weeks_or_years[1].lower() if weeks_or_years and number.period is None else None
         misses: list[_Verdict] = []
         for stated in values:
-            for magnitude, unit in _candidates(number, stated, duration):
+            for magnitude, unit in candidates(number, stated, duration):
                 converted = magnitude
                 period_clash = False
                 if number.period is not None and stated.period is not None:
@@ -465,7 +294,7 @@ class GroundingIndex:
                     continue
                 fact = self.facts.get(stated.fact_id or "")
                 shown = format_number(stated.value, unit or MetricUnit.COUNT, stated.period)
-                if not _unit_fits(number.unit, unit, bare_noun):
+                if not unit_fits(number.unit, unit, bare_noun):
                     misses.append(
                         _Verdict(
                             WarningKind.UNIT_MISMATCH,
@@ -519,7 +348,7 @@ class GroundingIndex:
         self,
         number: FoundNumber,
         clause: str,
-        claim: _Claim,
+        claim: Claim,
         union: tuple[str, ...],
         lens: list[Stated],
         computed: list[Stated],
@@ -562,7 +391,7 @@ class GroundingIndex:
         )
 
     def _check_claim(
-        self, claim: _Claim, union: tuple[str, ...], lens: list[Stated]
+        self, claim: Claim, union: tuple[str, ...], lens: list[Stated]
     ) -> list[GroundingWarning]:
         text = self._visible(claim.text)
         warnings: list[GroundingWarning] = []
@@ -588,7 +417,7 @@ class GroundingIndex:
                 )
             )
 
-        for unknown in (i for i in _ids_in(claim.text) if i not in self.facts):
+        for unknown in (i for i in ids_in(claim.text) if i not in self.facts):
             warn(
                 WarningKind.UNKNOWN_FACT, f"names {unknown!r}, which is not in the bundle", unknown
             )
@@ -698,52 +527,37 @@ class GroundingIndex:
         """Every citation, and every claim the report makes, checked against the facts it
         cites (and the counts of the persona's lens, when it is given)."""
         lens = self._lens_counts(persona) if persona is not None else []
-        union = _report_citations(report)
+        union = report_citations(report)
         warnings: list[GroundingWarning] = []
 
-        def read(claims_: list[_Claim]) -> None:
+        def read(claims_: list[Claim]) -> None:
             for claim in claims_:
                 warnings.extend(self._check_claim(claim, union, lens))
 
-        read(_prose_claims("subject", report.subject, union, fallback=True))
-        read(_prose_claims("summary", report.summary, union, fallback=True))
+        read(prose_claims("subject", report.subject, union, fallback=True))
+        read(prose_claims("summary", report.summary, union, fallback=True))
         # the lens's counts describe the brief as a whole: only its headline states them
         lens = []
         for i, finding in enumerate(report.findings):
             warnings.extend(_citations(f"findings[{i}].evidence", finding.evidence, self.facts))
             for name in ("title", "description", "impact"):
                 text = getattr(finding, name)
-                read(_prose_claims(f"findings[{i}].{name}", text, finding.evidence, False))
+                read(prose_claims(f"findings[{i}].{name}", text, finding.evidence, False))
         for i, kpi in enumerate(report.kpis):
             if kpi.value is not None or kpi.evidence:
                 warnings.extend(_citations(f"kpis[{i}].evidence", kpi.evidence, self.facts))
-            read(_prose_claims(f"kpis[{i}].name", kpi.name, kpi.evidence, False))
+            read(prose_claims(f"kpis[{i}].name", kpi.name, kpi.evidence, False))
             if kpi.value is not None:
                 warnings.extend(self._check_kpi_value(f"kpis[{i}].value", kpi, lens))
-            read(_prose_claims(f"kpis[{i}].target", kpi.target, kpi.evidence, False))
+            read(prose_claims(f"kpis[{i}].target", kpi.target, kpi.evidence, False))
         for i, rec in enumerate(report.recommendations):
             warnings.extend(_citations(f"recommendations[{i}].evidence", rec.evidence, self.facts))
             for name in ("action", "impact"):
                 text = getattr(rec, name)
-                read(_prose_claims(f"recommendations[{i}].{name}", text, rec.evidence, False))
+                read(prose_claims(f"recommendations[{i}].{name}", text, rec.evidence, False))
         for i, section in enumerate(report.sections):
-            read(_section_claims(f"sections[{i}].markdown", section.markdown))
+            read(section_claims(f"sections[{i}].markdown", section.markdown))
         return _dedupe(warnings)
-
-
-def _report_citations(report: Report) -> tuple[str, ...]:
-    """Every id the report cites or writes: the persona's cited facts."""
-    ids: list[str] = []
-    for finding in report.findings:
-        ids += finding.evidence
-    for kpi in report.kpis:
-        ids += kpi.evidence
-    for rec in report.recommendations:
-        ids += rec.evidence
-    ids += _ids_in(report.summary)
-    for section in report.sections:
-        ids += _ids_in(section.markdown)
-    return tuple(dict.fromkeys(ids))
 
 
 _KPI_PERIOD = re.compile(r"/\s*(day|week|month|mo|quarter|year|yr)\b|\bper (day|week|month|year)\b")

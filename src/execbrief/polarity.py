@@ -5,7 +5,8 @@ check, no tests) and some that something is present (a public bucket, a key in c
 in history, an account in the SES sandbox). `CONDITIONS` is that catalogue: per kind, the
 words naming the thing, whether the fact says it is absent, and the words that by
 themselves assert the opposite ("private" for a public bucket). A net burn or a net
-inflow is a condition too, read from the sign of the fact's burn.
+inflow is a condition too, read from the sign of any fact's `burn_monthly_usd` (a burn,
+a runway, an analysis).
 
 `contradictions` reads one sentence against the facts it cites. A sentence that names the
 thing with no negation near it ("sits behind a WAF") contradicts an absent-fact; one
@@ -23,7 +24,7 @@ from dataclasses import dataclass
 
 from execbrief.models import Fact
 
-__all__ = ["CONDITIONS", "Condition", "Contradiction", "contradictions"]
+__all__ = ["CONDITIONS", "Condition", "Contradiction", "contradictions", "net_burn"]
 
 
 @dataclass(frozen=True)
@@ -227,17 +228,34 @@ def _asserts_absent(sentence: str, condition: Condition) -> re.Match[str] | None
     return None
 
 
+_NET_BURN = re.compile(r"^(?:net_)?burn(?:_monthly)?(?:_usd)?$")
+
+
+def net_burn(fact: Fact) -> float | None:
+    """The net burn a fact states, whatever its kind (a burn, a runway, an analysis)."""
+    for name, value in fact.metrics.items():
+        if _NET_BURN.match(name) and value != 0:
+            return value
+    return None
+
+
 def _burn_contradiction(sentence: str, fact: Fact, names: list[str]) -> re.Match[str] | None:
-    burn = fact.metrics.get("burn_monthly_usd")
-    if burn is None or burn == 0:
-        return None
-    if names and not any(name.lower() in sentence.lower() for name in names):
+    burn = net_burn(fact)
+    if burn is None:
         return None
     pattern = _BURNING if burn > 0 else _EARNING
-    match = pattern.search(sentence)
-    if match is None or _prescriptive(sentence, match.start()):
-        return None
-    return match
+    for clause in _clauses(sentence) if names else [sentence]:
+        if names and not any(name.lower() in clause.lower() for name in names):
+            continue
+        match = pattern.search(clause)
+        if match is not None and not _prescriptive(clause, match.start()):
+            return match
+    return None
+
+
+def _clauses(sentence: str) -> list[str]:
+    """A sentence cut where it turns to another subject ("..., while the rental ...")."""
+    return [part for part in _CLAUSE.split(sentence) if part and part.strip()]
 
 
 def _plain(text: str) -> str:
@@ -251,20 +269,18 @@ def contradictions(
     gives the words that name a fact's entity, so a burn fact is only held against a
     sentence about its own entity when several burn facts are cited."""
     cited = list(facts)
-    burns = [fact for fact in cited if fact.kind == "finance.burn_monthly"]
+    burns = [fact for fact in cited if net_burn(fact) is not None]
     found: list[Contradiction] = []
     said = _plain(sentence)
     for fact in cited:
         if said and said in _plain(f"{fact.title} {fact.detail}"):
             continue  # the sentence quotes the fact itself
-        if fact.kind == "finance.burn_monthly":
-            match = _burn_contradiction(sentence, fact, names(fact) if len(burns) > 1 else [])
+        burn = net_burn(fact)
+        if burn is not None:
+            entities = {f.entity for f in burns}
+            match = _burn_contradiction(sentence, fact, names(fact) if len(entities) > 1 else [])
             if match:
-                state = (
-                    "is burning cash"
-                    if fact.metrics["burn_monthly_usd"] > 0
-                    else ("has a net inflow (no net burn)")
-                )
+                state = "is burning cash" if burn > 0 else "has a net inflow (no net burn)"
                 found.append(Contradiction(fact, Condition(state, _BURNING, False), match[0]))
             continue
         condition = CONDITIONS.get(fact.kind)
