@@ -306,7 +306,12 @@ def _plant_lambda() -> list[Planted]:
             ("awslambda_function_no_secrets_in_code",),
             code=True,
         ),
-        Planted("aws.lambda.secret_in_layer", layer, (), code=True),
+        Planted(
+            "aws.lambda.secret_in_layer",
+            layer,
+            ("awslambda_layer_no_secrets_in_content",),
+            code=True,
+        ),
     ]
 
 
