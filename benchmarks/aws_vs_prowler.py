@@ -132,6 +132,13 @@ def _token(problem: Planted) -> str:
     return "" if last in ("root", "account") else last
 
 
+def _about(problem: Planted, finding: dict[str, Any]) -> bool:
+    named = _named(finding)
+    return _token(problem) in named or bool(
+        problem.prowler_names and problem.prowler_names in named
+    )
+
+
 ProwlerRun = tuple[float, set[int], bool, str, dict[int, str]]
 
 
@@ -177,7 +184,7 @@ def run_prowler(prowler: str, env: dict[str, str], work: Path) -> ProwlerRun:
         for index, problem in enumerate(PLANTED)
         for finding in failed
         if finding.get("metadata", {}).get("event_code") in problem.prowler
-        and _token(problem) in _named(finding)
+        and _about(problem, finding)
     }
     checks = {f.get("metadata", {}).get("event_code") for f in findings}
     output = _texts(out) + done.stdout + done.stderr
@@ -188,8 +195,7 @@ def run_prowler(prowler: str, env: dict[str, str], work: Path) -> ProwlerRun:
             {
                 f"{f['metadata']['event_code']} {f.get('status_code')}"
                 for f in findings
-                if f.get("metadata", {}).get("event_code") in problem.prowler
-                and _token(problem) in _named(f)
+                if f.get("metadata", {}).get("event_code") in problem.prowler and _about(problem, f)
             }
         )
         said[index] = "; ".join(statuses) or "no such check ran"

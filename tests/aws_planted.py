@@ -45,6 +45,7 @@ class Planted:
     prowler: tuple[str, ...]
     section: str | None = None  # the fact's section starts with it, when one resource has several
     code: bool = False  # needs the deployed archive, which moto does not serve
+    prowler_names: str = ""  # where Prowler reports it instead (e.g. the policy, not the user)
 
     def raised_by(self, kind: str, resource: str | None, section: str | None) -> bool:
         """Whether a fact of this kind, resource and section reports this problem."""
@@ -148,8 +149,9 @@ def _plant_iam() -> list[Planted]:
             user + "ops-admin",
             (
                 "iam_user_administrator_access_policy",
-                "iam_aws_attached_policy_no_administrative_privileges",
+                "iam_customer_attached_policy_no_administrative_privileges",
             ),
+            prowler_names="policy/full-access",
         ),
         Planted(
             "aws.iam.user_no_mfa",
@@ -306,7 +308,12 @@ def _plant_lambda() -> list[Planted]:
             ("awslambda_function_no_secrets_in_code",),
             code=True,
         ),
-        Planted("aws.lambda.secret_in_layer", layer, (), code=True),
+        Planted(
+            "aws.lambda.secret_in_layer",
+            layer,
+            ("awslambda_layer_no_secrets_in_content",),
+            code=True,
+        ),
     ]
 
 

@@ -20,6 +20,7 @@ from moto.core.authorization import enable_iam_authentication
 
 from execbrief.collectors.aws.collector import take_snapshot
 from execbrief.collectors.aws.facts import snapshot_facts
+from execbrief.collectors.aws.snapshot import read_snapshot, write_snapshot
 from execbrief.config import AwsSource
 from execbrief.models import Bundle, Entity, Fact
 from tests.aws_planted import (
@@ -142,7 +143,7 @@ def moto_account() -> Iterator[None]:
 
 
 def test_secrets_in_deployed_code_and_layers_are_found_masked_and_never_kept(
-    moto_account: None,
+    moto_account: None, tmp_path: Path
 ) -> None:
     planted = plant()
     now = datetime.now(UTC)
@@ -158,6 +159,10 @@ def test_secrets_in_deployed_code_and_layers_are_found_masked_and_never_kept(
     assert "qosd-payments" in layer.detail
     for text in (snapshot.model_dump_json(by_alias=True), result.model_dump_json()):
         assert not any(canary in text for canary in CANARIES)
+    write_snapshot(snapshot, tmp_path / "inventory.json")
+    replayed = read_snapshot(tmp_path / "inventory.json")
+    entities = [Entity(id="queenofsandiego", name="QOSD")]
+    assert snapshot_facts(replayed, entities, now) == result
 
 
 def test_denied_reads_become_gaps_naming_each_action(
