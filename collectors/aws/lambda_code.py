@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator
 from pathlib import PurePosixPath
 from urllib.parse import urlsplit
 
+from execbrief.secrets import detect
 from execbrief.secrets.mask import mask
 from execbrief.secrets.rules import Match, is_config_file, is_lock_file, match_line, prefilter
 
@@ -32,9 +33,8 @@ _DEPENDENCY_SUFFIXES = (".dist-info", ".egg-info")
 Download = Callable[[str, str], bytes]
 
 
-def find_secrets(text: str, unquoted: bool = True) -> Iterator[tuple[int, Match]]:
-    """(line number, match) for every secret in `text`: the one call into the catalogue."""
-    # TODO(#17): switch to execbrief.secrets.detect.find_secrets once it lands on main.
+def code_secrets(text: str, unquoted: bool) -> Iterator[tuple[int, Match]]:
+    """(line number, match) for every secret in a code file, by the code audit's rules."""
     for number, line in enumerate(text.splitlines(), start=1):
         for match in match_line(line.encode(), unquoted=unquoted):
             yield number, match
@@ -62,11 +62,20 @@ def _strongest(hits: Iterator[SecretHit]) -> list[SecretHit]:
 
 
 def env_secrets(variables: dict[str, str]) -> list[SecretHit]:
-    """Environment variables whose value is a secret, by the value's shape, masked."""
+    """Environment variables whose value is a secret, by the value's shape, masked.
+
+    A value is free text, as a handoff note is: the same detector reads both.
+    """
     return _strongest(
-        _hit(match, name)
+        SecretHit(
+            rule=found.rule.id,
+            label=found.rule.label,
+            severity=found.rule.severity.value,
+            masked=found.masked,
+            where=name,
+        )
         for name, value in variables.items()
-        for _, match in find_secrets(f"{name}={value}")
+        for found in detect.find_secrets(f"{name}={value}")
     )
 
 
@@ -90,7 +99,7 @@ def archive_secrets(archive: bytes) -> list[SecretHit]:
             text = data.decode("utf-8", errors="replace")
             hits += [
                 _hit(match, f"{path}:{number}")
-                for number, match in find_secrets(text, unquoted=is_config_file(path))
+                for number, match in code_secrets(text, unquoted=is_config_file(path))
             ]
     return _strongest(iter(hits))
 
