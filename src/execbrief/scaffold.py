@@ -34,9 +34,10 @@ sources:
   #   cash_balance: 0              # for runway
   #   unit_economics: {}           # e.g. {charter_price: 1450, charter_variable_cost: 310}
 
-# Persona ids to write; leave out for every shipped persona. Files in personas/ here
-# add personas or override shipped ones with the same id.
-# personas: [ceo, cto, cfo, cmo, accounting]
+# Persona ids to write: the lenses the example note has evidence for (a brief with no
+# fact in view fails). Leave the key out for every shipped persona. Files in personas/
+# here add personas or override shipped ones with the same id.
+personas: [ceo, cto, cfo, accounting]
 
 llm:
   provider: auto                   # auto | anthropic | bedrock | openai | offline
