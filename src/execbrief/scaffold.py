@@ -35,10 +35,10 @@ sources:
   #   unit_economics: {}           # e.g. {charter_price: 1450, charter_variable_cost: 310}
 
 # Persona ids to write (a brief with no fact in view fails). The five core lenses fit
-# any portfolio; the domain audits
-# below are examples written for the bundled example's businesses (a rental property, a
-# yacht-delivery line, a consultancy's clients): uncomment one only if you run such a
-# business, or write your own in personas/. Files there override shipped ones by id.
+# any portfolio; the domain audits below are examples written for the bundled example's
+# businesses (a rental property, a yacht-delivery line, a consultancy's clients):
+# uncomment one only if you run such a business, or write your own in personas/. Files
+# there override shipped ones by id.
 personas:
   - ceo
   - cto
