@@ -12,6 +12,7 @@ import pytest
 
 from execbrief.config import MailConfig, Workspace, WorkspaceConfig
 from execbrief.errors import ConfigError
+from execbrief.jsonl import append_line
 from execbrief.mail.events import (
     bounced_recipients,
     read_delivery_events,
@@ -29,7 +30,7 @@ from execbrief.models import (
     SendRecord,
 )
 from execbrief.review import review_rows
-from execbrief.runs import RunFolder, append_jsonl, create_run
+from execbrief.runs import RunFolder, create_run
 from tests.conftest import Cli
 
 REGION = "us-west-2"
@@ -357,7 +358,7 @@ def test_only_a_permanent_bounce_not_followed_by_a_delivery_counts_as_bounced(
         ),
     ]
     for event in events:
-        append_jsonl(run.events_path, event)
+        append_line(run.events_path, event.model_dump_json())
 
     assert bounced_recipients(Workspace(root=tmp_path, config=_config())) == {"gone@example.com"}
 

@@ -56,17 +56,6 @@ def write_atomic(path: Path, content: bytes | str) -> None:
         raise
 
 
-def append_jsonl(path: Path, record: BaseModel) -> None:
-    """Append one JSON line and fsync it, so a crash never loses an acknowledged record."""
-    line = record.model_dump_json() + "\n"
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-    try:
-        os.write(fd, line.encode("utf-8"))
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 @dataclass(frozen=True)
 class RunFolder:
     """One run's folder under the workspace's outputs."""

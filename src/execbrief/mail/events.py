@@ -25,9 +25,10 @@ from pydantic import BaseModel, Field, ValidationError
 
 from execbrief.config import MailConfig, Workspace
 from execbrief.errors import AwsCallError, ConfigError
+from execbrief.jsonl import append_line, read_lines
 from execbrief.mail.ledger import read_records
 from execbrief.models import DeliveryEvent, DeliveryEventKind
-from execbrief.runs import LATEST, RunFolder, append_jsonl
+from execbrief.runs import LATEST, RunFolder
 from execbrief.secrets.mask import redact_text
 
 # SES's eventType values for the kinds recorded; open, click and the rest are not.
@@ -209,7 +210,7 @@ def _record(runs: _RunIndex, body: str) -> tuple[list[DeliveryEvent], int] | Non
     known = runs.event_ids(run)
     new = [e for e in events if e.event_id not in known]
     for event in new:
-        append_jsonl(run.events_path, event)
+        append_line(run.events_path, event.model_dump_json())
         known.add(event.event_id)
     return new, len(events) - len(new)
 
@@ -343,20 +344,7 @@ def list_runs(outputs: Path) -> list[RunFolder]:
 
 def read_delivery_events(run: RunFolder) -> list[DeliveryEvent]:
     """The run's recorded delivery events, oldest line first; a torn last line is ignored."""
-    path = run.events_path
-    if not path.is_file():
-        return []
-    events: list[DeliveryEvent] = []
-    lines = path.read_text(encoding="utf-8").splitlines()
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            events.append(DeliveryEvent.model_validate_json(line))
-        except ValidationError as exc:
-            if number == len(lines):
-                break  # the process died while writing it
-            raise ConfigError("corrupt delivery events line", path=path, line=number) from exc
+    events, _torn = read_lines(run.events_path, DeliveryEvent.model_validate_json)
     return events
 
 
