@@ -22,6 +22,7 @@ from execbrief.models import CollectResult, Entity, Fact, Gap
 from execbrief.secrets.rules import Prefilter, prefilter
 
 from .audit_cache import AuditCache
+from .bandit_run import preload_bandit
 from .endpoints import EndpointsCheck
 from .forked import ForkedCall, spare_cores
 from .python_checks import PythonCheck
@@ -138,6 +139,10 @@ def audit_many(
     """
     workers = spare_cores() if len(jobs) >= PARALLEL_MIN_REPOS else 0
     prefilter(engine)  # compiled before any fork, so workers share it
+    if workers and "python" in checks:
+        # Imported before the fork: a worker must not import while another thread of
+        # this process (a concurrent collector) may hold an import lock.
+        preload_bandit()
     size = -(-len(jobs) // (workers + 1)) or 1
     parts = [jobs[i : i + size] for i in range(0, len(jobs), size)] or [[]]
     run = partial(

@@ -9,6 +9,7 @@ only has to fire wherever a rule could match.
 from __future__ import annotations
 
 import math
+import os
 import re
 import threading
 from collections import Counter
@@ -231,6 +232,12 @@ class _HyperscanPrefilter:
             hyperscan, (*_PREFILTER_PATTERNS, (_CONCAT, False), (_KEY_USE, False))
         )
         # A database owns one scratch space, which two threads must not scan with at once.
+        self._lock = threading.Lock()
+        # A process forked while another thread scans must not inherit the lock held.
+        if hasattr(os, "register_at_fork"):
+            os.register_at_fork(after_in_child=self._new_lock)
+
+    def _new_lock(self) -> None:
         self._lock = threading.Lock()
 
     @staticmethod
