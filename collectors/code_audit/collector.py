@@ -149,11 +149,12 @@ def audit_many(
         _audit_part, checks=checks, now=now, max_file_bytes=max_file_bytes, engine=engine,
         cache=cache, split_files=not workers,
     )  # fmt: skip
-    forked = [ForkedCall(partial(run, part)) for part in parts[1:]]
-    results = run(parts[0])
-    for call in forked:
-        results.extend(call.result())
-    return results
+    if not workers:
+        return run(parts[0])
+    # Every part in a worker, this process only waiting: `collect` runs other collectors
+    # on threads here, and an idle audit leaves them the interpreter lock.
+    forked = [ForkedCall(partial(run, part)) for part in parts]
+    return [result for call in forked for result in call.result()]
 
 
 def _audit_part(
