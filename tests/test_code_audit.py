@@ -37,8 +37,8 @@ def located(result: CollectResult, kind: str = "secret.hardcoded") -> set[tuple[
     return {(f.source.path or "", f.source.line) for f in secret_facts(result, kind)}
 
 
-def scan(repo: Path, engine: str = "auto", **kwargs: int) -> CollectResult:
-    return audit_repo(repo, SECRETS, NOW, None, engine=engine, **kwargs)
+def scan(repo: Path, engine: str = "auto", max_file_bytes: int = 1_000_000) -> CollectResult:
+    return audit_repo(repo, SECRETS, NOW, None, max_file_bytes, engine=engine)
 
 
 @pytest.fixture(params=ENGINES)

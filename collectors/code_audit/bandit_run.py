@@ -34,6 +34,14 @@ def _config() -> Any:
         return config.BanditConfig()
 
 
+def preload_bandit() -> None:
+    """Import and configure bandit now, if it is installed."""
+    try:
+        _config()
+    except BanditUnavailable:
+        return
+
+
 def bandit_issues(root: Path, rels: list[str]) -> list[dict[str, Any]]:
     """Issues of medium severity or worse in `rels` (paths under `root`), by file name."""
     if not rels:

@@ -24,6 +24,7 @@ from execbrief.secrets.mask import mask
 from execbrief.secrets.rules import Prefilter, prefilter
 
 from .audit_cache import AuditCache
+from .bandit_run import preload_bandit
 from .endpoints import EndpointsCheck
 from .forked import ForkedCall, spare_cores
 from .python_checks import PythonCheck
@@ -150,17 +151,22 @@ def audit_many(
     """
     workers = spare_cores() if len(jobs) >= PARALLEL_MIN_REPOS else 0
     prefilter(engine)  # compiled before any fork, so workers share it
+    if workers and "python" in checks:
+        # Imported before the fork: a worker must not import while another thread of
+        # this process (a concurrent collector) may hold an import lock.
+        preload_bandit()
     size = -(-len(jobs) // (workers + 1)) or 1
     parts = [jobs[i : i + size] for i in range(0, len(jobs), size)] or [[]]
     run = partial(
         _audit_part, checks=checks, now=now, max_file_bytes=max_file_bytes, engine=engine,
         cache=cache, split_files=not workers,
     )  # fmt: skip
-    forked = [ForkedCall(partial(run, part)) for part in parts[1:]]
-    results = run(parts[0])
-    for call in forked:
-        results.extend(call.result())
-    return results
+    if not workers:
+        return run(parts[0])
+    # Every part in a worker, this process only waiting: `collect` runs other collectors
+    # on threads here, and an idle audit leaves them the interpreter lock.
+    forked = [ForkedCall(partial(run, part)) for part in parts]
+    return [result for call in forked for result in call.result()]
 
 
 def _audit_part(

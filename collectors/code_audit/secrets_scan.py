@@ -88,9 +88,9 @@ class SecretsCheck:
             return
         data = source.data
         python = source.rel.endswith(".py")
-        scan = self._engine.scan(data, python)
-        seen: set[tuple[str, int]] = set()
         unquoted = is_config_file(source.rel)
+        scan = self._engine.scan(data, python, quoted_only=not unquoted)
+        seen: set[tuple[str, int]] = set()
         for m in _scan_bytes(data, scan.hits, unquoted, self._memo):
             self._add(seen, source, m.rule, m.value, data.count(b"\n", 0, m.offset) + 1)
         if not python:

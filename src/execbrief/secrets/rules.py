@@ -9,6 +9,7 @@ only has to fire wherever a rule could match.
 from __future__ import annotations
 
 import math
+import os
 import re
 import threading
 from collections import Counter
@@ -199,8 +200,10 @@ class PrefilterScan:
 class Prefilter(Protocol):
     name: str
 
-    def scan(self, data: bytes, python: bool) -> PrefilterScan:
-        """Every candidate in one pass over `data`."""
+    def scan(self, data: bytes, python: bool, quoted_only: bool = False) -> PrefilterScan:
+        """Every candidate in one pass over `data`. With `quoted_only` (always for Python)
+        a secret-like name counts only before an operator and an opening quote, as every
+        rule but the unquoted `KEY=value` of config files needs."""
         ...
 
     def hits(self, data: bytes, python: bool) -> tuple[list[int], bool]:
@@ -209,6 +212,10 @@ class Prefilter(Protocol):
         ...
 
 
+_SECRET_WORD = (
+    rb"(?:secret|passw|pwd|token|api[_-]?key|apikey|access[_-]?key|auth[_-]?key"
+    rb"|private[_-]?key|signing[_-]?key|credential|jwt)[\w.$-]{0,40}[\"'\]]{0,2}[ \t]{0,8}"
+)
 # One prefilter pattern per rule family; each fires wherever its rules could match.
 _PREFILTER_PATTERNS: tuple[tuple[bytes, bool], ...] = (
     (rb"[sr]k_(?:live|test)_[0-9A-Za-z]{10}", False),
@@ -226,12 +233,13 @@ _PREFILTER_PATTERNS: tuple[tuple[bytes, bool], ...] = (
     (rb"npm_[0-9A-Za-z]{36}", False),
     (rb"AccountKey=", False),
     (rb"eyJ[0-9A-Za-z_-]{8}", False),
-    (
-        rb"(?:secret|passw|pwd|token|api[_-]?key|apikey|access[_-]?key|auth[_-]?key"
-        rb"|private[_-]?key|signing[_-]?key|credential|jwt)[\w.$-]{0,40}[\"'\]]{0,2}[ \t]{0,8}"
-        rb"(?:=|:|,)",
-        True,
-    ),
+    (_SECRET_WORD + rb"(?:=|:|,)", True),
+)
+# The same name before an operator and an opening quote (`=>`, `:=`, `=`, `:` or the
+# comma of an env default): what the quoted rules need, far rarer in real code.
+_QUOTED_PATTERNS = (
+    *_PREFILTER_PATTERNS[:-1],
+    (_SECRET_WORD + rb"""(?:=>|:=|=|:|,)\s{0,64}(?:[rbuRBU]{1,2})?["'`]""", True),
 )
 # Two string literals with only blanks, a newline or a backslash-newline between them,
 # the first not a lone blank (`" ".join`). Hyperscan has no lookbehind, so its hits are
@@ -262,10 +270,17 @@ class _HyperscanPrefilter:
         import hyperscan
 
         self._text = self._compile(hyperscan, _PREFILTER_PATTERNS)
+        self._quoted = self._compile(hyperscan, _QUOTED_PATTERNS)
         self._python = self._compile(
-            hyperscan, (*_PREFILTER_PATTERNS, (_CONCAT, False), (_KEY_USE, False))
+            hyperscan, (*_QUOTED_PATTERNS, (_CONCAT, False), (_KEY_USE, False))
         )
         # A database owns one scratch space, which two threads must not scan with at once.
+        self._lock = threading.Lock()
+        # A process forked while another thread scans must not inherit the lock held.
+        if hasattr(os, "register_at_fork"):
+            os.register_at_fork(after_in_child=self._new_lock)
+
+    def _new_lock(self) -> None:
         self._lock = threading.Lock()
 
     @staticmethod
@@ -279,7 +294,7 @@ class _HyperscanPrefilter:
         )
         return db
 
-    def scan(self, data: bytes, python: bool) -> PrefilterScan:
+    def scan(self, data: bytes, python: bool, quoted_only: bool = False) -> PrefilterScan:
         found: list[int] = []
         concat: list[int] = []
         key_use: list[int] = []
@@ -293,7 +308,8 @@ class _HyperscanPrefilter:
                 found.append(end - 1)
 
         with self._lock:
-            (self._python if python else self._text).scan(data, match_event_handler=on_match)
+            db = self._python if python else self._quoted if quoted_only else self._text
+            db.scan(data, match_event_handler=on_match)
         folds: list[tuple[int, int]] = []
         for end in concat:
             # Hyperscan has no lookbehind: confirm each candidate with the full pattern.
@@ -356,18 +372,23 @@ class _RePrefilter:
     name = "re"
 
     def __init__(self) -> None:
-        parts = [
-            b"(?i:" + pattern + b")" if caseless else pattern
-            for pattern, caseless in _PREFILTER_PATTERNS
-        ]
-        self._pattern = re.compile(b"|".join(parts))
+        self._pattern = self._alternation(_PREFILTER_PATTERNS)
+        self._quoted = self._alternation(_QUOTED_PATTERNS)
 
-    def scan(self, data: bytes, python: bool) -> PrefilterScan:
+    @staticmethod
+    def _alternation(patterns: tuple[tuple[bytes, bool], ...]) -> re.Pattern[bytes]:
+        parts = [
+            b"(?i:" + pattern + b")" if caseless else pattern for pattern, caseless in patterns
+        ]
+        return re.compile(b"|".join(parts))
+
+    def scan(self, data: bytes, python: bool, quoted_only: bool = False) -> PrefilterScan:
         folds = [m.span() for m in _CONCAT_RE.finditer(data)] if python else []
         key_use = [m.end() for m in _KEY_USE_RE.finditer(data)] if python else []
         if not self._may_match(data):
             return PrefilterScan([], folds, key_use)
-        return PrefilterScan([m.end() - 1 for m in self._pattern.finditer(data)], folds, key_use)
+        pattern = self._quoted if python or quoted_only else self._pattern
+        return PrefilterScan([m.end() - 1 for m in pattern.finditer(data)], folds, key_use)
 
     def hits(self, data: bytes, python: bool) -> tuple[list[int], bool]:
         result = self.scan(data, python)
