@@ -84,6 +84,7 @@ from execbrief.number_match import (
     candidates,
     named_metrics,
     precision_slack,
+    same_signed_metric,
     unit_fits,
 )
 from execbrief.numbers import FoundNumber, NumberKind, find_numbers, format_number, from_value
@@ -318,7 +319,7 @@ class GroundingIndex:
                     )
                     continue
                 clash = self._sign_clash(number, claimed_direction, stated)
-                if clash:
+                if clash and not same_signed_metric(number, clause, stated):
                     misses.insert(
                         0,
                         _Verdict(
