@@ -167,14 +167,14 @@ _FINDINGS = re.compile(r"^(?:findings?|issues?|risks?|items?|facts?|problems?|ga
 
 
 def _names_lens_count(number: FoundNumber, clause: str, count: Stated) -> bool:
-    """A count of the persona's lens grounds "14 high-severity findings" or "22 issues",
-    not "14 unauthenticated endpoints": the words after the number must name findings,
-    and the severity the count is of."""
+    """A count of the persona's lens grounds "22 findings", "14 high-severity findings" or
+    "(2 high, 28 low)", not "14 unauthenticated endpoints": the words after the number
+    must name the severity the count is of, or findings for the count of them all."""
     words = re.findall(r"[a-z]+", clause[number.span[1] :].lower())[:3]
-    if not any(_FINDINGS.match(word) for word in words):
-        return False
     severity = count.source.removeprefix("facts with severity ")
-    return severity == count.source or severity in words
+    if severity != count.source:
+        return severity in words
+    return any(_FINDINGS.match(word) for word in words)
 
 
 @dataclass(frozen=True)
