@@ -246,7 +246,8 @@ def _own_equation(
     not how that operand was reached: the operand before it ends a run of its own."""
     depth, opened = 0, None
     for index in range(len(items) - 1, -1, -1):
-        depth += {")": 1, "(": -1}.get(items[index], 0) if isinstance(items[index], str) else 0
+        item = items[index]
+        depth += (item == ")") - (item == "(")
         if depth == 0:
             opened = index
             break
