@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from execbrief.collectors.code_audit.collector import (
+    DEFAULT_MAX_FILE_BYTES,
     CodeAuditCollector,
     audit_paths,
     audit_repo,
@@ -37,7 +38,9 @@ def located(result: CollectResult, kind: str = "secret.hardcoded") -> set[tuple[
     return {(f.source.path or "", f.source.line) for f in secret_facts(result, kind)}
 
 
-def scan(repo: Path, engine: str = "auto", max_file_bytes: int = 1_000_000) -> CollectResult:
+def scan(
+    repo: Path, engine: str = "auto", max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
+) -> CollectResult:
     return audit_repo(repo, SECRETS, NOW, None, max_file_bytes, engine=engine)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from datetime import UTC, datetime
 from pathlib import Path
@@ -11,6 +12,7 @@ import pytest
 from execbrief import pipeline
 from execbrief.config import load_workspace
 from execbrief.generate import select_facts
+from execbrief.grounding import GroundingIndex
 from execbrief.llm.offline import build_offline_report
 from execbrief.models import Bundle, Fact, Report
 
@@ -108,10 +110,17 @@ def test_cfo_brief_states_gross_and_net_burn_and_break_even_per_entity(
     jada_burn = _one(bundle, "analysis.burn", "jada")
     jada_be = _one(bundle, "analysis.break_even", "jada")
 
+    qdn_burn = _one(bundle, "analysis.burn", "quickdumpnow")
+
     burn = _section(cfo, "burn_model")
+    assert "| Net burn / month | Net cash in / month |" in burn
     assert (
-        f"| JADA | 7,648.67 | 2,365.33 | 6 units/month | `{jada_burn.id}` `{jada_be.id}` |" in burn
+        f"| JADA | 7,648.67 | 2,365.33 | — | 6 units/month | `{jada_burn.id}` `{jada_be.id}` |"
+        in burn
     )
+    # a negative net burn is written as the cash it brings in, never as "-1,282.00"
+    assert f"| QuickDumpNow | 2,728.00 | — | 1,282.00 | not computed | `{qdn_burn.id}`" in burn
+    assert not re.search(r"\| -\d", burn)
     assert "Runway:" in burn
 
     break_even = _section(cfo, "break_even")
@@ -184,3 +193,31 @@ def test_an_offline_note_is_shown_as_the_analysts_and_not_acted_on(
     )
 
     assert "Analyst's note: \u201cFocus on JADA.\u201d. No model acted on it" in report.summary
+
+
+def test_the_offline_briefs_of_every_persona_are_grounding_clean(
+    example: tuple[Bundle, dict[str, Report]],
+) -> None:
+    bundle, reports = example
+    lenses = {p.id: p for p in pipeline.personas_for(load_workspace(EXAMPLE), [])}
+    index = GroundingIndex(bundle)
+
+    warnings = {
+        persona: [f"{w.kind.value} {w.where}: {w.text!r} ({w.detail})" for w in found]
+        for persona, report in reports.items()
+        if (found := index.check(report, lenses[persona]))
+    }
+
+    assert set(reports) == set(ALL)
+    assert warnings == {}
+
+
+def test_a_kpi_carries_the_unit_its_fact_states(
+    example: tuple[Bundle, dict[str, Report]],
+) -> None:
+    bundle, reports = example
+    repeat = _one(bundle, "analysis.kpi", "dc_client_portfolio", "repeat-booking")
+    [kpi] = [k for k in reports["cmo"].kpis if k.evidence == [repeat.id]]
+    assert (kpi.value, kpi.unit) == (25.0, "%")
+    burn = [k for k in reports["cfo"].kpis if k.unit == "USD/month"]
+    assert burn, [(k.name, k.unit) for k in reports["cfo"].kpis]

@@ -17,7 +17,7 @@ where periods are compared.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from itertools import combinations, permutations
 from statistics import mean
@@ -158,15 +158,19 @@ def _evaluate(items: list[str | Operand]) -> Interval:
 
 def _segments(sentence: str) -> list[tuple[int, int, list[str | Operand]]]:
     """Runs of operands and operators; up to four words after an operand are its unit
-    ("6 charters = ..."), anything else ends the run."""
+    ("6 charters = ..."), up to two between an operator and its operand are a label
+    ("/ (revenue 142,180 + expenses 121,939)"), anything else ends the run."""
     masked = _PERIOD_PHRASE.sub(lambda m: " " * len(m.group(0)), sentence)
     runs: list[tuple[int, int, list[str | Operand]]] = []
     items: list[str | Operand] = []
     start = end = 0
     words_after_operand = -1
+    words_before_operand = -1
+    implied: dict[int, int] = {}  # index of an "=" read from "X (...": where "(" stood
 
     def close() -> None:
         nonlocal items
+        implied.clear()
         while items and not isinstance(items[-1], Operand) and items[-1] != ")":
             items.pop()
         if sum(isinstance(item, Operand) for item in items) >= 2 and any(
@@ -193,30 +197,66 @@ def _segments(sentence: str) -> list[tuple[int, int, list[str | Operand]]]:
             items.append(Operand(parsed[0], token.span()))
             end = token.end()
             words_after_operand = 0
+            words_before_operand = -1
         elif kind == "op" and items:
             if isinstance(items[-1], str) and items[-1] not in (")",):
                 close()
                 continue
             items.append(_OPS[text])
             words_after_operand = -1
+            words_before_operand = 0
         elif kind == "lp":
             if items and isinstance(items[-1], Operand):
                 # "$6,300 ($8,550 less $2,250)": the parentheses show how it was reached
+                implied[len(items)] = token.start()
                 items.append("=")
             if not items:
                 start = token.start()
             items.append("(")
             words_after_operand = -1
+            words_before_operand = 0
         elif kind == "rp" and items:
             items.append(")")
             end = token.end()
+            items, start = _own_equation(items, implied, start, close)
         elif kind == "word" and 0 <= words_after_operand < 4:
             words_after_operand += 1
+        elif (
+            kind == "word"
+            and 0 <= words_before_operand < 2
+            and items
+            and isinstance(items[-1], str)
+        ):
+            words_before_operand += 1
         else:
             close()
             words_after_operand = -1
     close()
     return runs
+
+
+def _own_equation(
+    items: list[str | Operand],
+    implied: dict[int, int],
+    start: int,
+    close: Callable[[], None],
+) -> tuple[list[str | Operand], int]:
+    """A parenthesis just closed. When it followed an operand ("6 whole charters (6 x
+    1,450 = 8,700 ...)") and holds an "=" of its own, it is a calculation in its own right,
+    not how that operand was reached: the operand before it ends a run of its own."""
+    depth, opened = 0, None
+    for index in range(len(items) - 1, -1, -1):
+        item = items[index]
+        depth += (item == ")") - (item == "(")
+        if depth == 0:
+            opened = index
+            break
+    if opened is None or opened - 1 not in implied or "=" not in items[opened + 1 :]:
+        return items, start
+    own, position = items[opened:], implied[opened - 1]
+    del items[opened - 1 :]
+    close()
+    return own, position
 
 
 def _balanced(items: list[str | Operand]) -> list[str | Operand]:

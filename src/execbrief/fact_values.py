@@ -131,7 +131,7 @@ _OUT_WORDS = (
 _IN_WORDS = (
     r"no (?:net )?burn|inflows?|surplus|profit(?:s|able)?|net income|earn(?:s|ing)?"
     r"|cash[- ]positive|positive cash(?: flow)?|in the black|brings? in|bringing in"
-    r"|gains?|self[- ]funding|generat(?:es|ing)"
+    r"|gains?|self[- ]funding|generat(?:es|ing)|net cash in"
 )
 _DIRECTION = re.compile(rf"\b(?:(?P<in>{_IN_WORDS})|(?P<out>{_OUT_WORDS}))\b", re.IGNORECASE)
 _CLAUSE_BREAK = re.compile(

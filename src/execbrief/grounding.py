@@ -83,6 +83,7 @@ from execbrief.number_match import (
     WEEKS_OR_YEARS,
     candidates,
     named_metrics,
+    names_metric,
     precision_slack,
     unit_fits,
 )
@@ -160,6 +161,20 @@ def _counts(facts: list[Fact], *, detailed: bool) -> list[Stated]:
         counter.update(keys)
     counts = [(len(facts), "facts")] + [(n, f"facts with {a} {b}") for (a, b), n in counter.items()]
     return [Stated(float(n), MetricUnit.COUNT, None, None, None, what) for n, what in counts]
+
+
+_FINDINGS = re.compile(r"^(?:findings?|issues?|risks?|items?|facts?|problems?|gaps?|concerns?)$")
+
+
+def _names_lens_count(number: FoundNumber, clause: str, count: Stated) -> bool:
+    """A count of the persona's lens grounds "22 findings", "14 high-severity findings" or
+    "(2 high, 28 low)", not "14 unauthenticated endpoints": the words after the number
+    must name the severity the count is of, or findings for the count of them all."""
+    words = re.findall(r"[a-z]+", clause[number.span[1] :].lower())[:3]
+    severity = count.source.removeprefix("facts with severity ")
+    if severity != count.source:
+        return severity in words
+    return any(_FINDINGS.match(word) for word in words)
 
 
 @dataclass(frozen=True)
@@ -317,7 +332,7 @@ class GroundingIndex:
                         )
                     )
                     continue
-                clash = self._sign_clash(number, claimed_direction, stated)
+                clash = self._sign_clash(number, clause, claimed_direction, stated)
                 if clash:
                     misses.insert(
                         0,
@@ -334,7 +349,14 @@ class GroundingIndex:
         return _Verdict(WarningKind.UNGROUNDED_NUMBER), misses
 
     @staticmethod
-    def _sign_clash(number: FoundNumber, claimed: Direction | None, stated: Stated) -> str | None:
+    def _sign_clash(
+        number: FoundNumber, clause: str, claimed: Direction | None, stated: Stated
+    ) -> str | None:
+        if number.value < 0 and names_metric(number, clause, stated):
+            # "Net burn / month: -1,063.55" is the signed metric itself: signs must agree
+            if stated.value < 0:
+                return None
+            claimed = Direction.IN if stated.direction is Direction.OUT else Direction.OUT
         if claimed is not None and stated.direction is not None and claimed is not stated.direction:
             amount = format_number(stated.magnitude, stated.unit or MetricUnit.COUNT)
             return (
@@ -353,6 +375,7 @@ class GroundingIndex:
         lens: list[Stated],
         computed: list[Stated],
     ) -> _Verdict:
+        lens = [value for value in lens if _names_lens_count(number, clause, value)]
         extra = [*lens, *self._gaps, *computed]
         nearest = self._cited_values(claim.nearest, extra)
         verdict, misses = self._judge(number, clause, nearest)

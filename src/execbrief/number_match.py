@@ -5,7 +5,9 @@ the conversions a careful reader allows.
 a percent, days as months, bytes in KB to GiB, days or months counted in weeks or
 years); `unit_fits` says whether a claim's unit can state a value of the fact's unit;
 `precision_slack` is how far the true value may lie from the written one;
-`named_metrics` finds, for "9 active clients", the metrics that count that thing by name.
+`named_metrics` finds, for "9 active clients", the metrics that count that thing by name;
+`names_metric` says a number stands under the metric's own name ("Net burn / month:
+-1,063.55"), where its sign is read against the metric's sign.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ __all__ = [
     "WEEKS_OR_YEARS",
     "candidates",
     "named_metrics",
+    "names_metric",
     "precision_slack",
     "unit_fits",
 ]
@@ -122,3 +125,25 @@ def named_metrics(number: FoundNumber, clause: str, values: list[Stated]) -> lis
         and value.unit in (None, MetricUnit.COUNT)
         and noun in {part.removesuffix("s") for part in value.source.split("_")}
     ]
+
+
+# Words of a metric's name that say its unit or period, not what it measures.
+_NAME_NOISE = {"usd", "pct", "percent", "monthly", "weekly", "annual", "yearly", "per", "month"}
+_LABEL_START = re.compile(r"[;:.!?()\n|]\s*(?=[^;:.!?()\n|]*$)")
+
+
+def names_metric(number: FoundNumber, clause: str, stated: Stated) -> bool:
+    """Whether the label just before a number is the metric's own name: "Net burn / month:
+    -1,063.55" for `net_burn_monthly_usd` or `burn_monthly_usd`. A signed figure there is
+    the metric itself, sign and all, though "burn" alone reads as money going out."""
+    if stated.fact_id is None:
+        return False
+    words = [w for w in stated.source.split("_") if w and w not in _NAME_NOISE]
+    if not words or any(w.isdigit() for w in words):
+        return False
+    # the label is what stands since the last clause mark before the figure's own colon
+    head = clause[: number.span[0]].rstrip().removesuffix(":")
+    cut = _LABEL_START.search(head)
+    label = re.findall(r"[a-z]+", (head[cut.end() :] if cut else head).lower())
+    label = [w for w in label if w not in _NAME_NOISE]
+    return label[-len(words) :] == words

@@ -11,7 +11,12 @@ import re
 
 from execbrief.config import LlmConfig
 from execbrief.llm.base import BriefRequest, BriefResult, FirstByte
-from execbrief.llm.offline_sections import Context, write_section
+from execbrief.llm.offline_sections import (
+    NAME_UNITS,
+    Context,
+    metric_unit,
+    write_section,
+)
 from execbrief.models import (
     Fact,
     Finding,
@@ -39,7 +44,6 @@ _IMPACT = {
     Severity.LOW: "Low: worth tracking.",
     Severity.INFO: "Context for the decisions in this brief.",
 }
-_UNITS = {"usd": "USD", "pct": "%", "months": "months", "days": "days"}
 
 
 class OfflineProvider:
@@ -192,7 +196,7 @@ def _kpis(persona: Persona, ranked: list[Fact]) -> list[Kpi]:
                 Kpi(
                     name=f"{_humanise(name)} ({fact.entity or 'portfolio'})",
                     value=value,
-                    unit=_unit(name),
+                    unit=metric_unit(fact, name),
                     target="not set",
                     status=KpiStatus.NO_TARGET,
                     evidence=[fact.id],
@@ -234,10 +238,6 @@ def _clip(text: str) -> str:
 
 def _humanise(metric: str) -> str:
     words = metric.split("_")
-    if words[-1] in _UNITS and len(words) > 1:
+    if words[-1] in NAME_UNITS and len(words) > 1:
         words = words[:-1]
     return " ".join(words).capitalize()
-
-
-def _unit(metric: str) -> str:
-    return _UNITS.get(metric.rsplit("_", 1)[-1], "count")

@@ -274,20 +274,28 @@ def _below(fact: Fact) -> bool:
 
 
 def _unit(fact: Fact) -> str:
-    kind = fact.metric_types.get("value")
+    return metric_unit(fact, "value")
+
+
+NAME_UNITS = {"usd": "USD", "pct": "%", "months": "months", "days": "days"}
+
+
+def metric_unit(fact: Fact, metric: str) -> str:
+    """A KPI unit string for one metric: its declared type ("USD/month", "%"), else the
+    unit its name ends in, else "count"; a KPI must carry the unit the fact states."""
+    kind = fact.metric_types.get(metric)
     if kind is None:
-        return "count"
-    unit = {"usd": "USD", "percent": "%", "months": "months", "count": "count"}.get(
-        kind.unit.value, kind.unit.value
-    )
-    return f"{unit}/month" if kind.period.value == "month" else unit
+        return NAME_UNITS.get(metric.rsplit("_", 1)[-1], "count")
+    unit = {"usd": "USD", "percent": "%", "ratio": "x"}.get(kind.unit.value, kind.unit.value)
+    return unit if kind.period.value == "none" else f"{unit}/{kind.period.value}"
 
 
 def burn_model(ctx: Context, section: PersonaSection) -> str:
     break_even = {f.entity: f for f in ctx.analyses(section, "analysis.break_even")}
     rows = [
-        "| Entity | Gross burn / month | Net burn / month | Break-even | Evidence |",
-        "| --- | --- | --- | --- | --- |",
+        "| Entity | Gross burn / month | Net burn / month | Net cash in / month | Break-even "
+        "| Evidence |",
+        "| --- | --- | --- | --- | --- | --- |",
     ]
     for fact in ctx.analyses(section, "analysis.burn"):
         be = break_even.get(fact.entity)
@@ -302,7 +310,7 @@ def burn_model(ctx: Context, section: PersonaSection) -> str:
         )
         rows.append(
             f"| {_entity(ctx, fact)} | {fact.metrics['gross_burn_monthly_usd']:,.2f} | "
-            f"{fact.metrics['net_burn_monthly_usd']:,.2f} | {be_text} | "
+            f"{_net_cells(fact.metrics['net_burn_monthly_usd'])} | {be_text} | "
             f"{cite(fact.id, *([be.id] if be else []))} |"
         )
     parts = ["\n".join(rows)]
@@ -314,6 +322,12 @@ def burn_model(ctx: Context, section: PersonaSection) -> str:
     for fact in ctx.analyses(section, "analysis.runway"):
         parts.append(f"Runway: {fact.title.split(': ', 1)[1]} {cite(fact.id)}.")
     return "\n\n".join(parts)
+
+
+def _net_cells(net_burn: float) -> str:
+    """A negative net burn is money coming in: an executive reads it as cash in, not as a
+    burn of minus something."""
+    return f"{net_burn:,.2f} | —" if net_burn > 0 else f"— | {-net_burn:,.2f}"
 
 
 def break_even(ctx: Context, section: PersonaSection) -> str:
