@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import subprocess
 from datetime import UTC, datetime
@@ -140,3 +141,27 @@ def test_the_approver_is_as_then_git_user_email_then_the_login(
         ["git", "-C", str(tmp_path / "repo"), "config", "user.email", "git@corp.dev"], check=True
     )
     assert approver(None, tmp_path / "repo") == "git@corp.dev"
+
+
+class _Terminal(io.StringIO):
+    """Answers typed at a terminal."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+def test_in_a_terminal_each_warning_is_asked_about_and_a_no_refuses(
+    cli: Any, example_workspace: Path, drafted: RunFolder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _warn(drafted, "cfo", 2)
+    monkeypatch.setattr("sys.stdin", _Terminal("y\nn\n"))
+
+    declined = cli("approve", "-w", example_workspace, "--persona", "cfo", "--as", "ann")
+    monkeypatch.setattr("sys.stdin", _Terminal("y\ny\n"))
+    accepted = cli("approve", "-w", example_workspace, "--persona", "cfo", "--as", "ann")
+
+    assert declined.code == 2
+    assert "cfo: 1 of 2 grounding warnings not acknowledged" in declined.err
+    assert declined.out.count("accept findings[") == 2
+    assert accepted.code == 0, accepted.err
+    assert "Approved cfo rev 1 as ann, 2 grounding warnings accepted" in accepted.err
