@@ -48,6 +48,7 @@ sys.path.insert(0, str(REPO))
 
 from execbrief.config import LlmConfig  # noqa: E402
 from execbrief.generate import (  # noqa: E402
+    GenerationContext,
     build_request,
     build_shared_prompt,
     generate_reports,
@@ -204,7 +205,7 @@ def run_strategy(name: str, args: argparse.Namespace, bundle: Bundle) -> Trial:
         ttfb=args.ttfb, tokens_per_second=args.rate, output_tokens=args.output_tokens
     ) as server:
         os.environ["ANTHROPIC_BASE_URL"] = server.base_url
-        llm = LlmConfig(provider="anthropic")
+        llm = LlmConfig(provider="anthropic", evidence_budget_tokens=args.budget)
         provider = AnthropicProvider(llm)
         requests = persona_requests(bundle, llm)
         run = run_stage if name == STAGE else STRATEGIES[name]
@@ -232,12 +233,14 @@ def run_stage(
             )
         )
         outcomes = generate_reports(
-            run=run,
-            bundle=bundle,
-            requests=requests,
-            provider=provider,
-            provider_name=provider.name,
-            concurrency=len(requests),
+            GenerationContext(
+                run=run,
+                bundle=bundle,
+                provider=provider,
+                provider_name=provider.name,
+                concurrency=len(requests),
+            ),
+            requests,
         )
     failed = [o for o in outcomes if o.error]
     if failed:
@@ -288,7 +291,8 @@ def section(rows: list[Row], args: argparse.Namespace, latency: float, prefix: i
             HEADING,
             "",
             f"`benchmarks/llm_fanout.py`, {datetime.now(UTC):%Y-%m-%d}: eight shipped personas, "
-            f"{args.facts} synthetic facts (cached prefix ~{prefix:,} tokens), anthropic "
+            f"{args.facts} synthetic facts, evidence budget {args.budget:,} tokens (cached "
+            f"prefix ~{prefix:,} tokens), anthropic "
             f"provider through the SDK against tests/messages_api_server.py; "
             f"L = {args.ttfb:g} s to first byte + {args.output_tokens} tokens at "
             f"{args.rate:g} tokens/s = {latency:.2f} s; {DEFAULT_MODEL} prices; median of "
@@ -325,6 +329,12 @@ def main() -> int:
     parser.add_argument("--rate", type=float, default=1500, help="output tokens per second")
     parser.add_argument("--output-tokens", type=int, default=1500, help="tokens per brief")
     parser.add_argument("--facts", type=int, default=300, help="facts in the bundle")
+    parser.add_argument(
+        "--budget",
+        type=int,
+        default=LlmConfig().evidence_budget_tokens,
+        help="llm.evidence_budget_tokens (below the bundle's size, each lens keeps a share)",
+    )
     parser.add_argument("--runs", type=int, default=3, help="runs per strategy (median)")
     parser.add_argument("--no-write", action="store_true", help="do not update RESULTS.md")
     args = parser.parse_args()

@@ -8,7 +8,7 @@ import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import pytest
 
@@ -53,7 +53,7 @@ def _no_network() -> Iterator[None]:
 
 
 @pytest.fixture(autouse=True)
-def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
     """No test sees the developer's keys, AWS profile or SES settings."""
     for name in (
         "ANTHROPIC_API_KEY",
@@ -78,6 +78,8 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-west-2")
     monkeypatch.setenv("COLUMNS", "200")
+    # The code audit's result cache goes to a fresh folder, never the developer's own.
+    monkeypatch.setenv("EXECBRIEF_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
 
 
 @pytest.fixture
@@ -115,8 +117,14 @@ class CliResult:
     err: str
 
 
+class Cli(Protocol):
+    """The `cli` fixture: `cli("run", "--workspace", path)` -> CliResult."""
+
+    def __call__(self, *args: str | Path) -> CliResult: ...
+
+
 @pytest.fixture
-def cli(capsys: pytest.CaptureFixture[str]) -> Any:
+def cli(capsys: pytest.CaptureFixture[str]) -> Cli:
     """Run `execbrief ARGS...` in-process; returns exit code, stdout and stderr."""
 
     from execbrief.cli import main

@@ -10,7 +10,8 @@ Message Batches endpoints on 127.0.0.1, one thread per connection. What makes it
   it, and read only by requests that *arrive* after a writer's response has begun;
   requests that arrive earlier pay for a write of their own;
 - faults: a queue of statuses (429 with retry-after, 529, 500...) served in order to the
-  next requests, before the response or as an error event inside a begun stream;
+  next requests, before the response or as an error event inside a begun stream, or a
+  stream cut off halfway (`Fault(200, truncate=True)`: no `message_stop`, then EOF);
 - answers from a function of the persona (default: a valid Report citing fact ids seen
   in the request), and a log of every request to assert on.
 
@@ -74,6 +75,7 @@ class Fault:
     retry_after: float | None = None
     after_first_byte: bool = False
     message: str = "injected fault"
+    truncate: bool = False  # begin the stream, send half the answer, close without message_stop
 
     @property
     def error_type(self) -> str:
@@ -596,7 +598,7 @@ class _Handler(BaseHTTPRequestHandler):
             return
         fault = api.next_fault()
         entry.fault = fault
-        if fault is not None and not fault.after_first_byte:
+        if fault is not None and not fault.after_first_byte and not fault.truncate:
             entry.status = fault.status
             headers = {}
             if fault.retry_after is not None:
@@ -630,6 +632,11 @@ class _Handler(BaseHTTPRequestHandler):
         entry.first_byte = time.monotonic()
         api.began(key, entry.first_byte)
         self._event("message_start", {"type": "message_start", "message": start})
+        if fault is not None and fault.truncate:
+            # the connection closes (HTTP/1.0) mid-answer, as a dropped proxy would do it
+            self._stream_content(body, text[: len(text) // 2], generation, close_block=False)
+            entry.finished = time.monotonic()
+            return
         if fault is not None:
             entry.status = fault.status
             self._event("error", fault.body())
@@ -647,7 +654,9 @@ class _Handler(BaseHTTPRequestHandler):
         self._event("message_stop", {"type": "message_stop"})
         entry.finished = time.monotonic()
 
-    def _stream_content(self, body: dict[str, Any], text: str, seconds: float) -> None:
+    def _stream_content(
+        self, body: dict[str, Any], text: str, seconds: float, close_block: bool = True
+    ) -> None:
         [block] = _content(body, text)
         tool = block["type"] == "tool_use"
         opening = {**block, "input": {}} if tool else {"type": "text", "text": ""}
@@ -664,4 +673,5 @@ class _Handler(BaseHTTPRequestHandler):
                 "content_block_delta",
                 {"type": "content_block_delta", "index": 0, "delta": _delta(tool, part)},
             )
-        self._event("content_block_stop", {"type": "content_block_stop", "index": 0})
+        if close_block:
+            self._event("content_block_stop", {"type": "content_block_stop", "index": 0})

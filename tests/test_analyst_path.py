@@ -8,7 +8,6 @@ import json
 from collections.abc import Callable, Iterator
 from email import message_from_bytes, policy
 from pathlib import Path
-from typing import Any
 
 import boto3
 import pytest
@@ -16,6 +15,7 @@ from moto.core.models import DEFAULT_ACCOUNT_ID
 from moto.ses.models import SESQuota, ses_backends
 
 from execbrief.models import Manifest, Provenance, SendEvent, SendRecord, WarningKind
+from tests.conftest import Cli
 from tests.mail_servers import DOMAIN, smtp_inbox, use_addresses
 
 pytestmark = pytest.mark.slow
@@ -102,7 +102,7 @@ def _run(workspace: Path) -> Path:
 
 
 def test_the_analyst_path_sends_each_revision_once_and_only_once_approved(
-    cli: Any, analyst_path: tuple[Path, Delivered]
+    cli: Cli, analyst_path: tuple[Path, Delivered]
 ) -> None:
     ws, delivered = analyst_path
 

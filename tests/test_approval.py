@@ -7,7 +7,6 @@ import json
 import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -17,12 +16,13 @@ from execbrief.errors import RefusedError
 from execbrief.models import GroundingWarning, Provenance, WarningKind
 from execbrief.revisions import read_history, revisions_path
 from execbrief.runs import RunFolder, open_run
+from tests.conftest import Cli
 
 NOW = datetime(2026, 11, 25, 7, 7, tzinfo=UTC)
 
 
 @pytest.fixture
-def drafted(cli: Any, example_workspace: Path) -> RunFolder:
+def drafted(cli: Cli, example_workspace: Path) -> RunFolder:
     assert cli("run", "-w", example_workspace, "--persona", "ceo", "--persona", "cfo").code == 0
     return open_run(load_workspace(example_workspace).outputs)
 
@@ -79,7 +79,7 @@ def test_each_warning_must_be_acknowledged_and_a_refusal_records_nothing(
 
 
 def test_an_approval_holds_for_its_bytes_and_its_revision_only(
-    cli: Any, example_workspace: Path, drafted: RunFolder
+    cli: Cli, example_workspace: Path, drafted: RunFolder
 ) -> None:
     approve_drafts(drafted, drafted.read_manifest(), ["cfo"], by="ann", now=NOW)
     check_approved(drafted, "cfo", read_history(drafted, "cfo"))  # passes
@@ -93,7 +93,7 @@ def test_an_approval_holds_for_its_bytes_and_its_revision_only(
 
 
 def test_a_hand_edit_is_provenance_edited_until_the_persona_is_generated_again(
-    cli: Any, example_workspace: Path, drafted: RunFolder
+    cli: Cli, example_workspace: Path, drafted: RunFolder
 ) -> None:
     report = drafted.report_path("cfo")
     edited = json.loads(report.read_text())
@@ -117,7 +117,7 @@ def test_a_hand_edit_is_provenance_edited_until_the_persona_is_generated_again(
 
 
 def test_a_draft_rendered_before_revisions_existed_counts_as_rev_1(
-    cli: Any, example_workspace: Path, drafted: RunFolder
+    cli: Cli, example_workspace: Path, drafted: RunFolder
 ) -> None:
     revisions_path(drafted, "cfo").unlink()
 
@@ -151,7 +151,7 @@ class _Terminal(io.StringIO):
 
 
 def test_in_a_terminal_each_warning_is_asked_about_and_a_no_refuses(
-    cli: Any, example_workspace: Path, drafted: RunFolder, monkeypatch: pytest.MonkeyPatch
+    cli: Cli, example_workspace: Path, drafted: RunFolder, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     _warn(drafted, "cfo", 2)
     monkeypatch.setattr("sys.stdin", _Terminal("y\nn\n"))

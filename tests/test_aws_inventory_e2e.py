@@ -19,6 +19,7 @@ import pytest
 
 from execbrief.collectors.aws.snapshot import read_snapshot
 from execbrief.models import Bundle
+from tests.conftest import Cli
 
 pytestmark = pytest.mark.slow
 
@@ -37,7 +38,7 @@ sources:
 FINDINGS = {
     "aws.cloudfront.no_waf",
     "aws.s3.public",
-    "aws.lambda.secret_env_name",
+    "aws.lambda.secret_in_env",
     "aws.dynamodb.no_pitr",
     "aws.lambda.url_no_auth",
     "aws.apigw.route_no_auth",
@@ -127,7 +128,7 @@ def _texts(*folders: Path) -> Iterator[str]:
 
 
 def test_collect_against_moto_server_finds_planted_findings_and_no_canary(
-    cli: Any, moto_server: str, tmp_path: Path
+    cli: Cli, moto_server: str, tmp_path: Path
 ) -> None:
     _plant(moto_server)
     root = _workspace(tmp_path)
@@ -146,7 +147,7 @@ def test_collect_against_moto_server_finds_planted_findings_and_no_canary(
 
 
 def test_collect_with_cost_explorer_unreachable_still_finishes_with_a_gap(
-    cli: Any, moto_server: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    cli: Cli, moto_server: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     _plant(moto_server)
     with socket.socket() as probe:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from tests.browser import check_page, chromium, chromium_path
+from tests.conftest import Cli
 
 pytestmark = pytest.mark.skipif(
     chromium_path() is None and not os.environ.get("CI"),
@@ -16,7 +16,7 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-def test_every_report_html_loads_cleanly_within_600px(cli: Any, example_workspace: Path) -> None:
+def test_every_report_html_loads_cleanly_within_600px(cli: Cli, example_workspace: Path) -> None:
     assert cli("run", "--workspace", example_workspace, "--no-send").code == 0
     run = (example_workspace.parent.parent / "outputs" / "latest").resolve()
     pages = sorted(run.glob("*/report.html"))

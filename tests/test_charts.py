@@ -5,10 +5,10 @@ from __future__ import annotations
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
-from typing import Any
 
 from execbrief.charts import aws_cost_chart, burn_chart
 from execbrief.models import Fact, Source
+from tests.conftest import Cli
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -42,7 +42,7 @@ def test_no_facts_no_chart() -> None:
 
 
 def test_cfo_message_carries_inline_charts_that_its_html_references(
-    cli: Any, example_workspace: Path
+    cli: Cli, example_workspace: Path
 ) -> None:
     assert cli("run", "--workspace", example_workspace, "--no-send").code == 0
     cfo = example_workspace.parent.parent / "outputs" / "latest" / "cfo"
@@ -63,7 +63,7 @@ def test_cfo_message_carries_inline_charts_that_its_html_references(
 
 
 def test_email_html_has_inline_styles_and_keeps_the_dark_mode_rules(
-    cli: Any, example_workspace: Path
+    cli: Cli, example_workspace: Path
 ) -> None:
     assert cli("run", "--workspace", example_workspace, "--no-send").code == 0
     cto = example_workspace.parent.parent / "outputs" / "latest" / "cto"

@@ -6,12 +6,12 @@ import base64
 import json
 import shutil
 from pathlib import Path
-from typing import Any
 
 import pytest
 from pydantic import TypeAdapter
 
 from execbrief.models import Fact, Severity
+from tests.conftest import Cli
 
 REPO = Path(__file__).resolve().parents[1]
 LAMBDA = "queenofsandiego-app"
@@ -35,7 +35,7 @@ def _planted_key(repo: Path) -> str:
     raise AssertionError("no planted key")
 
 
-def test_json_output_is_only_facts_with_masked_values(cli: Any, repo: Path) -> None:
+def test_json_output_is_only_facts_with_masked_values(cli: Cli, repo: Path) -> None:
     result = cli("audit", repo, "--json")
 
     facts = TypeAdapter(list[Fact]).validate_json(result.out)
@@ -50,11 +50,11 @@ def test_json_output_is_only_facts_with_masked_values(cli: Any, repo: Path) -> N
 
 
 @pytest.mark.parametrize(("fail_on", "code"), [("critical", 1), ("high", 1), ("info", 1)], ids=str)
-def test_fail_on_sets_the_exit_code(cli: Any, repo: Path, fail_on: str, code: int) -> None:
+def test_fail_on_sets_the_exit_code(cli: Cli, repo: Path, fail_on: str, code: int) -> None:
     assert cli("audit", repo, "--fail-on", fail_on).code == code
 
 
-def test_a_clean_repo_passes_and_checks_can_be_narrowed(cli: Any, tmp_path: Path) -> None:
+def test_a_clean_repo_passes_and_checks_can_be_narrowed(cli: Cli, tmp_path: Path) -> None:
     clean = tmp_path / "clean"
     clean.mkdir()
     (clean / "app.py").write_text("def add(a: int, b: int) -> int:\n    return a + b\n")
@@ -65,14 +65,14 @@ def test_a_clean_repo_passes_and_checks_can_be_narrowed(cli: Any, tmp_path: Path
     assert json.loads(result.out) == []
 
 
-def test_table_output_names_file_and_line(cli: Any, repo: Path) -> None:
+def test_table_output_names_file_and_line(cli: Cli, repo: Path) -> None:
     result = cli("audit", repo, "--checks", "secrets")
 
     assert "lambda/lambda_function.py:" in result.out
     assert _planted_key(repo) not in result.out
 
 
-def test_an_unknown_check_or_severity_is_bad_input(cli: Any, repo: Path) -> None:
+def test_an_unknown_check_or_severity_is_bad_input(cli: Cli, repo: Path) -> None:
     assert cli("audit", repo, "--checks", "telepathy").code == 2
     assert cli("audit", repo, "--fail-on", "dire").code == 2
 

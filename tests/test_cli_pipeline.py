@@ -6,9 +6,9 @@ import json
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
-from typing import Any
 
 from execbrief.models import Manifest, PersonaStatus, SendEvent, SendRecord
+from tests.conftest import Cli
 
 PERSONAS = {
     "accounting",
@@ -33,7 +33,7 @@ def _ledger(run: Path) -> list[SendRecord]:
 
 
 def test_run_writes_every_draft_sends_all_and_points_latest(
-    cli: Any, example_workspace: Path
+    cli: Cli, example_workspace: Path
 ) -> None:
     result = cli("run", "--workspace", example_workspace, "--send")
 
@@ -50,7 +50,7 @@ def test_run_writes_every_draft_sends_all_and_points_latest(
     assert "Run " + run.name in result.out  # the summary table
 
 
-def test_resending_a_sent_persona_is_refused_then_forced(cli: Any, example_workspace: Path) -> None:
+def test_resending_a_sent_persona_is_refused_then_forced(cli: Cli, example_workspace: Path) -> None:
     assert cli("run", "--workspace", example_workspace, "--send").code == 0
 
     refused = cli("send", "--workspace", example_workspace, "--persona", "cto", "--run", "latest")
@@ -68,7 +68,7 @@ def test_resending_a_sent_persona_is_refused_then_forced(cli: Any, example_works
 
 
 def test_no_send_leaves_drafts_and_a_later_send_sends_all(
-    cli: Any, example_workspace: Path
+    cli: Cli, example_workspace: Path
 ) -> None:
     assert cli("run", "--workspace", example_workspace, "--no-send").code == 0
     run = _latest(example_workspace)
@@ -85,7 +85,7 @@ def test_no_send_leaves_drafts_and_a_later_send_sends_all(
 
 
 def test_every_message_parses_back_with_both_parts_and_no_bcc_header(
-    cli: Any, example_workspace: Path
+    cli: Cli, example_workspace: Path
 ) -> None:
     assert cli("run", "--workspace", example_workspace, "--no-send").code == 0
     run = _latest(example_workspace)
@@ -104,7 +104,7 @@ def test_every_message_parses_back_with_both_parts_and_no_bcc_header(
         assert "audit@example.com" in envelope["recipients"]
 
 
-def test_run_without_a_config_exits_2_and_suggests_init(cli: Any, tmp_path: Path) -> None:
+def test_run_without_a_config_exits_2_and_suggests_init(cli: Cli, tmp_path: Path) -> None:
     result = cli("run", "--workspace", tmp_path)
 
     assert result.code == 2
@@ -112,7 +112,7 @@ def test_run_without_a_config_exits_2_and_suggests_init(cli: Any, tmp_path: Path
     assert "Traceback" not in result.err
 
 
-def test_unknown_persona_is_bad_input(cli: Any, example_workspace: Path) -> None:
+def test_unknown_persona_is_bad_input(cli: Cli, example_workspace: Path) -> None:
     result = cli("run", "--workspace", example_workspace, "--persona", "coo")
 
     assert result.code == 2
@@ -121,7 +121,7 @@ def test_unknown_persona_is_bad_input(cli: Any, example_workspace: Path) -> None
 
 
 def test_generate_one_persona_leaves_the_others_untouched(
-    cli: Any, example_workspace: Path
+    cli: Cli, example_workspace: Path
 ) -> None:
     assert cli("run", "--workspace", example_workspace, "--no-send").code == 0
     run = _latest(example_workspace)
@@ -139,7 +139,7 @@ def test_generate_one_persona_leaves_the_others_untouched(
     assert set(manifest.personas) == PERSONAS
 
 
-def test_offline_reports_are_byte_identical_across_runs(cli: Any, example_workspace: Path) -> None:
+def test_offline_reports_are_byte_identical_across_runs(cli: Cli, example_workspace: Path) -> None:
     assert cli("run", "--workspace", example_workspace, "--no-send").code == 0
     first = _latest(example_workspace)
     assert cli("run", "--workspace", example_workspace, "--no-send").code == 0
@@ -153,7 +153,7 @@ def test_offline_reports_are_byte_identical_across_runs(cli: Any, example_worksp
 
 
 def test_edited_report_must_be_rendered_before_it_is_sent(
-    cli: Any, example_workspace: Path
+    cli: Cli, example_workspace: Path
 ) -> None:
     assert cli("run", "--workspace", example_workspace, "--no-send").code == 0
     run = _latest(example_workspace)
@@ -172,7 +172,7 @@ def test_edited_report_must_be_rendered_before_it_is_sent(
 
 
 def test_review_json_lists_every_persona_with_its_delivery(
-    cli: Any, example_workspace: Path
+    cli: Cli, example_workspace: Path
 ) -> None:
     assert cli("run", "--workspace", example_workspace, "--send").code == 0
 
@@ -185,7 +185,7 @@ def test_review_json_lists_every_persona_with_its_delivery(
     assert all(" via file" in row["delivery_detail"] for row in rows)
 
 
-def test_dry_run_sends_nothing(cli: Any, example_workspace: Path) -> None:
+def test_dry_run_sends_nothing(cli: Cli, example_workspace: Path) -> None:
     assert cli("run", "--workspace", example_workspace, "--no-send").code == 0
 
     result = cli("send", "--workspace", example_workspace, "--dry-run")
@@ -195,7 +195,7 @@ def test_dry_run_sends_nothing(cli: Any, example_workspace: Path) -> None:
     assert not (_latest(example_workspace) / "send-ledger.jsonl").exists()
 
 
-def test_json_puts_only_the_run_document_on_stdout(cli: Any, example_workspace: Path) -> None:
+def test_json_puts_only_the_run_document_on_stdout(cli: Cli, example_workspace: Path) -> None:
     result = cli("run", "--workspace", example_workspace, "--no-send", "--json")
 
     assert result.code == 0
@@ -206,7 +206,7 @@ def test_json_puts_only_the_run_document_on_stdout(cli: Any, example_workspace: 
 
 
 def test_a_run_without_a_sender_is_refused_before_anything_is_written(
-    cli: Any, example_workspace: Path
+    cli: Cli, example_workspace: Path
 ) -> None:
     config = example_workspace / "execbrief.yaml"
     config.write_text(config.read_text().replace("  from: briefs@example.com", "  from: null"))

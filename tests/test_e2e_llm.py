@@ -6,11 +6,11 @@ import json
 import socket
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from execbrief.models import Manifest, PersonaStatus, WarningKind
+from tests.conftest import Cli
 from tests.messages_api_server import AnswerContext, Fault, MessagesApiServer, default_answer
 
 pytestmark = pytest.mark.slow
@@ -30,7 +30,7 @@ def _manifest(workspace: Path) -> Manifest:
 
 
 def test_all_eight_briefs_share_one_cache_write(
-    cli: Any, example_workspace: Path, api: MessagesApiServer
+    cli: Cli, example_workspace: Path, api: MessagesApiServer
 ) -> None:
     result = cli("run", "--workspace", example_workspace, "--no-send")
 
@@ -49,7 +49,7 @@ def test_all_eight_briefs_share_one_cache_write(
 
 
 def test_a_persona_that_keeps_failing_fails_alone_with_exit_1(
-    cli: Any, example_workspace: Path, api: MessagesApiServer
+    cli: Cli, example_workspace: Path, api: MessagesApiServer
 ) -> None:
     config = example_workspace / "execbrief.yaml"
     config.write_text(
@@ -75,7 +75,7 @@ def _invented(ctx: AnswerContext) -> str:
 
 
 def test_invented_numbers_and_ids_are_flagged_and_fail_under_strict(
-    cli: Any, example_workspace: Path, api: MessagesApiServer
+    cli: Cli, example_workspace: Path, api: MessagesApiServer
 ) -> None:
     api.answer = _invented
 
@@ -97,7 +97,7 @@ def test_invented_numbers_and_ids_are_flagged_and_fail_under_strict(
 
 
 def test_generate_batch_writes_every_brief_at_half_price(
-    cli: Any, example_workspace: Path, api: MessagesApiServer
+    cli: Cli, example_workspace: Path, api: MessagesApiServer
 ) -> None:
     config = example_workspace / "execbrief.yaml"
     config.write_text(
@@ -116,7 +116,7 @@ def test_generate_batch_writes_every_brief_at_half_price(
 
 
 def test_batch_without_the_anthropic_provider_is_bad_input(
-    cli: Any, example_workspace: Path
+    cli: Cli, example_workspace: Path
 ) -> None:
     assert cli("collect", "--workspace", example_workspace).code == 0
 
@@ -127,7 +127,7 @@ def test_batch_without_the_anthropic_provider_is_bad_input(
 
 
 def test_a_prefix_below_the_cacheable_minimum_is_noted_in_the_manifest(
-    cli: Any, example_workspace: Path, api: MessagesApiServer
+    cli: Cli, example_workspace: Path, api: MessagesApiServer
 ) -> None:
     api.min_cacheable_tokens = 10_000_000
 
@@ -140,7 +140,7 @@ def test_a_prefix_below_the_cacheable_minimum_is_noted_in_the_manifest(
 
 
 def test_facts_cut_to_fit_the_budget_are_named_in_the_brief(
-    cli: Any, example_workspace: Path, api: MessagesApiServer
+    cli: Cli, example_workspace: Path, api: MessagesApiServer
 ) -> None:
     config = example_workspace / "execbrief.yaml"
     config.write_text(
@@ -163,7 +163,7 @@ def test_facts_cut_to_fit_the_budget_are_named_in_the_brief(
 
 
 def test_an_unreachable_api_fails_every_persona_fast_with_exit_1(
-    cli: Any, example_workspace: Path, monkeypatch: pytest.MonkeyPatch
+    cli: Cli, example_workspace: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

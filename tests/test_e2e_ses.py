@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 from email import message_from_bytes, policy
 from pathlib import Path
-from typing import Any
 
 import boto3
 import pytest
 from moto.core.models import DEFAULT_ACCOUNT_ID
 from moto.ses.models import SESQuota, ses_backends
 
+from tests.conftest import Cli
 from tests.mail_servers import DOMAIN, use_addresses
 
 pytestmark = pytest.mark.slow
@@ -42,7 +42,7 @@ def ses_workspace(
 
 
 def test_approved_briefs_go_through_ses_and_a_second_send_sends_nothing(
-    cli: Any, ses_workspace: Path
+    cli: Cli, ses_workspace: Path
 ) -> None:
     assert cli("run", "--workspace", ses_workspace).code == 0
     assert cli("approve", "--workspace", ses_workspace, "--all", "--as", "a@b.dev").code == 0
@@ -66,7 +66,7 @@ def test_approved_briefs_go_through_ses_and_a_second_send_sends_nothing(
 
 
 def test_an_unverified_sender_stops_the_send_before_anything_leaves(
-    cli: Any, ses_workspace: Path
+    cli: Cli, ses_workspace: Path
 ) -> None:
     config = ses_workspace / "execbrief.yaml"
     config.write_text(config.read_text().replace(f"briefs@{DOMAIN}", f"nobody@{DOMAIN}"))
@@ -81,7 +81,7 @@ def test_an_unverified_sender_stops_the_send_before_anything_leaves(
 
 
 def test_run_send_through_ses_is_refused_before_anything_is_collected(
-    cli: Any, ses_workspace: Path
+    cli: Cli, ses_workspace: Path
 ) -> None:
     result = cli("run", "--workspace", ses_workspace, "--send")
 

@@ -7,12 +7,12 @@ from collections.abc import Iterator
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
-from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
+from tests.conftest import Cli
 from tests.mail_servers import DOMAIN, use_addresses
 
 pytestmark = pytest.mark.slow
@@ -46,7 +46,7 @@ def inbox() -> Iterator[tuple[Inbox, int]]:
 
 
 def test_send_over_smtp_delivers_each_draft_once_with_the_audit_copy_in_the_envelope(
-    cli: Any, example_workspace: Path, inbox: tuple[Inbox, int], monkeypatch: pytest.MonkeyPatch
+    cli: Cli, example_workspace: Path, inbox: tuple[Inbox, int], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     handler, port = inbox
     monkeypatch.setenv("SES_TO_ADDRESS", f"owner@{DOMAIN}")

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any
 
 from execbrief.models import Bundle
 from execbrief.persona_files import discover_personas
+from tests.conftest import Cli
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -18,7 +18,7 @@ def _documented() -> set[str]:
     return {kind for cell in first_cells for kind in re.findall(r"`([a-z0-9_.]+)`", cell)}
 
 
-def test_every_kind_in_the_example_bundle_is_documented(cli: Any, example_workspace: Path) -> None:
+def test_every_kind_in_the_example_bundle_is_documented(cli: Cli, example_workspace: Path) -> None:
     assert cli("collect", "--workspace", example_workspace).code == 0
     latest = example_workspace.parent.parent / "outputs" / "latest" / "bundle.json"
     bundle = Bundle.model_validate_json(latest.read_bytes())

@@ -6,14 +6,20 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from pydantic import TypeAdapter
 
 from execbrief import pipeline
 from execbrief.config import LlmConfig, load_workspace
 from execbrief.errors import ProviderError
-from execbrief.generate import fit_to_budget, generate_reports, prompt_environment
+from execbrief.generate import (
+    GenerationContext,
+    fit_to_budget,
+    generate_reports,
+    prompt_environment,
+)
 from execbrief.llm.base import BriefRequest, BriefResult, FirstByte
 from execbrief.llm.offline import build_offline_report
-from execbrief.models import Bundle, Persona, PersonaStatus
+from execbrief.models import Bundle, GroundingWarning, Persona, PersonaStatus, WarningKind
 from execbrief.runs import RunFolder
 
 NOW = datetime(2026, 11, 25, 15, 0, tzinfo=UTC)
@@ -61,7 +67,7 @@ def test_a_token_counter_that_finds_the_estimate_short_cuts_more_facts(
     example_workspace: Path, collected: tuple[RunFolder, Bundle]
 ) -> None:
     env, personas = prompt_environment(None), _personas(example_workspace)
-    llm = LlmConfig(evidence_budget_tokens=60_000)  # the example's evidence: ~45k estimated
+    llm = LlmConfig(evidence_budget_tokens=90_000)  # the example's evidence: ~71k estimated
 
     def twice_the_estimate(request: BriefRequest) -> int:
         return (len(request.system) + len(request.evidence) + len(request.instructions)) // 2
@@ -113,6 +119,9 @@ class ScriptedProvider:
             on_first_byte()
         return BriefResult(text=answer, model="scripted")
 
+    def count_tokens(self, request: BriefRequest) -> int | None:
+        return None
+
 
 def test_an_invalid_answer_is_asked_again_once_then_the_persona_fails_alone(
     example_workspace: Path, collected: tuple[RunFolder, Bundle]
@@ -132,12 +141,10 @@ def test_an_invalid_answer_is_asked_again_once_then_the_persona_fails_alone(
     )
 
     outcomes = generate_reports(
-        run=run,
-        bundle=bundle,
-        requests=requests,
-        provider=provider,
-        provider_name="scripted",
-        concurrency=3,
+        GenerationContext(
+            run=run, bundle=bundle, provider=provider, provider_name="scripted", concurrency=3
+        ),
+        requests,
     )
 
     status = {o.persona: o.status for o in outcomes}
@@ -185,12 +192,10 @@ def test_when_the_first_call_cannot_reach_the_provider_the_rest_are_not_attempte
     provider = ScriptedProvider({"ceo": [down], "cfo": [], "cto": []})
 
     outcomes = generate_reports(
-        run=run,
-        bundle=bundle,
-        requests=requests,
-        provider=provider,
-        provider_name="scripted",
-        concurrency=3,
+        GenerationContext(
+            run=run, bundle=bundle, provider=provider, provider_name="scripted", concurrency=3
+        ),
+        requests,
     )
 
     assert [o.status for o in outcomes] == [PersonaStatus.FAILED] * 3
@@ -198,3 +203,28 @@ def test_when_the_first_call_cannot_reach_the_provider_the_rest_are_not_attempte
         "not attempted: the first call could not reach the provider (connection refused)"
     ] * 2
     assert provider.script == {"ceo": [], "cfo": [], "cto": []}
+
+
+def test_grounding_warnings_are_written_beside_the_report_and_in_the_manifest(
+    example_workspace: Path, collected: tuple[RunFolder, Bundle]
+) -> None:
+    run, bundle = collected
+    personas = _personas(example_workspace, ["cfo"])
+    requests = fit_to_budget(prompt_environment(None), bundle, personas, LlmConfig(), {})
+    report = build_offline_report(requests[0].persona, requests[0].facts)
+    report.summary = "The portfolio burns $12,345 a month."
+    provider = ScriptedProvider({"cfo": [report.model_dump_json()]})
+
+    ctx = GenerationContext(
+        run=run, bundle=bundle, provider=provider, provider_name="scripted", concurrency=1
+    )
+    generate_reports(ctx, requests)
+
+    written = TypeAdapter(list[GroundingWarning]).validate_json(
+        (run.persona_dir("cfo") / "grounding.json").read_bytes()
+    )
+    assert written == run.read_manifest().personas["cfo"].warnings
+    assert [(w.kind, w.where, w.text) for w in written] == [
+        (WarningKind.UNGROUNDED_NUMBER, "summary", "$12,345")
+    ]
+    assert written[0].claim == "The portfolio burns $12,345 a month."

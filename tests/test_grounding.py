@@ -18,6 +18,9 @@ from execbrief.models import (
     GroundingWarning,
     Kpi,
     KpiStatus,
+    MetricPeriod,
+    MetricType,
+    MetricUnit,
     Persona,
     PersonaSection,
     Recommendation,
@@ -97,7 +100,7 @@ def _report(
                 name="Monthly burn",
                 value=kpi_value,
                 unit="USD/month",
-                target="under $6K",
+                target="not set",
                 status=KpiStatus.OFF_TRACK,
                 evidence=[BURN.id],
             )
@@ -138,7 +141,12 @@ def test_an_invented_number_and_an_unknown_fact_id_are_flagged() -> None:
 
 def test_an_item_that_cites_nothing_is_uncited() -> None:
     warnings = check_grounding(_report(evidence=[]), BUNDLE)
-    assert _kinds(warnings) == [(WarningKind.UNCITED, "findings[0].evidence")]
+    # and its number, grounded by nothing it cites, is named where the bundle states it
+    assert _kinds(warnings) == [
+        (WarningKind.UNCITED, "findings[0].evidence"),
+        (WarningKind.OTHER_FACT, "findings[0].description"),
+    ]
+    assert warnings[1].facts == [LIST.id]
 
 
 def test_a_kpi_not_tracked_yet_needs_no_citation() -> None:
@@ -151,7 +159,9 @@ def test_a_kpi_not_tracked_yet_needs_no_citation() -> None:
     ("summary", "grounded"),
     [
         ("Burn is $7.4K a month.", True),
-        ("Burn is $7K a month.", True),
+        ("Burn is $7K a month.", False),
+        ("Burn is about $7K a month.", True),
+        ("Burn is ~$7K a month.", True),
         ("Burn is $7,412.50 a month.", True),
         ("Burn is about $7,400 a month.", True),
         ("Burn is $7,400 a month.", False),
@@ -196,7 +206,7 @@ def test_a_percentage_kpi_may_state_its_value_as_a_fraction() -> None:
         name="Gross margin",
         value=0.19,
         unit="%",
-        target="30%",
+        target="not set",
         status=KpiStatus.AT_RISK,
         evidence=[BURN.id],
     )
@@ -215,7 +225,7 @@ def test_counts_within_the_persona_lens_are_evidence_when_the_persona_is_given()
     facts = [*BUNDLE.facts, *(_noise(n) for n in range(5))]
     bundle = BUNDLE.model_copy(update={"facts": facts})
     assert check_grounding(_report(summary=summary), bundle, persona) == []
-    flagged = check_grounding(_report(summary="The lens selected 4 facts."), bundle, persona)
+    flagged = check_grounding(_report(summary="The lens selected 7 facts."), bundle, persona)
     assert _kinds(flagged) == [(WarningKind.UNGROUNDED_NUMBER, "summary")]
 
 
@@ -265,3 +275,169 @@ def test_missing_and_empty_sections_are_reported() -> None:
     ]
     assert "'Targets'" in warnings[1].detail
     assert missing_sections(_report(), _persona(["agenda"])) == []
+
+
+QDN_MARGIN = Fact.create(
+    collector="ledger",
+    kind="finance.gross_margin",
+    source=Source(path="books/ledger.csv", section="quickdumpnow"),
+    title="QuickDumpNow: gross margin 43.8%",
+    entity="quickdumpnow",
+    metrics={"gross_margin_pct": 43.8, "revenue_usd": 24355.0},
+)
+RENTAL_BURN = Fact.create(
+    collector="ledger",
+    kind="finance.burn_monthly",
+    source=Source(path="books/ledger.csv", section="rental"),
+    title="3028 51st St rental: no net burn (net inflow 1,063.55)",
+    entity="rental",
+    metrics={"burn_monthly_usd": -1063.55},
+)
+NO_WAF = Fact.create(
+    collector="aws_inventory",
+    kind="aws.cloudfront.no_waf",
+    source=Source(resource="E2QOSDEXAMPLE01"),
+    title="CloudFront E2QOSDEXAMPLE01 has no WAF web ACL",
+)
+TYPED = Fact.create(
+    collector="analysis",
+    kind="analysis.margin",
+    source=Source(section="analysis"),
+    title="Margin",
+    metrics={"margin": 43.8, "fees": 2850.0},
+    metric_types={
+        "margin": MetricType(unit=MetricUnit.PERCENT),
+        "fees": MetricType(unit=MetricUnit.USD, period=MetricPeriod.MONTH),
+    },
+)
+WIDE = BUNDLE.model_copy(update={"facts": [*BUNDLE.facts, QDN_MARGIN, RENTAL_BURN, NO_WAF, TYPED]})
+
+
+def _claim(text: str, cites: list[str], place: str = "description") -> list[GroundingWarning]:
+    report = _report(evidence=cites)
+    report.summary = "Nothing to add."
+    setattr(report.findings[0], place, text)
+    return check_grounding(report, WIDE)
+
+
+def test_a_number_only_another_fact_states_is_named_where_it_appears() -> None:
+    (warning,) = _claim("JADA keeps a 43.8% gross margin.", [BURN.id])
+    assert warning.kind is WarningKind.OTHER_FACT
+    assert warning.facts == [QDN_MARGIN.id]
+    assert warning.cited == [BURN.id]
+    assert QDN_MARGIN.id in warning.detail and "QuickDumpNow: gross margin" in warning.detail
+    assert warning.claim == "JADA keeps a 43.8% gross margin."
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [
+        ("Burn is $7.4K a month.", None),
+        ("Burn is $89K a year.", None),
+        ("Burn is $1.71K a week.", None),
+        ("Burn is $7.4K a week.", WarningKind.PERIOD_MISMATCH),
+        ("Burn is $7.4K a year.", WarningKind.PERIOD_MISMATCH),
+    ],
+)
+def test_a_period_must_be_the_facts_or_converted_from_it(
+    text: str, kind: WarningKind | None
+) -> None:
+    assert [w.kind for w in _claim(text, [BURN.id])] == ([kind] if kind else [])
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [
+        ("The margin is 43.8%.", None),
+        ("The margin is $43.8.", WarningKind.UNIT_MISMATCH),
+        ("The margin is 43.8 charters.", WarningKind.UNIT_MISMATCH),
+        ("Fees are $2,850 a month.", None),
+        ("Fees are $2,850 x 12 = $34,200 a year.", None),
+        ("Fees are $34,200 a year.", None),
+        ("Fees are $2,850 a week.", WarningKind.PERIOD_MISMATCH),
+    ],
+)
+def test_metric_types_given_by_the_fact_are_honoured(text: str, kind: WarningKind | None) -> None:
+    assert [w.kind for w in _claim(text, [TYPED.id])] == ([kind] if kind else [])
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [
+        ("The rental brings in a net $1,063.55 a month.", None),
+        ("The rental has a net inflow of about $1.1K a month.", None),
+        ("The rental burns $1,063.55 a month.", WarningKind.SIGN_MISMATCH),
+        ("The rental's net burn is $1,063.55 a month.", WarningKind.SIGN_MISMATCH),
+        ("The rental loses $1,064 a month.", WarningKind.SIGN_MISMATCH),
+    ],
+)
+def test_a_signed_figure_keeps_its_direction(text: str, kind: WarningKind | None) -> None:
+    assert [w.kind for w in _claim(text, [RENTAL_BURN.id])] == ([kind] if kind else [])
+
+
+def test_written_arithmetic_is_evaluated_and_says_which_step_failed() -> None:
+    assert _claim("Annualised: $7,412.50 x 12 = $88,950.", [BURN.id]) == []
+    (wrong,) = _claim("Annualised: $7,412.50 x 12 = $98,950.", [BURN.id])
+    assert wrong.kind is WarningKind.DERIVATION
+    assert "$7,412.50 × 12 is $88,950" in wrong.detail
+    assert wrong.expected == "$88,950"
+    (operand,) = _claim("Annualised: $7,999 x 12 = $95,988.", [BURN.id])
+    assert operand.kind is WarningKind.DERIVATION
+    assert operand.detail.startswith("operand '$7,999'")
+
+
+@pytest.mark.parametrize(
+    ("text", "flagged"),
+    [
+        ("The distribution sits behind a WAF.", True),
+        ("CloudFront is protected by a web application firewall.", True),
+        ("The distribution has no WAF.", False),
+        ("Nothing sits in front of it: no WAF web ACL.", False),
+        ("Attach a WAF web ACL.", False),
+        ("It should sit behind a WAF within 30 days.", False),
+    ],
+)
+def test_a_claim_asserting_the_opposite_of_a_cited_condition_is_a_contradiction(
+    text: str, flagged: bool
+) -> None:
+    warnings = _claim(text, [NO_WAF.id])
+    assert [w.kind for w in warnings] == ([WarningKind.CONTRADICTION] if flagged else [])
+    if flagged:
+        assert warnings[0].facts == [NO_WAF.id]
+
+
+def test_a_condition_is_only_held_against_claims_that_cite_it() -> None:
+    assert _claim("The distribution sits behind a WAF.", [BURN.id]) == []
+
+
+def test_the_subject_kpi_name_and_target_code_spans_and_tables_are_read() -> None:
+    report = _report()
+    report.subject = "JADA burns $9.1K a month"
+    report.kpis[0].name = "Burn under $5K"
+    report.kpis[0].target = "11 charters a month"
+    report.sections[
+        0
+    ].markdown = "Burn is `$9,100` a month.\n\n| Entity | Burn |\n| --- | --- |\n| JADA | $8,800 |"
+    assert _kinds(check_grounding(report, BUNDLE)) == [
+        (WarningKind.UNGROUNDED_NUMBER, "subject"),
+        (WarningKind.UNGROUNDED_NUMBER, "kpis[0].name"),
+        (WarningKind.UNGROUNDED_NUMBER, "kpis[0].target"),
+        (WarningKind.UNGROUNDED_NUMBER, "sections[0].markdown"),
+        (WarningKind.UNGROUNDED_NUMBER, "sections[0].markdown"),
+    ]
+
+
+def test_a_section_sentence_is_read_against_the_ids_written_nearest_it() -> None:
+    report = _report()
+    report.sections[0].markdown = (
+        f"- The list has 3,676 contacts [{LIST.id}].\n- QuickDumpNow keeps 43.8% [{LIST.id}].\n"
+        "- A ghost fact [f_0123456789ab]."
+    )
+    warnings = check_grounding(report, WIDE)
+    assert _kinds(warnings) == [
+        (WarningKind.OTHER_FACT, "sections[0].markdown"),
+        (WarningKind.UNKNOWN_FACT, "sections[0].markdown"),
+    ]
+    assert warnings[0].cited == [LIST.id]
+    assert warnings[0].facts == [QDN_MARGIN.id]
+    assert warnings[1].text == "f_0123456789ab"

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+
+from tests.conftest import Cli
 
 
-def test_init_scaffolds_a_workspace_that_runs(cli: Any, tmp_path: Path) -> None:
+def test_init_scaffolds_a_workspace_that_runs(cli: Cli, tmp_path: Path) -> None:
     target = tmp_path / "ws"
 
     created = cli("init", target)
@@ -20,7 +21,7 @@ def test_init_scaffolds_a_workspace_that_runs(cli: Any, tmp_path: Path) -> None:
     assert (target / "outputs" / "latest" / "ceo" / "report.md").is_file()
 
 
-def test_init_refuses_a_folder_that_is_not_empty(cli: Any, tmp_path: Path) -> None:
+def test_init_refuses_a_folder_that_is_not_empty(cli: Cli, tmp_path: Path) -> None:
     (tmp_path / "notes.md").write_text("mine")
 
     result = cli("init", tmp_path)
@@ -29,3 +30,18 @@ def test_init_refuses_a_folder_that_is_not_empty(cli: Any, tmp_path: Path) -> No
     assert "not an empty folder" in result.err
     assert (tmp_path / "notes.md").read_text() == "mine"
     assert not (tmp_path / "execbrief.yaml").exists()
+
+
+def test_init_activates_the_five_core_personas_and_leaves_domain_audits_as_examples(
+    cli: Cli, tmp_path: Path
+) -> None:
+    from execbrief.config import load_workspace
+
+    target = tmp_path / "ws"
+    assert cli("init", target).code == 0
+
+    config = load_workspace(target).config
+    text = (target / "execbrief.yaml").read_text()
+
+    assert config.personas == ["ceo", "cto", "cfo", "cmo", "accounting"]
+    assert "  # - rental" in text and "  # - client_portfolio" in text

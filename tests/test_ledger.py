@@ -169,8 +169,9 @@ def test_stripe_balance_export_maps_charges_to_revenue_and_fees_to_expenses(
         Gap(
             collector="ledger",
             source="books/stripe-balance.csv:5",
-            reason="currency 'eur'; only usd is summed",
-            hint="fix or remove the row; it is left out of every total",
+            reason="1 row in EUR (together 90.00 EUR) left out of every total: no rate for EUR",
+            hint="state `rates: {EUR: <USD per EUR>}` under sources.ledger in execbrief.yaml "
+            "to convert them",
         )
     ]
 

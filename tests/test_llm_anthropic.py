@@ -17,11 +17,12 @@ import respx
 
 from execbrief.config import LlmConfig, ModelPrice
 from execbrief.errors import ConfigError, ProviderError
-from execbrief.llm.anthropic_api import REPORT_SCHEMA, AnthropicProvider
+from execbrief.llm.anthropic_api import AnthropicProvider
 from execbrief.llm.base import BriefRequest, BriefResult, Repair
 from execbrief.llm.batch import BatchProgress, BatchRunner
 from execbrief.llm.pricing import DEFAULT_MODEL, canonical_model, cost_usd, price_for
 from execbrief.llm.retry import RetryPolicy
+from execbrief.llm.schema import REPORT_SCHEMA
 from execbrief.models import Delivery, EvidenceSelector, Persona, PersonaSection, Report, Usage
 from tests.messages_api_server import Fault, MessagesApiServer
 

@@ -17,10 +17,10 @@ import respx
 
 from execbrief.config import LlmConfig
 from execbrief.errors import ConfigError, ProviderError
-from execbrief.llm.anthropic_api import REPORT_SCHEMA
 from execbrief.llm.bedrock import BedrockProvider, default_bedrock_model
 from execbrief.llm.pricing import DEFAULT_MODEL, cost_usd
 from execbrief.llm.retry import RetryPolicy
+from execbrief.llm.schema import REPORT_SCHEMA
 from execbrief.models import Usage
 from tests.test_llm_anthropic import EVIDENCE, make_request, report_json
 

@@ -12,10 +12,10 @@ import respx
 
 from execbrief.config import LlmConfig, ModelPrice
 from execbrief.errors import ConfigError, ProviderError
-from execbrief.llm.anthropic_api import REPORT_SCHEMA
 from execbrief.llm.base import BriefResult, Repair
 from execbrief.llm.openai_compat import SCHEMA_NOTE, OpenAICompatProvider
 from execbrief.llm.retry import RetryPolicy
+from execbrief.llm.schema import REPORT_SCHEMA
 from execbrief.models import Usage
 from tests.test_llm_anthropic import EVIDENCE, SYSTEM, make_request, report_json
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 from email import message_from_bytes, policy
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from execbrief.persona_files import shipped_persona_dir
+from tests.conftest import Cli
 
 ENV_FILE = """\
 SES_FROM_ADDRESS=briefs@example.com
@@ -20,7 +20,7 @@ AWS_SECRET_ACCESS_KEY=not-a-real-secret-but-never-copied
 
 
 @pytest.fixture
-def legacy_workspace(cli: Any, tmp_path: Path) -> Path:
+def legacy_workspace(cli: Cli, tmp_path: Path) -> Path:
     root = tmp_path / "ws"
     assert cli("init", root).code == 0
     config = root / "execbrief.yaml"
@@ -39,7 +39,7 @@ def legacy_workspace(cli: Any, tmp_path: Path) -> Path:
     return root
 
 
-def test_env_file_fills_sender_recipients_and_audit_copy(cli: Any, legacy_workspace: Path) -> None:
+def test_env_file_fills_sender_recipients_and_audit_copy(cli: Cli, legacy_workspace: Path) -> None:
     result = cli("run", "--workspace", legacy_workspace, "--persona", "ceo", "--send")
 
     assert result.code == 0, result.err
@@ -57,7 +57,7 @@ def test_env_file_fills_sender_recipients_and_audit_copy(cli: Any, legacy_worksp
     assert leaked == []
 
 
-def test_no_recipients_anywhere_is_bad_input(cli: Any, legacy_workspace: Path) -> None:
+def test_no_recipients_anywhere_is_bad_input(cli: Cli, legacy_workspace: Path) -> None:
     env = legacy_workspace / "repos.env"
     env.write_text(env.read_text().replace("SES_TO_ADDRESS", "UNUSED_TO_ADDRESS"))
 

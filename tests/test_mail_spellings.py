@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
 
 import boto3
 import pytest
 from moto.core.models import DEFAULT_ACCOUNT_ID
 from moto.ses.models import SESQuota, ses_backends
 
+from tests.conftest import Cli
 from tests.mail_servers import DOMAIN
 
 pytestmark = pytest.mark.slow
@@ -38,7 +38,7 @@ SPELLINGS = {
 
 @pytest.mark.parametrize("spelling", list(SPELLINGS))
 def test_a_repos_env_in_each_spelling_sends_with_the_right_addresses_and_region(
-    cli: Any,
+    cli: Cli,
     example_workspace: Path,
     moto_server: str,
     monkeypatch: pytest.MonkeyPatch,
@@ -92,7 +92,7 @@ def test_a_repos_env_in_each_spelling_sends_with_the_right_addresses_and_region(
 
 
 def test_half_an_ses_key_pair_is_an_error_naming_only_the_variables(
-    cli: Any, example_workspace: Path
+    cli: Cli, example_workspace: Path
 ) -> None:
     (example_workspace / "repos.env").write_text(f"SES_ACCESS_KEY={SES_KEY_ID}\n")
     config = example_workspace / "execbrief.yaml"

@@ -7,10 +7,10 @@ import base64
 import json
 from email import message_from_bytes, policy
 from pathlib import Path
-from typing import Any
 
 import pytest
 
+from tests.conftest import Cli
 from tests.messages_api_server import MessagesApiServer
 
 
@@ -27,7 +27,7 @@ def _forms(key: str) -> list[bytes]:
     return [raw, base64.b64encode(raw), base64.urlsafe_b64encode(raw), raw.hex().encode()]
 
 
-def test_the_planted_key_is_in_no_file_of_a_sent_run(cli: Any, example_workspace: Path) -> None:
+def test_the_planted_key_is_in_no_file_of_a_sent_run(cli: Cli, example_workspace: Path) -> None:
     key = _planted_key(example_workspace)
 
     assert cli("run", "--workspace", example_workspace).code == 0
@@ -50,7 +50,7 @@ def test_the_planted_key_is_in_no_file_of_a_sent_run(cli: Any, example_workspace
 
 @pytest.mark.slow
 def test_the_planted_key_is_in_no_prompt(
-    cli: Any, example_workspace: Path, monkeypatch: pytest.MonkeyPatch
+    cli: Cli, example_workspace: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     key = _planted_key(example_workspace)
     with MessagesApiServer() as api:

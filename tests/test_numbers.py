@@ -2,9 +2,21 @@
 
 from __future__ import annotations
 
-import pytest
+from decimal import Decimal
 
-from execbrief.numbers import NumberKind, find_numbers, from_value, parse_amount, parse_number
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from execbrief.models import MetricPeriod, MetricUnit
+from execbrief.numbers import (
+    NumberKind,
+    find_numbers,
+    format_number,
+    from_value,
+    parse_amount,
+    parse_number,
+)
 
 MONEY, PERCENT, COUNT = NumberKind.MONEY, NumberKind.PERCENT, NumberKind.COUNT
 
@@ -86,7 +98,6 @@ def test_numbers_are_found_and_normalised(
         "lambda_function.py:42",
         "a 512MB function",
         "a 5m boat",
-        "3x faster",
         "someone often",
     ],
 )
@@ -187,3 +198,72 @@ def test_a_value_given_as_a_float_is_read_as_its_shortest_rounded_form(
     number = from_value(value, COUNT)
     assert number.text == text
     assert number.step == pytest.approx(step)
+
+
+@pytest.mark.parametrize(
+    ("text", "unit", "period"),
+    [
+        ("JADA burns $7.4K a month", MetricUnit.USD, MetricPeriod.MONTH),
+        ("$7,400/mo", MetricUnit.USD, MetricPeriod.MONTH),
+        ("a monthly burn of $7.4K", MetricUnit.USD, MetricPeriod.MONTH),
+        ("$1.7K per week", MetricUnit.USD, MetricPeriod.WEEK),
+        ("$88K annually", MetricUnit.USD, MetricPeriod.YEAR),
+        ("6 charters per month", MetricUnit.COUNT, MetricPeriod.MONTH),
+        ("17.4 months of runway", MetricUnit.MONTHS, None),
+        ("stale for 122 days", MetricUnit.DAYS, None),
+        ("2.1x the reviews", MetricUnit.RATIO, None),
+        ("43.8% margin", MetricUnit.PERCENT, None),
+        ("a 732 KB table", MetricUnit.BYTES, None),
+        ("cash of $41,250", MetricUnit.USD, None),
+    ],
+)
+def test_a_number_carries_its_unit_and_the_period_its_words_give(
+    text: str, unit: MetricUnit, period: MetricPeriod | None
+) -> None:
+    (number,) = find_numbers(text)
+    assert (number.unit, number.period) == (unit, period)
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("one hundred forty reviews", 140),
+        ("two hundred and twelve items", 212),
+        ("7.2 thousand dollars", 7200),
+        ("2.1x", 2.1),
+    ],
+)
+def test_compound_words_and_ratios_are_read(text: str, value: float) -> None:
+    (number,) = find_numbers(text)
+    assert number.value == value
+
+
+@given(st.text(max_size=200))
+@settings(max_examples=300, deadline=None)
+def test_any_string_is_read_without_crashing(text: str) -> None:
+    for number in find_numbers(text):
+        assert 0 <= number.span[0] <= number.span[1] <= len(text)
+    parse_amount(text)
+
+
+_UNITS = [
+    MetricUnit.USD, MetricUnit.PERCENT, MetricUnit.RATIO, MetricUnit.COUNT,
+    MetricUnit.DAYS, MetricUnit.MONTHS,
+]  # fmt: skip
+_FLOW_PERIODS = [None, MetricPeriod.DAY, MetricPeriod.WEEK, MetricPeriod.MONTH, MetricPeriod.YEAR]
+
+
+@given(
+    st.decimals(min_value=-(10**9), max_value=10**9, places=2, allow_nan=False),
+    st.sampled_from(_UNITS),
+    st.sampled_from(_FLOW_PERIODS),
+)
+@settings(max_examples=300, deadline=None)
+def test_our_formatter_reads_back_to_itself(
+    value: Decimal, unit: MetricUnit, period: MetricPeriod | None
+) -> None:
+    if unit in (MetricUnit.DAYS, MetricUnit.MONTHS):
+        period = None  # a duration has no period of its own
+    written = format_number(float(value), unit, period)
+    (number,) = find_numbers(written)
+    assert (number.value, number.unit, number.period) == (float(value), unit, period)

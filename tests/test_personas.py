@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from execbrief.errors import ConfigError
 from execbrief.persona_files import discover_personas, load_persona_file, shipped_persona_dir
+from tests.conftest import Cli
 
 GOOD = """\
 id: coo
@@ -43,7 +43,7 @@ def test_the_eight_shipped_personas_load() -> None:
         assert all(a.endswith("@example.com") for a in entry.persona.deliver.to)
 
 
-def test_a_good_persona_validates(cli: Any, tmp_path: Path) -> None:
+def test_a_good_persona_validates(cli: Cli, tmp_path: Path) -> None:
     path = _write(tmp_path, "coo.yaml", GOOD)
 
     result = cli("personas", "validate", path)
@@ -69,7 +69,7 @@ def test_a_good_persona_validates(cli: Any, tmp_path: Path) -> None:
     ids=["misspelled-key", "wrong-type", "missing-field", "broken-yaml", "string-for-list"],
 )
 def test_a_bad_persona_names_file_line_and_field(
-    cli: Any, tmp_path: Path, text: str, line: int, field: str | None, message: str
+    cli: Cli, tmp_path: Path, text: str, line: int, field: str | None, message: str
 ) -> None:
     path = _write(tmp_path, "coo.yaml", text)
 
@@ -87,7 +87,7 @@ def test_a_bad_persona_names_file_line_and_field(
     assert "Traceback" not in result.err
 
 
-def test_two_personas_with_the_same_id_are_refused(cli: Any, tmp_path: Path) -> None:
+def test_two_personas_with_the_same_id_are_refused(cli: Cli, tmp_path: Path) -> None:
     first = _write(tmp_path, "coo.yaml", GOOD)
     other = tmp_path / "more"
     other.mkdir()
@@ -124,7 +124,7 @@ def test_workspace_persona_overrides_a_shipped_one_and_adds_new_ones(tmp_path: P
 
 
 def test_personas_list_shows_shipped_personas_from_any_folder(
-    cli: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(tmp_path)
 

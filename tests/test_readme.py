@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 import shlex
 from pathlib import Path
-from typing import Any
+
+from tests.conftest import Cli
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -22,7 +23,7 @@ def _tour_commands() -> list[tuple[list[str], int]]:
 
 
 def test_readme_tour_commands_run_with_the_exit_codes_it_states(
-    cli: Any, example_workspace: Path, tmp_path: Path
+    cli: Cli, example_workspace: Path, tmp_path: Path
 ) -> None:
     commands = _tour_commands()
     assert len(commands) >= 8

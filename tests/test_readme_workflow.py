@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 import shlex
 from pathlib import Path
-from typing import Any
 
 import pytest
+
+from tests.conftest import Cli
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -21,7 +22,7 @@ def _workflow() -> list[list[str]]:
 
 
 def test_the_readme_workflow_sends_every_brief_once_and_cfo_rev_2_alone(
-    cli: Any, example_workspace: Path
+    cli: Cli, example_workspace: Path
 ) -> None:
     commands = _workflow()
     assert [c[1] for c in commands] == [

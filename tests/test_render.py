@@ -7,8 +7,17 @@ from html.parser import HTMLParser
 import pytest
 
 from execbrief.errors import ConfigError
-from execbrief.models import Finding, GroundingWarning, Report, Severity, WarningKind
-from execbrief.render import mark_ungrounded, markdown_to_safe_html, render_subject
+from execbrief.models import (
+    Finding,
+    GroundingWarning,
+    Kpi,
+    KpiStatus,
+    Report,
+    Severity,
+    WarningKind,
+)
+from execbrief.render import mark_ungrounded, markdown_to_safe_html
+from execbrief.subject import render_subject
 
 
 class _Elements(HTMLParser):
@@ -66,6 +75,41 @@ def test_subject_template_is_sandboxed_and_folded_onto_one_line() -> None:
 
     assert subject == "[P] 2026-11-25: Cash Bcc: evil@example.com"
     assert "\n" not in subject and "\r" not in subject
+
+
+def test_every_kind_of_grounding_warning_is_marked_once_where_it_stands() -> None:
+    report = Report(
+        subject="Margin at 43.8%",
+        summary="The site sits behind a WAF.",
+        findings=[],
+        kpis=[
+            Kpi(
+                name="Burn under $5K",
+                value=None,
+                unit="USD/month",
+                target="not set",
+                status=KpiStatus.MISSING,
+                evidence=[],
+            )
+        ],
+        recommendations=[],
+        sections=[],
+    )
+    warnings = [
+        GroundingWarning(kind=kind, where=where, detail="", text=text)
+        for kind, where, text in [
+            (WarningKind.OTHER_FACT, "subject", "43.8%"),
+            (WarningKind.UNIT_MISMATCH, "subject", "43.8%"),
+            (WarningKind.CONTRADICTION, "summary", "WAF"),
+            (WarningKind.UNGROUNDED_NUMBER, "kpis[0].name", "$5K"),
+        ]
+    ]
+
+    marked = mark_ungrounded(report, warnings)
+
+    assert marked.subject == "Margin at 43.8% [unverified]"
+    assert marked.summary == "The site sits behind a WAF [unverified]."
+    assert marked.kpis[0].name == "Burn under $5K [unverified]"
 
 
 def test_a_broken_subject_template_is_a_config_error() -> None:

@@ -7,11 +7,11 @@ import json
 from collections.abc import Iterator
 from email import message_from_bytes, policy
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from execbrief.models import SendEvent, SendRecord
+from tests.conftest import Cli
 from tests.mail_servers import DOMAIN, Inbox, smtp_inbox, use_addresses
 from tests.messages_api_server import AnswerContext, MessagesApiServer, default_answer
 
@@ -43,7 +43,7 @@ def smtp_workspace(
 
 
 def test_a_draft_changed_after_approval_is_refused(
-    cli: Any, smtp_workspace: tuple[Path, Inbox]
+    cli: Cli, smtp_workspace: tuple[Path, Inbox]
 ) -> None:
     ws, inbox = smtp_workspace
     assert cli("run", "-w", ws).code == 0
@@ -63,7 +63,7 @@ def test_a_draft_changed_after_approval_is_refused(
 
 
 def test_a_reserved_domain_recipient_is_refused_naming_the_persona_and_its_origin(
-    cli: Any, smtp_workspace: tuple[Path, Inbox]
+    cli: Cli, smtp_workspace: tuple[Path, Inbox]
 ) -> None:
     ws, inbox = smtp_workspace
     config = ws / "execbrief.yaml"
@@ -102,7 +102,7 @@ def test_reserved_domains_are_the_rfc_2606_and_6761_names(address: str, reserved
 
 
 def test_the_file_transport_needs_no_approval_and_may_use_example_addresses(
-    cli: Any, example_workspace: Path
+    cli: Cli, example_workspace: Path
 ) -> None:
     assert cli("run", "-w", example_workspace).code == 0
 
@@ -113,7 +113,7 @@ def test_the_file_transport_needs_no_approval_and_may_use_example_addresses(
 
 
 def test_send_render_and_approve_on_a_run_without_drafts_name_the_run_that_has_them(
-    cli: Any, example_workspace: Path
+    cli: Cli, example_workspace: Path
 ) -> None:
     assert cli("run", "-w", example_workspace, "--persona", "ceo").code == 0
     drafted = _latest(example_workspace).name
@@ -128,7 +128,7 @@ def test_send_render_and_approve_on_a_run_without_drafts_name_the_run_that_has_t
         assert f"the most recent run with drafts is {drafted}: pass --run {drafted}" in (result.err)
 
 
-def test_approve_needs_personas_or_all(cli: Any, example_workspace: Path) -> None:
+def test_approve_needs_personas_or_all(cli: Cli, example_workspace: Path) -> None:
     assert cli("run", "-w", example_workspace, "--persona", "ceo").code == 0
 
     result = cli("approve", "-w", example_workspace)
@@ -138,7 +138,7 @@ def test_approve_needs_personas_or_all(cli: Any, example_workspace: Path) -> Non
 
 
 def test_dry_run_lists_from_to_cc_the_audit_copy_and_the_subject(
-    cli: Any, smtp_workspace: tuple[Path, Inbox]
+    cli: Cli, smtp_workspace: tuple[Path, Inbox]
 ) -> None:
     ws, inbox = smtp_workspace
     config = ws / "execbrief.yaml"
@@ -163,7 +163,7 @@ def test_dry_run_lists_from_to_cc_the_audit_copy_and_the_subject(
 
 
 def test_a_test_send_goes_to_one_address_marked_and_changes_no_sent_state(
-    cli: Any, smtp_workspace: tuple[Path, Inbox]
+    cli: Cli, smtp_workspace: tuple[Path, Inbox]
 ) -> None:
     ws, inbox = smtp_workspace
     assert cli("run", "-w", ws).code == 0  # a test send needs no approval: it is the review
@@ -188,7 +188,7 @@ def test_a_test_send_goes_to_one_address_marked_and_changes_no_sent_state(
 
 
 def test_a_test_send_to_a_reserved_address_is_refused(
-    cli: Any, smtp_workspace: tuple[Path, Inbox]
+    cli: Cli, smtp_workspace: tuple[Path, Inbox]
 ) -> None:
     ws, inbox = smtp_workspace
     assert cli("run", "-w", ws).code == 0
@@ -202,7 +202,7 @@ def test_a_test_send_to_a_reserved_address_is_refused(
     assert inbox.received == []
 
 
-def test_run_stops_at_the_drafts_and_points_at_review(cli: Any, example_workspace: Path) -> None:
+def test_run_stops_at_the_drafts_and_points_at_review(cli: Cli, example_workspace: Path) -> None:
     result = cli("run", "-w", example_workspace)
 
     assert result.code == 0
@@ -211,7 +211,7 @@ def test_run_stops_at_the_drafts_and_points_at_review(cli: Any, example_workspac
     assert "`execbrief approve -w " in result.err
 
 
-def test_init_points_at_the_review_path(cli: Any, tmp_path: Path) -> None:
+def test_init_points_at_the_review_path(cli: Cli, tmp_path: Path) -> None:
     result = cli("init", tmp_path / "ws")
 
     assert result.code == 0
@@ -228,7 +228,7 @@ def _invented(ctx: AnswerContext) -> str:
 
 @pytest.mark.slow
 def test_strict_run_where_every_persona_fails_sends_nothing(
-    cli: Any, example_workspace: Path, monkeypatch: pytest.MonkeyPatch
+    cli: Cli, example_workspace: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     with MessagesApiServer(ttfb=0.01, tokens_per_second=50_000) as api:
         monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-test-dummy")

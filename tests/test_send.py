@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -14,6 +13,7 @@ from execbrief.mail.ledger import read_records
 from execbrief.models import DeliveryAction, OutgoingMessage, SendEvent
 from execbrief.runs import RunFolder, open_run
 from execbrief.send import send_run
+from tests.conftest import Cli
 
 
 class Killed(BaseException):
@@ -42,7 +42,7 @@ class FlakyTransport:
 
 
 @pytest.fixture
-def drafted(cli: Any, example_workspace: Path) -> RunFolder:
+def drafted(cli: Cli, example_workspace: Path) -> RunFolder:
     assert cli("run", "--workspace", example_workspace, "--no-send").code == 0
     return open_run(load_workspace(example_workspace).outputs)
 
@@ -105,7 +105,7 @@ def test_a_sender_killed_mid_send_skips_that_persona_until_it_alone_is_forced(
 
 
 def test_the_cli_says_how_to_check_an_in_doubt_send_and_releases_only_the_named_persona(
-    cli: Any, example_workspace: Path, drafted: RunFolder
+    cli: Cli, example_workspace: Path, drafted: RunFolder
 ) -> None:
     assert cli("send", "--workspace", example_workspace, "--persona", "ceo").code == 0
     with pytest.raises(Killed):

@@ -8,9 +8,11 @@ the other services.
 
 from __future__ import annotations
 
+import os
 import re
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, ParamSpec, TypeVar
 
 import boto3
@@ -31,6 +33,7 @@ from botocore.exceptions import (
 from .snapshot import Problem, SnapshotGap
 
 T = TypeVar("T")
+R = TypeVar("R")
 P = ParamSpec("P")
 Response = dict[str, Any]
 
@@ -80,13 +83,18 @@ _S3_ACTIONS = {
     "GetBucketEncryption": "s3:GetEncryptionConfiguration",
     "GetBucketLifecycleConfiguration": "s3:GetLifecycleConfiguration",
     "GetPublicAccessBlock": "s3:GetBucketPublicAccessBlock",
+    "GetBucketLogging": "s3:GetBucketLogging",
 }
+# S3 Control's account-level calls carry the account's name for the action.
+_S3CONTROL_ACTIONS = {"GetPublicAccessBlock": "s3:GetAccountPublicAccessBlock"}
 
 
 def iam_action(service: str, signing_name: str, operation: str) -> str:
     """The IAM action behind one API operation, e.g. `ce:GetCostAndUsage`."""
     if service == "s3":
         return _S3_ACTIONS.get(operation, f"s3:{operation}")
+    if service == "s3control":
+        return _S3CONTROL_ACTIONS.get(operation, f"s3:{operation}")
     if signing_name == "apigateway":
         # API Gateway authorizes management calls by HTTP verb on the resource path.
         return "apigateway:GET"
@@ -137,6 +145,19 @@ def _one_line(text: str, limit: int = 300) -> str:
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
+_ACCOUNT_HOST = re.compile(r"^(\w+://)\d{12}\.")
+
+
+def _drop_account_host(request: Any, **_: Any) -> None:
+    request.url = _ACCOUNT_HOST.sub(r"\1", request.url)
+
+
+def _overridden(service: str) -> bool:
+    """An endpoint override (an emulator) is set for `service` through the environment."""
+    variable = "AWS_ENDPOINT_URL_" + service.upper().replace("S3CONTROL", "S3_CONTROL")
+    return bool(os.environ.get(variable) or os.environ.get("AWS_ENDPOINT_URL"))
+
+
 class CallFailed(Exception):
     """A call failed and its gap is recorded; the reader gives up on what needed it."""
 
@@ -157,11 +178,13 @@ class ClientPool:
         with self._lock:
             key = (service, region)
             if key not in self._clients:
-                self._clients[key] = self._session.client(
-                    service,
-                    region_name=region,
-                    config=BOTO_CONFIG,
-                )
+                client = self._session.client(service, region_name=region, config=BOTO_CONFIG)
+                if service == "s3control" and _overridden(service):
+                    # S3 Control puts the account id in front of the host
+                    # (`<account>.s3-control…`), which an override such as
+                    # `http://127.0.0.1:5000` cannot resolve.
+                    client.meta.events.register("before-send.s3-control", _drop_account_host)
+                self._clients[key] = client
             return self._clients[key]
 
 
@@ -174,6 +197,13 @@ class ServiceCalls:
         self.region = region
         self.scope = scope
         self.gaps: list[SnapshotGap] = []
+        # Readers fan out over resources, so gaps may be recorded from several threads.
+        self._lock = threading.Lock()
+
+    @property
+    def endpoint_url(self) -> str:
+        """Where this service's calls go: AWS, or an override such as an emulator's."""
+        return str(self._pool.client(self.service, self.region).meta.endpoint_url)
 
     def call(
         self, operation: str, *, absent: frozenset[str] = frozenset(), **params: Any
@@ -230,20 +260,21 @@ class ServiceCalls:
         """Note a failure as a gap; the same action failing the same way only counts up."""
         problem, message = classify(exc)
         action = self._action(operation)
-        for index, gap in enumerate(self.gaps):
-            if gap.action == action and gap.problem == problem:
-                self.gaps[index] = gap.model_copy(update={"count": gap.count + 1})
-                return
-        self.gaps.append(
-            SnapshotGap(
-                service=self.service,
-                region=self.scope,
-                action=action,
-                problem=problem,
-                message=message,
-                resource=resource,
+        with self._lock:
+            for index, gap in enumerate(self.gaps):
+                if gap.action == action and gap.problem == problem:
+                    self.gaps[index] = gap.model_copy(update={"count": gap.count + 1})
+                    return
+            self.gaps.append(
+                SnapshotGap(
+                    service=self.service,
+                    region=self.scope,
+                    action=action,
+                    problem=problem,
+                    message=message,
+                    resource=resource,
+                )
             )
-        )
 
     def _action(self, operation: str) -> str:
         try:
@@ -256,8 +287,33 @@ class ServiceCalls:
         return iam_action(self.service, signing, name)
 
 
-_SIGNING_NAMES = {"sesv2": "ses", "apigatewayv2": "apigateway"}
-_RESOURCE_PARAMS = ("Bucket", "FunctionName", "TableName", "ApiId", "restApiId", "Resource")
+_SIGNING_NAMES = {"sesv2": "ses", "apigatewayv2": "apigateway", "s3control": "s3"}
+_RESOURCE_PARAMS = (
+    "Bucket",
+    "FunctionName",
+    "TableName",
+    "ApiId",
+    "restApiId",
+    "Resource",
+    "LayerName",
+    "Id",
+    "HostedZoneId",
+    "EmailIdentity",
+    "DomainName",
+    "BackupPlanId",
+)
+
+# Per-resource reads inside one task; with the task pool this bounds the calls in flight.
+RESOURCE_WORKERS = 6
+
+
+def fan_out(read: Callable[[T], R], items: Iterable[T]) -> list[R]:
+    """`read` applied to every item on a small thread pool, results in the items' order."""
+    listed = list(items)
+    if len(listed) <= 1:
+        return [read(item) for item in listed]
+    with ThreadPoolExecutor(max_workers=RESOURCE_WORKERS) as executor:
+        return list(executor.map(read, listed))
 
 
 def _resource_of(params: dict[str, Any]) -> str | None:

@@ -23,9 +23,10 @@ from execbrief.config import AwsSource, CollectContext
 from execbrief.errors import CollectorError
 from execbrief.models import CollectResult, Gap
 
-from . import cost, edge, readers
+from . import cost, edge, iam, ownership, readers
 from .calls import CallFailed, CallScope, ClientPool, ServiceCalls, classify
 from .facts import snapshot_facts
+from .lambda_code import Download, download_code
 from .snapshot import (
     COLLECTOR,
     GLOBAL_REGION,
@@ -69,11 +70,21 @@ class _Task:
     read: Callable[[CallScope], Any]
 
 
-def _tasks(regions: list[str], now: datetime, config: AwsSource) -> list[_Task]:
+def _tasks(regions: list[str], now: datetime, config: AwsSource, download: Download) -> list[_Task]:
     tasks: list[_Task] = []
+
+    def functions(scope: CallScope) -> Any:
+        return readers.read_lambda(scope, download)
+
+    def layers(scope: CallScope) -> Any:
+        return readers.read_lambda_layers(scope, download)
+
     for region in regions:
         tasks += [
-            _Task(region, "lambda_functions", region, "lambda", readers.read_lambda),
+            _Task(region, "lambda_functions", region, "lambda", functions),
+            _Task(region, "lambda_layers", region, "lambda", layers),
+            _Task(region, "backup_selections", region, "backup", readers.read_backup_selections),
+            _Task(region, "public_ips", region, "ec2", ownership.read_public_ips),
             _Task(region, "dynamodb_tables", region, "dynamodb", readers.read_dynamodb),
             _Task(region, "http_apis", region, "apigatewayv2", edge.read_http_apis),
             _Task(region, "rest_apis", region, "apigateway", edge.read_rest_apis),
@@ -84,6 +95,11 @@ def _tasks(regions: list[str], now: datetime, config: AwsSource) -> list[_Task]:
     home = regions[0]
     tasks += [
         _Task(home, "s3_buckets", GLOBAL_REGION, "s3", readers.read_s3),
+        _Task(home, "s3_account", GLOBAL_REGION, "s3control", readers.read_s3_account),
+        _Task(_US_EAST_1, "iam", GLOBAL_REGION, "iam", iam.read_iam),
+        _Task(
+            _US_EAST_1, "route53_domains", GLOBAL_REGION, "route53domains", ownership.read_domains
+        ),
         _Task(
             _US_EAST_1,
             "cloudfront_distributions",
@@ -187,15 +203,20 @@ def _open_session(config: AwsSource, home: str) -> tuple[ClientPool, str] | list
         return sts.gaps
 
 
-def take_snapshot(config: AwsSource, now: datetime) -> AwsSnapshot:
-    """Read the live account into a snapshot; what cannot be read is a gap inside it."""
+def take_snapshot(
+    config: AwsSource, now: datetime, download: Download = download_code
+) -> AwsSnapshot:
+    """Read the live account into a snapshot; what cannot be read is a gap inside it.
+
+    `download` fetches a Lambda archive from its pre-signed location (tests serve it).
+    """
     regions = config.regions or ["us-west-2"]
     empty = AwsSnapshot(taken_at=now, entity_tag=config.entity_tag)
     opened = _open_session(config, regions[0])
     if isinstance(opened, list):
         return empty.model_copy(update={"gaps": opened})
     pool, account_id = opened
-    tasks = _tasks(regions, now, config)
+    tasks = _tasks(regions, now, config, download)
     with ThreadPoolExecutor(max_workers=MAX_WORKERS) as executor:
         outcomes = list(executor.map(lambda task: _run(task, pool, account_id), tasks))
     fields: dict[str, dict[str, Any]] = {scope: {} for scope in [*regions, GLOBAL_REGION]}

@@ -8,17 +8,23 @@ from __future__ import annotations
 
 from typing import Literal
 
-from .calls import CallScope, Response, ServiceCalls
+from .calls import CallScope, Response, ServiceCalls, fan_out
+from .policies import parse_policy
 from .readers import tag_dict
 from .snapshot import (
     ApiGatewayApi,
     ApiRoute,
     ApiStage,
+    CacheBehavior,
     CloudFrontDistribution,
+    CloudFrontOrigin,
+    DnsRecord,
     HostedZone,
+    PolicyStatement,
     SesAccount,
     SesIdentity,
     WebAcl,
+    s3_bucket_of,
 )
 
 
@@ -174,7 +180,8 @@ def read_ses_identities(scope: CallScope) -> list[SesIdentity]:
         chunk = names[start : start + 100]
         verification = calls.call("get_identity_verification_attributes", Identities=chunk)
         dkim = calls.attempt(calls.call, "get_identity_dkim_attributes", Identities=chunk)
-        for name in chunk:
+        policies = fan_out(lambda name: calls.attempt(_identity_policies, scope, name), chunk)
+        for name, policy in zip(chunk, policies, strict=True):
             status = verification.get("VerificationAttributes", {}).get(name, {})
             signing = (dkim or {}).get("DkimAttributes", {}).get(name, {})
             identities.append(
@@ -184,9 +191,25 @@ def read_ses_identities(scope: CallScope) -> list[SesIdentity]:
                     verification_status=status.get("VerificationStatus", "NotStarted"),
                     dkim_enabled=signing.get("DkimEnabled", False),
                     dkim_status=signing.get("DkimVerificationStatus"),
+                    policy_statements=policy,
                 )
             )
     return sorted(identities, key=lambda identity: identity.name)
+
+
+def _identity_policies(scope: CallScope, name: str) -> list[PolicyStatement]:
+    """The sending authorization policies of one identity, as one list of statements."""
+    calls = scope("sesv2")
+    response = calls.call(
+        "get_email_identity_policies",
+        absent=frozenset({"NotFoundException"}),
+        EmailIdentity=name,
+    )
+    return [
+        statement
+        for document in response.get("Policies", {}).values()
+        for statement in parse_policy(document)
+    ]
 
 
 def read_ses_account(scope: CallScope) -> SesAccount:
@@ -233,30 +256,66 @@ def read_web_acls(scope: CallScope, acl_scope: str) -> list[WebAcl]:
 def read_cloudfront(scope: CallScope) -> list[CloudFrontDistribution]:
     """Distributions with their web ACL, viewer protocol policy, origins and tags."""
     calls = scope("cloudfront")
-    distributions: list[CloudFrontDistribution] = []
-    for page in calls.pages("list_distributions"):
-        for summary in page.get("DistributionList", {}).get("Items", []):
-            arn = summary["ARN"]
-            tags = calls.attempt(_cloudfront_tags, calls, arn)
-            distributions.append(
-                CloudFrontDistribution(
-                    id=summary["Id"],
-                    arn=arn,
-                    domain_name=summary["DomainName"],
-                    aliases=sorted(summary.get("Aliases", {}).get("Items", [])),
-                    enabled=summary.get("Enabled", True),
-                    web_acl_id=summary.get("WebACLId") or None,
-                    viewer_protocol_policy=summary["DefaultCacheBehavior"]["ViewerProtocolPolicy"],
-                    origins=[
-                        origin["DomainName"]
-                        for origin in summary.get("Origins", {}).get("Items", [])
-                    ],
-                    price_class=summary.get("PriceClass"),
-                    tags=tags or {},
-                    unread=[] if tags is not None else ["tags"],
-                )
-            )
+    summaries = [
+        summary
+        for page in calls.pages("list_distributions")
+        for summary in page.get("DistributionList", {}).get("Items", [])
+    ]
+    distributions = fan_out(lambda summary: _distribution(calls, summary), summaries)
     return sorted(distributions, key=lambda distribution: distribution.id)
+
+
+def _distribution(calls: ServiceCalls, summary: Response) -> CloudFrontDistribution:
+    arn = summary["ARN"]
+    tags = calls.attempt(_cloudfront_tags, calls, arn)
+    config = calls.attempt(
+        lambda: calls.call("get_distribution_config", Id=summary["Id"])["DistributionConfig"]
+    )
+    origins = summary.get("Origins", {}).get("Items", [])
+    default = summary["DefaultCacheBehavior"]
+    behaviors = [
+        CacheBehavior(path="*", viewer_protocol_policy=default["ViewerProtocolPolicy"])
+    ] + [
+        CacheBehavior(
+            path=behavior["PathPattern"],
+            viewer_protocol_policy=behavior["ViewerProtocolPolicy"],
+        )
+        for behavior in summary.get("CacheBehaviors", {}).get("Items", []) or []
+    ]
+    return CloudFrontDistribution(
+        id=summary["Id"],
+        arn=arn,
+        domain_name=summary["DomainName"],
+        aliases=sorted(summary.get("Aliases", {}).get("Items", []) or []),
+        enabled=summary.get("Enabled", True),
+        web_acl_id=summary.get("WebACLId") or None,
+        viewer_protocol_policy=default["ViewerProtocolPolicy"],
+        origins=[origin["DomainName"] for origin in origins],
+        price_class=summary.get("PriceClass"),
+        origin_details=[_origin(origin) for origin in origins],
+        behaviors=behaviors,
+        logging=None if config is None else bool(config.get("Logging", {}).get("Enabled")),
+        tags=tags or {},
+        unread=(["tags"] if tags is None else []) + (["logging"] if config is None else []),
+    )
+
+
+def _origin(origin: Response) -> CloudFrontOrigin:
+    s3_config = origin.get("S3OriginConfig")
+    domain = origin["DomainName"]
+    # Some endpoints drop an empty S3OriginConfig; an S3 REST host without a custom
+    # origin config is an S3 origin all the same.
+    s3_host = s3_config is not None or (
+        "CustomOriginConfig" not in origin and s3_bucket_of(domain) is not None
+    )
+    return CloudFrontOrigin(
+        id=origin["Id"],
+        domain_name=domain,
+        # A website endpoint is a custom origin to CloudFront: it cannot use OAC.
+        s3=s3_host and ".s3-website" not in domain,
+        oac_id=origin.get("OriginAccessControlId") or None,
+        oai=(s3_config or {}).get("OriginAccessIdentity") or None,
+    )
 
 
 def _cloudfront_tags(calls: ServiceCalls, arn: str) -> dict[str, str]:
@@ -267,22 +326,43 @@ def _cloudfront_tags(calls: ServiceCalls, arn: str) -> dict[str, str]:
 def read_route53(scope: CallScope) -> list[HostedZone]:
     """Hosted zones with their record counts and tags."""
     calls = scope("route53")
-    zones: list[HostedZone] = []
-    for page in calls.pages("list_hosted_zones"):
-        for zone in page.get("HostedZones", []):
-            zone_id = zone["Id"].rsplit("/", 1)[-1]
-            tags = calls.attempt(_zone_tags, calls, zone_id)
-            zones.append(
-                HostedZone(
-                    id=zone_id,
-                    name=zone["Name"],
-                    private=zone.get("Config", {}).get("PrivateZone", False),
-                    record_count=zone.get("ResourceRecordSetCount", 0),
-                    tags=tags or {},
-                    unread=[] if tags is not None else ["tags"],
-                )
-            )
-    return sorted(zones, key=lambda zone: zone.name)
+    listed = [zone for page in calls.pages("list_hosted_zones") for zone in page["HostedZones"]]
+    return sorted(fan_out(lambda zone: _zone(calls, zone), listed), key=lambda zone: zone.name)
+
+
+def _zone(calls: ServiceCalls, zone: Response) -> HostedZone:
+    zone_id = zone["Id"].rsplit("/", 1)[-1]
+    private = zone.get("Config", {}).get("PrivateZone", False)
+    tags = calls.attempt(_zone_tags, calls, zone_id)
+    # Private zones resolve only inside the account's VPCs: nobody outside can take them over.
+    records = None if private else calls.attempt(_records, calls, zone_id)
+    return HostedZone(
+        id=zone_id,
+        name=zone["Name"],
+        private=private,
+        record_count=zone.get("ResourceRecordSetCount", 0),
+        records=records,
+        tags=tags or {},
+        unread=(["tags"] if tags is None else [])
+        + (["records"] if records is None and not private else []),
+    )
+
+
+_TAKEOVER_TYPES = frozenset({"A", "AAAA", "CNAME"})
+
+
+def _records(calls: ServiceCalls, zone_id: str) -> list[DnsRecord]:
+    return [
+        DnsRecord(
+            name=record["Name"].rstrip("."),
+            type=record["Type"],
+            values=[entry["Value"] for entry in record.get("ResourceRecords", [])],
+            alias=record.get("AliasTarget", {}).get("DNSName", "").rstrip(".") or None,
+        )
+        for page in calls.pages("list_resource_record_sets", HostedZoneId=zone_id)
+        for record in page.get("ResourceRecordSets", [])
+        if record["Type"] in _TAKEOVER_TYPES
+    ]
 
 
 def _zone_tags(calls: ServiceCalls, zone_id: str) -> dict[str, str]:

@@ -12,6 +12,15 @@ from datetime import datetime
 
 from execbrief.models import CollectResult, Entity, Fact, Gap, Severity, Source
 
+from .exposure_facts import (
+    bucket_exposure_facts,
+    distribution_exposure_facts,
+    lambda_exposure_facts,
+    layer_facts,
+    s3_account_facts,
+    ses_exposure_facts,
+)
+from .iam_facts import iam_facts
 from .resource_facts import (
     FactMaker,
     bucket_facts,
@@ -20,6 +29,7 @@ from .resource_facts import (
     project_facts,
     slug,
     table_facts,
+    table_protection_facts,
     usd,
     zone_fact,
 )
@@ -33,6 +43,7 @@ from .snapshot import (
     SesIdentity,
     SnapshotGap,
 )
+from .takeover_facts import domain_facts, origin_takeover_facts, record_takeover_facts
 
 _PROBLEM_LABELS: dict[Problem, str] = {
     "access_denied": "access denied",
@@ -60,25 +71,47 @@ def snapshot_facts(snapshot: AwsSnapshot, entities: list[Entity], now: datetime)
     make = FactMaker(snapshot, entities, now)
     facts: list[Fact] = []
     web_acls = {acl.arn for acl in snapshot.global_.cloudfront_web_acls}
+    public_ips: set[str] | None = None
     for region, inventory in sorted(snapshot.regions.items()):
         for function in inventory.lambda_functions:
             facts += lambda_facts(make, function, region)
+            facts += lambda_exposure_facts(make, function)
+        for layer in inventory.lambda_layers:
+            users = [fn.name for fn in inventory.lambda_functions if layer.arn in fn.layers]
+            facts += layer_facts(make, layer, users)
         for table in inventory.dynamodb_tables:
             facts += table_facts(make, table, region)
+            facts += table_protection_facts(make, table, inventory.backup_selections)
         for api in inventory.apis:
             facts += _api_facts(make, api, region)
         for identity in inventory.ses_identities:
             facts.append(_ses_identity_fact(make, identity, region))
+            facts += ses_exposure_facts(make, identity, region)
+        if inventory.public_ips is not None:
+            public_ips = (public_ips or set()) | set(inventory.public_ips)
         if inventory.ses_account is not None and inventory.ses_account.sandbox is not None:
             facts.append(_ses_account_fact(make, inventory.ses_account, region))
         web_acls |= {acl.arn for acl in inventory.web_acls}
-    distributions = snapshot.global_.cloudfront_distributions
-    for bucket in snapshot.global_.s3_buckets:
+    top = snapshot.global_
+    distributions = top.cloudfront_distributions
+    buckets = {bucket.name for bucket in top.s3_buckets}
+    account_block = top.s3_account.public_access_block if top.s3_account else None
+    if top.iam is not None:
+        facts += iam_facts(make, top.iam)
+    if top.s3_account is not None:
+        facts += s3_account_facts(make, top.s3_account)
+    for bucket in top.s3_buckets:
         facts += bucket_facts(make, bucket, distributions)
+        facts += bucket_exposure_facts(make, bucket, account_block)
     for distribution in distributions:
         facts += distribution_facts(make, distribution, web_acls)
-    for zone in snapshot.global_.route53_zones:
+        facts += distribution_exposure_facts(make, distribution)
+        facts += origin_takeover_facts(make, distribution, buckets)
+    for zone in top.route53_zones:
         facts.append(zone_fact(make, zone))
+        facts += record_takeover_facts(make, zone, buckets, distributions, public_ips)
+    for domain in top.route53_domains or []:
+        facts += domain_facts(make, domain)
     if snapshot.project_table is not None:
         facts += project_facts(make, snapshot.project_table)
     if snapshot.cost is not None:

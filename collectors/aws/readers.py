@@ -1,28 +1,42 @@
 """Readers for compute and storage: Lambda, S3, DynamoDB (tables and the project table).
 
 Readers keep names, settings and counts and drop everything else at once: a Lambda
-function's environment becomes its variable names, a project-table item becomes the
-values of its two count attributes. A setting whose call fails is listed in the
-resource's `unread` (its gap is recorded by the calls), so the facts never mistake
-"could not read" for "not configured".
+function's environment becomes its variable names and the masked secrets among its
+values, a project-table item becomes the values of its two count attributes. A setting
+whose call fails is listed in the resource's `unread` (its gap is recorded by the calls),
+so the facts never mistake "could not read" for "not configured".
 """
 
 from __future__ import annotations
 
 import re
+import zipfile
 from collections import Counter
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from .calls import CallScope, Response, ServiceCalls
+from .calls import CallFailed, CallScope, Response, ServiceCalls, fan_out
+from .lambda_code import (
+    CodeUnavailable,
+    Download,
+    archive_secrets,
+    download_code,
+    env_secrets,
+)
+from .policies import parse_policy
 from .snapshot import (
+    BackupSelection,
     DynamoTable,
     ItemCount,
     LambdaFunction,
+    LambdaLayer,
+    PolicyStatement,
     ProjectTableCounts,
     PublicAccessBlock,
+    S3Account,
     S3Bucket,
+    SecretHit,
 )
 
 _PUBLIC_GRANTEES = (
@@ -52,21 +66,23 @@ def tag_dict(pairs: Iterable[dict[str, str]]) -> dict[str, str]:
 # --- Lambda ---------------------------------------------------------------------------
 
 
-def read_lambda(scope: CallScope) -> list[LambdaFunction]:
-    """Every function of the region, with versions, aliases, URL and tags."""
+def read_lambda(scope: CallScope, download: Download = download_code) -> list[LambdaFunction]:
+    """Every function of the region: versions, aliases, URL, policy, tags, secrets."""
     calls = scope("lambda")
-    functions = [
-        _lambda_function(calls, config)
-        for page in calls.pages("list_functions")
-        for config in page.get("Functions", [])
+    configs = [
+        config for page in calls.pages("list_functions") for config in page.get("Functions", [])
     ]
+    functions = fan_out(lambda config: _lambda_function(calls, config, download), configs)
     return sorted(functions, key=lambda function: function.name)
 
 
-def _lambda_function(calls: ServiceCalls, config: Response) -> LambdaFunction:
+def _lambda_function(calls: ServiceCalls, config: Response, download: Download) -> LambdaFunction:
     name, arn = config["FunctionName"], config["FunctionArn"]
-    # Only the names leave this line; the values are dropped with the response.
-    env_names = sorted(config.get("Environment", {}).get("Variables", {}))
+    variables = config.get("Environment", {}).get("Variables", {})
+    # Only the names and the masked secrets leave these lines; the values are dropped
+    # with the response.
+    env_names = sorted(variables)
+    found_in_env = env_secrets(variables)
     versions = calls.attempt(
         lambda: sum(
             1
@@ -90,11 +106,23 @@ def _lambda_function(calls: ServiceCalls, config: Response) -> LambdaFunction:
         )
     )
     tags = calls.attempt(lambda: calls.call("list_tags", Resource=arn).get("Tags", {}))
+    policy = calls.attempt(_function_policy, calls, name)
+    code = (
+        None
+        if config.get("PackageType") == "Image"
+        else calls.attempt(_code_secrets, calls, name, download)
+    )
     unread = [
         setting
-        for setting, value in (("versions", versions), ("aliases", aliases), ("url", url))
+        for setting, value in (
+            ("versions", versions),
+            ("aliases", aliases),
+            ("url", url),
+            ("tags", tags),
+            ("policy", policy),
+        )
         if value is None
-    ] + (["tags"] if tags is None else [])
+    ] + (["code"] if code is None and config.get("PackageType") != "Image" else [])
     return LambdaFunction(
         name=name,
         arn=arn,
@@ -108,9 +136,71 @@ def _lambda_function(calls: ServiceCalls, config: Response) -> LambdaFunction:
         env_var_names=env_names,
         url_auth_type=(url or {}).get("AuthType"),
         url=(url or {}).get("FunctionUrl"),
+        url_cors_origins=(url or {}).get("Cors", {}).get("AllowOrigins", []) if url else None,
+        policy_statements=policy,
+        env_secrets=found_in_env,
+        code_secrets=code,
+        layers=[layer["Arn"] for layer in config.get("Layers", [])],
         tags=tags or {},
         unread=unread,
     )
+
+
+def _function_policy(calls: ServiceCalls, name: str) -> list[PolicyStatement]:
+    response = calls.call(
+        "get_policy", absent=frozenset({"ResourceNotFoundException"}), FunctionName=name
+    )
+    return parse_policy(response.get("Policy"))
+
+
+def _scanned(
+    calls: ServiceCalls, operation: str, location: str | None, download: Download
+) -> list[SecretHit]:
+    """The secrets of the archive at `location`; a failed download is the call's gap."""
+    if not location:
+        return []
+    try:
+        return archive_secrets(download(location, calls.endpoint_url))
+    except (OSError, zipfile.BadZipFile, CodeUnavailable) as exc:
+        calls.record(operation, exc)
+        raise CallFailed(operation) from exc
+
+
+def _code_secrets(calls: ServiceCalls, name: str, download: Download) -> list[SecretHit]:
+    location = calls.call("get_function", FunctionName=name).get("Code", {}).get("Location")
+    return _scanned(calls, "get_function", location, download)
+
+
+def read_lambda_layers(scope: CallScope, download: Download = download_code) -> list[LambdaLayer]:
+    """The latest version of each layer the account owns, its archive scanned for secrets."""
+    calls = scope("lambda")
+    latest = [
+        layer["LatestMatchingVersion"]
+        for page in calls.pages("list_layers")
+        for layer in page.get("Layers", [])
+        if layer.get("LatestMatchingVersion")
+    ]
+
+    def read(version: Response) -> LambdaLayer:
+        arn = version["LayerVersionArn"]
+        layer_name = arn.split(":")[6]
+        secrets = calls.attempt(
+            lambda: _scanned(
+                calls,
+                "get_layer_version",
+                calls.call(
+                    "get_layer_version", LayerName=layer_name, VersionNumber=version["Version"]
+                )
+                .get("Content", {})
+                .get("Location"),
+                download,
+            )
+        )
+        return LambdaLayer(
+            arn=arn, code_secrets=secrets, unread=[] if secrets is not None else ["code"]
+        )
+
+    return sorted(fan_out(read, latest), key=lambda layer: layer.arn)
 
 
 # --- S3 -------------------------------------------------------------------------------
@@ -119,12 +209,19 @@ def _lambda_function(calls: ServiceCalls, config: Response) -> LambdaFunction:
 def read_s3(scope: CallScope) -> list[S3Bucket]:
     """Every bucket of the account with its exposure and hygiene settings."""
     calls = scope("s3")
-    buckets = [
-        _bucket(calls, entry)
-        for page in calls.pages("list_buckets")
-        for entry in page.get("Buckets", [])
-    ]
+    entries = [entry for page in calls.pages("list_buckets") for entry in page.get("Buckets", [])]
+    buckets = fan_out(lambda entry: _bucket(calls, entry), entries)
     return sorted(buckets, key=lambda bucket: bucket.name)
+
+
+def read_s3_account(scope: CallScope) -> S3Account:
+    """The account-level S3 public access block (S3 Control)."""
+    calls = scope("s3control")
+    response = calls.call(
+        "get_public_access_block", absent=frozenset({_NO_BLOCK}), AccountId=scope.account_id
+    )
+    config = response.get("PublicAccessBlockConfiguration")
+    return S3Account(public_access_block=_public_access_block(config) if config else None)
 
 
 def _bucket(calls: ServiceCalls, entry: Response) -> S3Bucket:
@@ -147,6 +244,15 @@ def _bucket(calls: ServiceCalls, entry: Response) -> S3Bucket:
     encryption = setting("encryption", "get_bucket_encryption", _NO_ENCRYPTION)
     lifecycle = setting("lifecycle", "get_bucket_lifecycle_configuration", _NO_LIFECYCLE)
     tagging = setting("tags", "get_bucket_tagging", "NoSuchTagSet")
+    document = setting("policy_document", "get_bucket_policy", "NoSuchBucketPolicy")
+    logging = setting("logging", "get_bucket_logging")
+    public_grants = sorted(
+        {
+            str(grant.get("Permission"))
+            for grant in acl.get("Grants", [])
+            if grant.get("Grantee", {}).get("URI") in _PUBLIC_GRANTEES
+        }
+    )
     rules = encryption.get("ServerSideEncryptionConfiguration", {}).get("Rules", [])
     block_config = block.get("PublicAccessBlockConfiguration")
     return S3Bucket(
@@ -156,10 +262,12 @@ def _bucket(calls: ServiceCalls, entry: Response) -> S3Bucket:
         public_access_block=_public_access_block(block_config) if block_config else None,
         has_policy=bool(policy),
         policy_public=bool(policy.get("PolicyStatus", {}).get("IsPublic", False)),
-        acl_public=any(
-            grant.get("Grantee", {}).get("URI") in _PUBLIC_GRANTEES
-            for grant in acl.get("Grants", [])
-        ),
+        acl_public=bool(public_grants),
+        acl_public_permissions=None if "acl" in unread else public_grants,
+        policy_statements=None
+        if "policy_document" in unread
+        else parse_policy(document.get("Policy")),
+        access_logging=None if "logging" in unread else "LoggingEnabled" in logging,
         versioning=versioning.get("Status", "Off"),
         encryption=rules[0]["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"]
         if rules
@@ -229,9 +337,48 @@ def _table(calls: ServiceCalls, name: str) -> DynamoTable:
         pitr=pitr == "ENABLED",
         item_count=description.get("ItemCount", 0),
         size_bytes=description.get("TableSizeBytes", 0),
+        deletion_protection=bool(description.get("DeletionProtectionEnabled", False)),
         tags=tags or {},
         unread=(["pitr"] if backups is None else []) + (["tags"] if tags is None else []),
     )
+
+
+def read_backup_selections(scope: CallScope) -> list[BackupSelection]:
+    """What the region's AWS Backup plans select: resource ARN patterns and tags."""
+    calls = scope("backup")
+    selections: list[BackupSelection] = []
+    for page in calls.pages("list_backup_plans"):
+        for plan in page.get("BackupPlansList", []):
+            plan_id = plan["BackupPlanId"]
+            for listing in calls.pages("list_backup_selections", BackupPlanId=plan_id):
+                for entry in listing.get("BackupSelectionsList", []):
+                    selection = calls.call(
+                        "get_backup_selection",
+                        BackupPlanId=plan_id,
+                        SelectionId=entry["SelectionId"],
+                    )["BackupSelection"]
+                    equals = selection.get("Conditions", {}).get("StringEquals", [])
+                    selections.append(
+                        BackupSelection(
+                            plan=plan.get("BackupPlanName", plan_id),
+                            name=selection.get("SelectionName", entry["SelectionId"]),
+                            resources=selection.get("Resources", []),
+                            not_resources=selection.get("NotResources", []),
+                            tags=[
+                                (tag["ConditionKey"], tag["ConditionValue"])
+                                for tag in selection.get("ListOfTags", [])
+                                if tag.get("ConditionType") == "STRINGEQUALS"
+                            ]
+                            + [
+                                (
+                                    tag["ConditionKey"].removeprefix("aws:ResourceTag/"),
+                                    tag["ConditionValue"],
+                                )
+                                for tag in equals
+                            ],
+                        )
+                    )
+    return selections
 
 
 def read_project_table(

@@ -10,12 +10,15 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from datetime import date, datetime
+from fnmatch import fnmatchcase
 
 from execbrief.models import Entity, Fact, Severity, Source
+from execbrief.secrets.rules import is_secret_name as is_secret_name
 
 from .snapshot import (
     COLLECTOR,
     AwsSnapshot,
+    BackupSelection,
     CloudFrontDistribution,
     DynamoTable,
     HostedZone,
@@ -67,23 +70,6 @@ DEPRECATED_RUNTIMES: dict[str, date] = {
     "provided": date(2024, 1, 8),
     "provided.al2": date(2026, 6, 30),
 }
-
-# A name that says it holds a secret; names that only point at one (an ARN, a parameter
-# name) or hold a public value are the safe pattern and are not flagged.
-_SECRET_NAME = re.compile(
-    r"SECRET|PASSWORD|PASSWD|PASSPHRASE|TOKEN|API_?KEY|PRIVATE_?KEY|ACCESS_?KEY|CREDENTIAL"
-    r"|SIGNING_?KEY|(?:^|_)KEY$|(?:^|_)PWD$"
-)
-_SECRET_REFERENCE = re.compile(
-    r"(?:_ARN|_NAME|_ID|_PATH|_PARAM|_PARAMETER|_TTL|_URL|_FILE|_REGION|_EXPIRY|_HEADER)$"
-    r"|PUBLISHABLE|PUBLIC"
-)
-
-
-def is_secret_name(name: str) -> bool:
-    """Whether an environment variable's name says its value is a secret."""
-    upper = name.upper()
-    return bool(_SECRET_NAME.search(upper)) and not _SECRET_REFERENCE.search(upper)
 
 
 def _words(text: str) -> str:
@@ -215,8 +201,10 @@ def lambda_facts(make: FactMaker, fn: LambdaFunction, region: str) -> Iterator[F
             metrics={"days_since_deprecation": (make.now.date() - ends).days},
             tags=["security", "infra"],
         )
+    # A variable whose value was found to be a secret has its own, stronger fact.
+    by_value = {hit.where for hit in fn.env_secrets or []}
     for name in fn.env_var_names:
-        if is_secret_name(name):
+        if is_secret_name(name) and name not in by_value:
             yield make.fact(
                 "aws.lambda.secret_env_name",
                 Source(resource=fn.arn, section=f"env:{name}"),
@@ -348,6 +336,48 @@ def table_facts(make: FactMaker, table: DynamoTable, region: str) -> Iterator[Fa
             f"DynamoDB table {table.name} has no point-in-time recovery",
             severity=Severity.MEDIUM,
             detail="A bad write or delete cannot be rolled back to an earlier second.",
+            entity=entity,
+            tags=["infra", "resilience"],
+        )
+
+
+def _selected(table: DynamoTable, selection: BackupSelection) -> bool:
+    if any(fnmatchcase(table.arn, pattern) for pattern in selection.not_resources):
+        return False
+    by_arn = any(fnmatchcase(table.arn, pattern) for pattern in selection.resources)
+    by_tag = any(table.tags.get(key) == value for key, value in selection.tags)
+    return by_arn or by_tag
+
+
+def table_protection_facts(
+    make: FactMaker, table: DynamoTable, selections: list[BackupSelection] | None
+) -> Iterator[Fact]:
+    """Deletion protection and AWS Backup coverage of one table."""
+    entity = make.match.resolve(table.name, table.tags)
+    where = table.arn
+    if table.deletion_protection is False:
+        yield make.fact(
+            "aws.dynamodb.no_deletion_protection",
+            Source(resource=where, section="deletion-protection"),
+            f"DynamoDB table {table.name} can be deleted in one call",
+            severity=Severity.MEDIUM,
+            detail=(
+                "No deletion protection: one wrong command or script wipes the table and every "
+                "record in it; turn deletion protection on."
+            ),
+            entity=entity,
+            tags=["infra", "resilience"],
+        )
+    if selections is not None and not any(_selected(table, s) for s in selections):
+        yield make.fact(
+            "aws.dynamodb.no_backup_plan",
+            Source(resource=where, section="backup-plan"),
+            f"DynamoDB table {table.name} is in no AWS Backup plan",
+            severity=Severity.MEDIUM,
+            detail=(
+                "No scheduled backup is kept apart from the table, so a deleted table or a bad "
+                "migration past the recovery window is gone for good."
+            ),
             entity=entity,
             tags=["infra", "resilience"],
         )

@@ -9,6 +9,7 @@ enter it (the project table contributes only the values of its two count attribu
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 from pathlib import Path
 from typing import Final, Literal
@@ -33,6 +34,54 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+_NEW = "None in snapshots written before execbrief read it, and when its call failed."
+
+
+# `<bucket>.s3.amazonaws.com`, `<bucket>.s3.<region>.amazonaws.com`, `<bucket>.s3-<region>…`,
+# and the website endpoints `<bucket>.s3-website-<region>…` / `<bucket>.s3-website.<region>…`.
+_S3_HOST = re.compile(
+    r"^(?P<bucket>[a-z0-9][a-z0-9.-]*?)\.s3(?:[.-][a-z0-9.-]+)?\.amazonaws\.com(?:\.cn)?$"
+)
+
+
+def s3_bucket_of(host: str) -> str | None:
+    """The bucket an S3 REST or website host name serves, if it is one."""
+    match = _S3_HOST.match(host.lower().rstrip("."))
+    return match.group("bucket") if match else None
+
+
+class PolicyStatement(Strict):
+    """One statement of a resource or identity policy, normalised to lists."""
+
+    effect: Literal["Allow", "Deny"]
+    principals: list[str] = Field(
+        default_factory=list,
+        description="`*` for anyone; else the principal values (accounts, ARNs, services).",
+    )
+    actions: list[str] = Field(default_factory=list)
+    not_actions: list[str] = Field(default_factory=list)
+    resources: list[str] = Field(default_factory=list)
+    conditions: dict[str, dict[str, list[str]]] = Field(
+        default_factory=dict, description="Operator -> condition key -> values."
+    )
+
+
+class SecretHit(Strict):
+    """A secret found by its value; only the masked value is ever kept."""
+
+    rule: str = Field(description="Rule id of the secret catalogue, e.g. stripe_live_secret.")
+    label: str = Field(description="What it is, e.g. `Stripe live secret key`.")
+    severity: Literal["critical", "high", "medium", "low", "info"]
+    masked: str = Field(description="The value masked: first 8 characters, `…`, last 4.")
+    where: str = Field(description="Variable name, or `path:line` inside the code archive.")
+
+
+class LambdaLayer(Strict):
+    arn: str = Field(description="Layer version ARN.")
+    code_secrets: list[SecretHit] | None = Field(None, description=_NEW)
+    unread: Unread = Field(default_factory=list, description=_UNREAD)
+
+
 class LambdaFunction(Strict):
     name: str
     arn: str
@@ -50,6 +99,17 @@ class LambdaFunction(Strict):
         None, description="AuthType of the function URL; none when it has no URL."
     )
     url: str | None = None
+    url_cors_origins: list[str] | None = Field(None, description="Function URL CORS origins.")
+    policy_statements: list[PolicyStatement] | None = Field(
+        None, description="Resource policy; [] when it has none. " + _NEW
+    )
+    env_secrets: list[SecretHit] | None = Field(
+        None, description="Environment values that are secrets, masked. " + _NEW
+    )
+    code_secrets: list[SecretHit] | None = Field(
+        None, description="Secrets in the deployed code archive, masked. " + _NEW
+    )
+    layers: list[str] = Field(default_factory=list, description="Layer version ARNs.")
     tags: Tags = Field(default_factory=dict)
     unread: Unread = Field(default_factory=list, description=_UNREAD)
 
@@ -83,6 +143,13 @@ class S3Bucket(Strict):
     policy_public: bool = Field(False, description="Policy status IsPublic.")
     has_policy: bool = False
     acl_public: bool = Field(False, description="The ACL grants AllUsers or AuthenticatedUsers.")
+    acl_public_permissions: list[str] | None = Field(
+        None, description="Permissions the ACL grants AllUsers/AuthenticatedUsers. " + _NEW
+    )
+    policy_statements: list[PolicyStatement] | None = Field(
+        None, description="The bucket policy; [] when it has none. " + _NEW
+    )
+    access_logging: bool | None = Field(None, description="Server access logging on. " + _NEW)
     versioning: Literal["Enabled", "Suspended", "Off"] = "Off"
     encryption: str | None = Field(None, description="Default SSE algorithm; none when unset.")
     lifecycle_rules: int = 0
@@ -105,8 +172,21 @@ class DynamoTable(Strict):
     pitr: bool = Field(False, description="Point-in-time recovery enabled.")
     item_count: int = Field(0, description="DynamoDB's own estimate, refreshed about 6-hourly.")
     size_bytes: int = 0
+    deletion_protection: bool | None = Field(None, description=_NEW)
     tags: Tags = Field(default_factory=dict)
     unread: Unread = Field(default_factory=list, description=_UNREAD)
+
+
+class BackupSelection(Strict):
+    """What one AWS Backup plan selection covers: resource ARN patterns and tag conditions."""
+
+    plan: str
+    name: str
+    resources: list[str] = Field(default_factory=list, description="ARNs; `*` wildcards.")
+    not_resources: list[str] = Field(default_factory=list)
+    tags: list[tuple[str, str]] = Field(
+        default_factory=list, description="(key, value) pairs; a resource with any is selected."
+    )
 
 
 class ApiRoute(Strict):
@@ -151,6 +231,9 @@ class SesIdentity(Strict):
     verification_status: str = Field(description="Success, Pending, Failed, TemporaryFailure.")
     dkim_enabled: bool = False
     dkim_status: str | None = None
+    policy_statements: list[PolicyStatement] | None = Field(
+        None, description="Sending authorization policies; [] when none. " + _NEW
+    )
 
 
 class SesAccount(Strict):
@@ -177,6 +260,26 @@ class RegionInventory(Strict):
     ses_identities: list[SesIdentity] = Field(default_factory=list)
     ses_account: SesAccount | None = None
     web_acls: list[WebAcl] = Field(default_factory=list)
+    backup_selections: list[BackupSelection] | None = Field(None, description=_NEW)
+    public_ips: list[str] | None = Field(
+        None, description="Elastic IPs and network interface public IPs. " + _NEW
+    )
+    lambda_layers: list[LambdaLayer] = Field(
+        default_factory=list, description="Layer versions the region's functions use."
+    )
+
+
+class CloudFrontOrigin(Strict):
+    id: str
+    domain_name: str
+    s3: bool = Field(description="An S3 REST origin (not a website endpoint).")
+    oac_id: str | None = Field(None, description="Origin access control id.")
+    oai: str | None = Field(None, description="Legacy origin access identity.")
+
+
+class CacheBehavior(Strict):
+    path: str = Field(description="Path pattern; `*` is the default behavior.")
+    viewer_protocol_policy: str
 
 
 class CloudFrontDistribution(Strict):
@@ -191,8 +294,20 @@ class CloudFrontDistribution(Strict):
     )
     origins: list[str] = Field(default_factory=list, description="Origin domain names.")
     price_class: str | None = None
+    origin_details: list[CloudFrontOrigin] | None = Field(None, description=_NEW)
+    behaviors: list[CacheBehavior] | None = Field(
+        None, description="Every cache behavior, the default one as `*`. " + _NEW
+    )
+    logging: bool | None = Field(None, description="Standard logging on. " + _NEW)
     tags: Tags = Field(default_factory=dict)
     unread: Unread = Field(default_factory=list, description=_UNREAD)
+
+
+class DnsRecord(Strict):
+    name: str
+    type: str
+    values: list[str] = Field(default_factory=list, description="Record values (not aliases).")
+    alias: str | None = Field(None, description="Alias target DNS name.")
 
 
 class HostedZone(Strict):
@@ -200,7 +315,75 @@ class HostedZone(Strict):
     name: str
     private: bool = False
     record_count: int = 0
+    records: list[DnsRecord] | None = Field(None, description="A, AAAA and CNAME records. " + _NEW)
     tags: Tags = Field(default_factory=dict)
+    unread: Unread = Field(default_factory=list, description=_UNREAD)
+
+
+class S3Account(Strict):
+    public_access_block: PublicAccessBlock | None = Field(
+        None, description="The account-level block; none when the account has none."
+    )
+
+
+class Domain(Strict):
+    name: str
+    transfer_lock: bool | None = None
+    auto_renew: bool | None = None
+    privacy: bool | None = Field(None, description="Registrant, admin and tech privacy all on.")
+    expires: datetime | None = None
+
+
+class AccessKey(Strict):
+    slot: int = Field(description="1 or 2, as in the credential report.")
+    active: bool
+    last_rotated: datetime | None = None
+    last_used: datetime | None = None
+
+
+class IamPolicy(Strict):
+    name: str
+    arn: str = Field(description="Policy ARN; for an inline policy, its owner's ARN.")
+    inline: bool = False
+    attachments: int = Field(0, description="Attachments of a managed policy.")
+    statements: list[PolicyStatement] = Field(default_factory=list)
+
+
+class IamUser(Strict):
+    name: str
+    arn: str
+    created_at: datetime | None = None
+    password_enabled: bool | None = Field(None, description="Console password; from the report.")
+    password_last_used: datetime | None = None
+    mfa_active: bool | None = None
+    access_keys: list[AccessKey] = Field(default_factory=list)
+    managed_policies: list[str] = Field(default_factory=list, description="Attached ARNs.")
+    inline_policies: list[IamPolicy] = Field(default_factory=list)
+    groups: list[str] = Field(default_factory=list)
+
+
+class IamGroup(Strict):
+    name: str
+    arn: str
+    managed_policies: list[str] = Field(default_factory=list)
+    inline_policies: list[IamPolicy] = Field(default_factory=list)
+
+
+class RootAccount(Strict):
+    mfa_enabled: bool | None = None
+    access_keys_present: bool | None = None
+    password_last_used: datetime | None = None
+    access_key_last_used: datetime | None = None
+
+
+class IamAccount(Strict):
+    root: RootAccount = Field(default_factory=RootAccount)
+    users: list[IamUser] = Field(default_factory=list)
+    groups: list[IamGroup] = Field(default_factory=list)
+    policies: list[IamPolicy] = Field(
+        default_factory=list, description="Customer-managed policies (default versions)."
+    )
+    password_policy: bool | None = Field(None, description="An account password policy is set.")
     unread: Unread = Field(default_factory=list, description=_UNREAD)
 
 
@@ -211,6 +394,9 @@ class GlobalInventory(Strict):
     cloudfront_distributions: list[CloudFrontDistribution] = Field(default_factory=list)
     cloudfront_web_acls: list[WebAcl] = Field(default_factory=list)
     route53_zones: list[HostedZone] = Field(default_factory=list)
+    route53_domains: list[Domain] | None = Field(None, description=_NEW)
+    s3_account: S3Account | None = Field(None, description=_NEW)
+    iam: IamAccount | None = Field(None, description=_NEW)
 
 
 class CostMonth(Strict):

@@ -10,20 +10,34 @@ from __future__ import annotations
 import glob
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Protocol
 
+from execbrief.boundary import base_of, escaping_link
 from execbrief.config import CollectContext
 from execbrief.errors import ConfigError
-from execbrief.models import CollectResult, Entity, Gap
-from execbrief.secrets.rules import prefilter
+from execbrief.models import CollectResult, Entity, Fact, Gap
+from execbrief.secrets.mask import mask
+from execbrief.secrets.rules import Prefilter, prefilter
 
+from .audit_cache import AuditCache
 from .endpoints import EndpointsCheck
+from .forked import ForkedCall, spare_cores
 from .python_checks import PythonCheck
-from .repo_files import COLLECTOR, AuditScope, ReadOutcome, SourceFile, list_repo, read_source
+from .repo_files import (
+    COLLECTOR,
+    AuditScope,
+    ReadOutcome,
+    RepoFile,
+    SourceFile,
+    list_repo,
+    read_source,
+)
 from .repo_inventory import EnvFilesCheck, InventoryCheck
-from .secrets_scan import SecretsCheck, mask
+from .secrets_scan import SecretsCheck
 
 CHECKS = ("secrets", "env", "python", "endpoints", "inventory")
 DEFAULT_MAX_FILE_BYTES = 1_000_000
@@ -36,9 +50,21 @@ class Check(Protocol):
         """Look at one text file of the repository."""
         ...
 
+    def part(self) -> object:
+        """What `visit` gathered for `finish`, to hand from a worker to the main check."""
+        ...
+
+    def absorb(self, part: object) -> None:
+        """Take in a worker's `part`, as if its files had been visited here, in order."""
+        ...
+
     def finish(self) -> None:
         """Record the facts that need the whole repository."""
         ...
+
+
+# Repositories with fewer files are read in one process: a fork costs more than it saves.
+PARALLEL_MIN_FILES = 1000
 
 
 class CodeAuditCollector:
@@ -47,14 +73,19 @@ class CodeAuditCollector:
     name = COLLECTOR
 
     def __init__(
-        self, checks: set[str] | None = None, max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
+        self,
+        checks: set[str] | None = None,
+        max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
+        cache: AuditCache | None = None,
     ) -> None:
         self.checks = validate_checks(checks)
         self.max_file_bytes = max_file_bytes
+        self.cache = cache if cache is not None else AuditCache()
 
     def collect(self, ctx: CollectContext) -> CollectResult:
         result = CollectResult()
         entities = ctx.config.entities
+        jobs: list[tuple[Path, str | None]] = []
         for pattern in ctx.config.sources.repos:
             paths = _expand(ctx.root, pattern)
             if not paths:
@@ -66,11 +97,20 @@ class CodeAuditCollector:
                         hint="check sources.repos in execbrief.yaml",
                     )
                 )
+            base = base_of(ctx.root, pattern)
             for path in paths:
-                entity = match_entity(path.name, entities)
-                repo = audit_repo(path, self.checks, ctx.now, entity, self.max_file_bytes)
-                result.facts.extend(repo.facts)
-                result.gaps.extend(repo.gaps)
+                # A glob's match must stay inside the workspace; a path named outright is
+                # a repository root the config chose.
+                outside = escaping_link(path, base) if glob.has_magic(pattern) else None
+                if outside is not None:
+                    result.gaps.append(
+                        Gap(collector=COLLECTOR, source=pattern, reason=f"not audited: {outside}")
+                    )
+                    continue
+                jobs.append((path, match_entity(path.name, entities)))
+        for repo in audit_many(jobs, self.checks, ctx.now, self.max_file_bytes, "auto", self.cache):
+            result.facts.extend(repo.facts)
+            result.gaps.extend(repo.gaps)
         return result
 
 
@@ -80,15 +120,63 @@ def audit_paths(
     now: datetime,
     max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
     engine: str = "auto",
+    cache: AuditCache | None = None,
 ) -> CollectResult:
     """Audit folders outside any workspace; facts carry no entity."""
     selected = validate_checks(checks)
     result = CollectResult()
-    for path in paths:
-        repo = audit_repo(Path(path), selected, now, None, max_file_bytes, engine)
+    jobs: list[tuple[Path, str | None]] = [(Path(path), None) for path in paths]
+    for repo in audit_many(jobs, selected, now, max_file_bytes, engine, cache):
         result.facts.extend(repo.facts)
         result.gaps.extend(repo.gaps)
     return result
+
+
+# Fewer repositories than this are audited in one process.
+PARALLEL_MIN_REPOS = 4
+
+
+def audit_many(
+    jobs: list[tuple[Path, str | None]],
+    checks: frozenset[str],
+    now: datetime,
+    max_file_bytes: int,
+    engine: str,
+    cache: AuditCache | None,
+) -> list[CollectResult]:
+    """Audit each (folder, entity), in order; many repositories are split over the cores.
+
+    When the repositories are split, each is read in one process: the cores are busy.
+    """
+    workers = spare_cores() if len(jobs) >= PARALLEL_MIN_REPOS else 0
+    prefilter(engine)  # compiled before any fork, so workers share it
+    size = -(-len(jobs) // (workers + 1)) or 1
+    parts = [jobs[i : i + size] for i in range(0, len(jobs), size)] or [[]]
+    run = partial(
+        _audit_part, checks=checks, now=now, max_file_bytes=max_file_bytes, engine=engine,
+        cache=cache, split_files=not workers,
+    )  # fmt: skip
+    forked = [ForkedCall(partial(run, part)) for part in parts[1:]]
+    results = run(parts[0])
+    for call in forked:
+        results.extend(call.result())
+    return results
+
+
+def _audit_part(
+    jobs: list[tuple[Path, str | None]],
+    *,
+    checks: frozenset[str],
+    now: datetime,
+    max_file_bytes: int,
+    engine: str,
+    cache: AuditCache | None,
+    split_files: bool,
+) -> list[CollectResult]:
+    return [
+        audit_repo(path, checks, now, entity, max_file_bytes, engine, cache, split_files)
+        for path, entity in jobs
+    ]
 
 
 def validate_checks(checks: Iterable[str] | None) -> frozenset[str]:
@@ -112,52 +200,136 @@ def audit_repo(
     entity: str | None,
     max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
     engine: str = "auto",
+    cache: AuditCache | None = None,
+    split_files: bool = True,
 ) -> CollectResult:
     """Run the selected checks over one repository folder.
 
     `engine` picks the secret prefilter: auto (hyperscan when installed), hyperscan or re.
+    With a `cache`, a clean git work tree audited before in the same state is not read.
     """
-    name = root.resolve().name or str(root)
-    scope = AuditScope(repo=name, root=root, entity=entity, now=now)
     if not root.is_dir():
+        scope = AuditScope(repo=root.resolve().name or str(root), root=root, entity=entity, now=now)
         scope.gap("", f"repository folder not found: {root}", hint="check the path")
         return CollectResult(gaps=scope.gaps)
+    key = cache.key(root, checks, entity, max_file_bytes, now) if cache else None
+    if cache and key and (cached := cache.load(key, now)) is not None:
+        return cached
+    result = _audit(root, checks, now, entity, max_file_bytes, engine, split_files)
+    if cache and key:
+        cache.store(key, result)
+    return result
+
+
+def _audit(
+    root: Path,
+    checks: frozenset[str],
+    now: datetime,
+    entity: str | None,
+    max_file_bytes: int,
+    engine: str,
+    split_files: bool,
+) -> CollectResult:
+    name = root.resolve().name or str(root)
+    scope = AuditScope(repo=name, root=root, entity=entity, now=now)
     listing = list_repo(root)
     scope.is_git = listing.is_git
+    scope.index_blobs = listing.index_blobs
     scope.gaps.extend(listing.gaps)
-    secrets = SecretsCheck(scope, prefilter(engine)) if "secrets" in checks else None
-    inventory = InventoryCheck(scope) if "inventory" in checks else None
-    selected: list[Check] = [
-        check
-        for check in (
-            secrets,
-            EnvFilesCheck(scope) if "env" in checks else None,
-            PythonCheck(scope) if "python" in checks else None,
-            EndpointsCheck(scope) if "endpoints" in checks else None,
-            inventory,
-        )
-        if check is not None
+    engine_impl = prefilter(engine)  # compiled before any fork, so workers share it
+    files = listing.files
+    workers = spare_cores() if split_files and len(files) >= PARALLEL_MIN_FILES else 0
+    size = -(-len(files) // (workers + 1))  # contiguous parts keep the facts in file order
+    parts = [files[i : i + size] for i in range(0, len(files), size)] if files else [[]]
+    forked = [
+        ForkedCall(partial(_visit_part, scope, checks, engine_impl, part, max_file_bytes))
+        for part in parts[1:]
     ]
-    too_large: list[str] = []
-    not_utf8: list[str] = []
-    for file in listing.files:
+    selected = _make_checks(scope, checks, engine_impl, history=True)
+    outcome = _visit_files(scope, selected, parts[0], max_file_bytes)
+    for call in forked:
+        other = call.result()
+        scope.facts.extend(other.facts)
+        scope.gaps.extend(other.gaps)
+        outcome.too_large.extend(other.too_large)
+        outcome.not_utf8.extend(other.not_utf8)
+        for check, part in zip(selected, other.parts, strict=True):
+            check.absorb(part)
+    for check in selected:
+        check.finish()
+    _summarise(scope, outcome.too_large, f"larger than {max_file_bytes:,} bytes; not read")
+    _summarise(
+        scope, outcome.not_utf8, "not UTF-8; read with replacement characters where text was needed"
+    )
+    result = CollectResult(facts=scope.facts, gaps=scope.gaps)
+    secrets = next((c for c in selected if isinstance(c, SecretsCheck)), None)
+    return _redact(result, secrets.raw_values if secrets else set())
+
+
+def _make_checks(
+    scope: AuditScope, checks: frozenset[str], engine: Prefilter, history: bool
+) -> list[Check]:
+    """The selected checks, in the order every file is handed to them."""
+    made: list[Check] = []
+    if "secrets" in checks:
+        made.append(SecretsCheck(scope, engine, history=history))
+    if "env" in checks:
+        made.append(EnvFilesCheck(scope))
+    if "python" in checks:
+        made.append(PythonCheck(scope))
+    if "endpoints" in checks:
+        made.append(EndpointsCheck(scope))
+    if "inventory" in checks:
+        made.append(InventoryCheck(scope))
+    return made
+
+
+@dataclass
+class _Visited:
+    """One part of the file list after every check saw it."""
+
+    too_large: list[str] = field(default_factory=list)
+    not_utf8: list[str] = field(default_factory=list)
+    facts: list[Fact] = field(default_factory=list)
+    gaps: list[Gap] = field(default_factory=list)
+    parts: list[object] = field(default_factory=list)
+
+
+def _visit_files(
+    scope: AuditScope, selected: list[Check], files: list[RepoFile], max_file_bytes: int
+) -> _Visited:
+    """Read each file once and hand it to every check."""
+    visited = _Visited()
+    inventory = next((c for c in selected if isinstance(c, InventoryCheck)), None)
+    for file in files:
         outcome, source = read_source(file, max_file_bytes, scope)
         if inventory is not None:
             inventory.count(file, outcome)
         if outcome is ReadOutcome.TOO_LARGE:
-            too_large.append(file.rel)
+            visited.too_large.append(file.rel)
         if source is None:
             continue
         for check in selected:
             check.visit(source)
         if source.not_utf8:
-            not_utf8.append(file.rel)
-    for check in selected:
-        check.finish()
-    _summarise(scope, too_large, f"larger than {max_file_bytes:,} bytes; not read")
-    _summarise(scope, not_utf8, "not UTF-8; read with replacement characters where text was needed")
-    result = CollectResult(facts=scope.facts, gaps=scope.gaps)
-    return _redact(result, secrets.raw_values if secrets else set())
+            visited.not_utf8.append(file.rel)
+    return visited
+
+
+def _visit_part(
+    parent: AuditScope,
+    checks: frozenset[str],
+    engine: Prefilter,
+    files: list[RepoFile],
+    max_file_bytes: int,
+) -> _Visited:
+    """In a worker: visit `files` with checks of its own; facts, gaps and parts go back."""
+    scope = replace(parent, facts=[], gaps=[], index_blobs={})
+    selected = _make_checks(scope, checks, engine, history=False)
+    visited = _visit_files(scope, selected, files, max_file_bytes)
+    visited.facts, visited.gaps = scope.facts, scope.gaps
+    visited.parts = [check.part() for check in selected]
+    return visited
 
 
 def _summarise(scope: AuditScope, rels: list[str], reason: str) -> None:

@@ -126,6 +126,12 @@ class EndpointsCheck:
         elif suffix in (".php", ".go", ".rb", ".java"):
             check_text_cors(self._scope, source.rel, source.text())
 
+    def part(self) -> object:
+        return None
+
+    def absorb(self, part: object) -> None:
+        """Endpoints are reported as files are visited."""
+
     def finish(self) -> None:
         """Endpoints are reported as files are visited."""
 

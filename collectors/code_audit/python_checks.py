@@ -4,19 +4,15 @@ decoded without signature or expiry checks (or issued without an expiry)."""
 from __future__ import annotations
 
 import ast
-import json
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import cast
 
 from execbrief.models import Severity
 
+from .bandit_run import BanditUnavailable, bandit_issues
 from .repo_files import AuditScope, SourceFile
 
-BANDIT_TIMEOUT = 180.0
-_BANDIT_BATCH = 400
 _BANDIT_SEVERITY = {"HIGH": Severity.HIGH, "MEDIUM": Severity.MEDIUM}
 
 
@@ -66,36 +62,23 @@ class PythonCheck:
             tags=["quality"],
         )
 
-    def finish(self) -> None:
-        deadline = time.monotonic() + BANDIT_TIMEOUT
-        for start in range(0, len(self._parsed), _BANDIT_BATCH):
-            batch = self._parsed[start : start + _BANDIT_BATCH]
-            remaining = deadline - time.monotonic()
-            if remaining <= 0 or not self._run_bandit(batch, remaining):
-                return
+    def part(self) -> object:
+        return self._parsed
 
-    def _run_bandit(self, batch: list[str], timeout: float) -> bool:
-        cmd = [sys.executable, "-m", "bandit", "-f", "json", "-q", "--severity-level", "medium"]
+    def absorb(self, part: object) -> None:
+        self._parsed.extend(cast(list[str], part))
+
+    def finish(self) -> None:
         try:
-            proc = subprocess.run(
-                [*cmd, "--", *batch],
-                cwd=self._scope.root,
-                capture_output=True,
-                timeout=timeout,
-                check=False,
-            )
-            report = json.loads(proc.stdout)
-        except subprocess.TimeoutExpired:
-            self._scope.gap("", f"bandit stopped after {BANDIT_TIMEOUT:.0f} s; not every file ran")
-            return False
-        except (OSError, ValueError) as exc:
+            issues = bandit_issues(self._scope.root, self._parsed)
+        except BanditUnavailable as exc:
             self._scope.gap("", f"bandit did not run: {exc}", hint="pip install bandit")
-            return False
-        for issue in report.get("results", []):
+            return
+        for issue in issues:
             severity = _BANDIT_SEVERITY.get(issue.get("issue_severity", ""))
             if severity is None:
                 continue
-            rel = str(issue["filename"]).removeprefix("./")
+            rel = issue["filename"]
             line = int(issue.get("line_number") or 1)
             test = f"{issue['test_id']} {issue['test_name']}"
             self._scope.fact(
@@ -112,7 +95,6 @@ class PythonCheck:
                 ),
                 tags=["security"],
             )
-        return True
 
 
 @dataclass(frozen=True)

@@ -16,9 +16,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
-from pathlib import Path, PurePosixPath
+from functools import cached_property
+from pathlib import Path
 
 from execbrief.models import Fact, Gap, Severity, Source
+from execbrief.secrets.rules import suffix_of
 
 COLLECTOR = "code_audit"
 
@@ -125,13 +127,14 @@ class RepoFile:
     path: Path
     tracked: bool | None
 
-    @property
+    @cached_property
     def name(self) -> str:
-        return PurePosixPath(self.rel).name
+        return self.rel.rpartition("/")[2]
 
-    @property
+    @cached_property
     def suffix(self) -> str:
-        return PurePosixPath(self.rel).suffix.lower()
+        # PurePosixPath's rule without building one per file: ".bashrc" has no suffix.
+        return suffix_of(self.name)
 
 
 class ReadOutcome(Enum):
@@ -187,6 +190,8 @@ class RepoListing:
     git_root: Path | None
     files: list[RepoFile] = field(default_factory=list)
     gaps: list[Gap] = field(default_factory=list)
+    # path -> blob id of each tracked file as the index holds it (stage 0 only)
+    index_blobs: dict[str, str] = field(default_factory=dict)
 
     @property
     def is_git(self) -> bool:
@@ -202,6 +207,7 @@ class AuditScope:
     entity: str | None
     now: datetime
     is_git: bool = False
+    index_blobs: dict[str, str] = field(default_factory=dict)
     facts: list[Fact] = field(default_factory=list)
     gaps: list[Gap] = field(default_factory=list)
 
@@ -217,6 +223,7 @@ class AuditScope:
         detail: str = "",
         metrics: dict[str, float] | None = None,
         tags: list[str],
+        key: str | None = None,
     ) -> None:
         """Record a fact; the repository name is its resource so equal paths in two repos differ."""
         source = Source(path=path, line=line, section=section, resource=self.repo)
@@ -225,6 +232,7 @@ class AuditScope:
                 collector=COLLECTOR,
                 kind=kind,
                 source=source,
+                key=f"{self.repo}:{key}" if key else None,
                 severity=severity,
                 title=title,
                 detail=detail,
@@ -246,20 +254,21 @@ def run_git(
 ) -> subprocess.CompletedProcess[bytes] | None:
     """Run git in `cwd`; None when git is missing, fails or times out."""
     # fsmonitor is off because it runs a configured program: audited repos are untrusted.
-    cmd = ["git", "-c", "core.quotepath=off", "-c", "core.fsmonitor=false", *args]
+    # No optional locks: `git status` would otherwise rewrite the audited repo's index.
+    cmd = [
+        "git",
+        "--no-optional-locks",
+        "-c",
+        "core.quotepath=off",
+        "-c",
+        "core.fsmonitor=false",
+        *args,
+    ]
     try:
         proc = subprocess.run(cmd, cwd=cwd, capture_output=True, timeout=timeout, check=False)
     except (OSError, subprocess.TimeoutExpired):
         return None
     return proc if proc.returncode == 0 else None
-
-
-def git_root(path: Path) -> Path | None:
-    """The top of the git work tree `path` lies in, if any."""
-    proc = run_git(path, "rev-parse", "--show-toplevel")
-    if proc is None:
-        return None
-    return Path(proc.stdout.decode("utf-8", errors="replace").strip())
 
 
 def is_vendored(rel: str) -> bool:
@@ -269,36 +278,40 @@ def is_vendored(rel: str) -> bool:
 
 def list_repo(root: Path) -> RepoListing:
     """Every file the audit should consider in `root`, git-aware when it is a work tree."""
-    listing = RepoListing(root=root, git_root=git_root(root))
-    if listing.is_git:
-        tracked = _git_paths(root, "--cached")
-        untracked = _git_paths(root, "--others", "--exclude-standard")
-        if tracked is None or untracked is None:
-            listing.gaps.append(_gap(root, "", "git ls-files failed; walked the folder instead"))
-            listing.git_root = None
-        elif not tracked and not untracked and any(p.name != ".git" for p in root.iterdir()):
+    # One git call lists tracked ("H", "S", ...) and untracked ("?") files, and fails
+    # outside a work tree, which is how a plain folder is told apart.
+    # With -s each tracked entry also carries its blob id: "H 100644 <blob> 0\tpath".
+    proc = run_git(root, "ls-files", "-z", "-t", "-s", "--cached", "--others", "--exclude-standard")
+    listing = RepoListing(root=root, git_root=root if proc is not None else None)
+    if proc is not None:
+        rels: set[tuple[str, bool]] = set()
+        for entry in proc.stdout.decode("utf-8", errors="surrogateescape").split("\0"):
+            tag, _, rest = entry.partition(" ")
+            if tag == "?":
+                rels.add((rest, False))
+                continue
+            info, tab, rel = rest.partition("\t")
+            fields = info.split(" ")
+            if not tab or len(fields) != 3:
+                continue
+            rels.add((rel, True))
+            if fields[2] == "0":
+                listing.index_blobs[rel] = fields[1]
+        if not rels and any(p.name != ".git" for p in root.iterdir()):
             # A folder the enclosing repository ignores: git lists nothing, yet it has files.
             listing.gaps.append(
                 _gap(root, "", "ignored by the enclosing git repository; walked the folder")
             )
             listing.git_root = None
         else:
-            rels = [(rel, True) for rel in tracked] + [(rel, False) for rel in untracked]
             listing.files = [
                 RepoFile(rel, root / rel, is_tracked)
-                for rel, is_tracked in sorted(set(rels))
+                for rel, is_tracked in sorted(rels)
                 if not is_vendored(rel)
             ]
             return listing
     listing.files = [RepoFile(rel, root / rel, None) for rel in _walk(root, listing.gaps)]
     return listing
-
-
-def _git_paths(root: Path, *selection: str) -> list[str] | None:
-    proc = run_git(root, "ls-files", "-z", *selection)
-    if proc is None:
-        return None
-    return [p for p in proc.stdout.decode("utf-8", errors="surrogateescape").split("\0") if p]
 
 
 def _walk(root: Path, gaps: list[Gap]) -> Iterator[str]:

@@ -14,6 +14,7 @@ from pathlib import PurePosixPath
 from execbrief.models import Severity
 from execbrief.secrets.rules import SECRET_NAME
 
+from .py_tree import all_statements
 from .repo_files import AuditScope, ReadOutcome, RepoFile, SourceFile, run_git
 
 LANGUAGES = {
@@ -164,12 +165,18 @@ class EnvFilesCheck:
             tags=["security", "secrets"],
         )
 
+    def part(self) -> object:
+        return None
+
+    def absorb(self, part: object) -> None:
+        """Env files are reported as they are visited."""
+
     def finish(self) -> None:
         """Env files are reported as they are visited."""
 
 
 @dataclass
-class _Tally:
+class _Tally:  # the parts of one repository's files, merged with `add`
     files: Counter[str] = field(default_factory=Counter)
     lines: Counter[str] = field(default_factory=Counter)
     total_files: int = 0
@@ -181,6 +188,23 @@ class _Tally:
     locks: list[str] = field(default_factory=list)
     imports: set[str] = field(default_factory=set)
     local_modules: set[str] = field(default_factory=set)
+
+    def add(self, other: _Tally) -> None:
+        """Fold in the tally of files listed after this one's."""
+        self.files.update(other.files)
+        self.lines.update(other.lines)
+        self.total_files += other.total_files
+        self.binary_files += other.binary_files
+        for mine, theirs in (
+            (self.tests, other.tests),
+            (self.ci, other.ci),
+            (self.iac, other.iac),
+            (self.manifests, other.manifests),
+            (self.locks, other.locks),
+        ):
+            mine.extend(theirs)
+        self.imports |= other.imports
+        self.local_modules |= other.local_modules
 
 
 class InventoryCheck:
@@ -242,7 +266,7 @@ class InventoryCheck:
         tree = source.python_tree()
         if not isinstance(tree, ast.Module):
             return
-        for node in ast.walk(tree):
+        for node in all_statements(tree.body):  # imports are statements: no expression walk
             if isinstance(node, ast.Import):
                 self._tally.imports.update(a.name.split(".")[0] for a in node.names)
             elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
@@ -266,6 +290,13 @@ class InventoryCheck:
             ),
             tags=["devcycle"],
         )
+
+    def part(self) -> object:
+        return self._tally
+
+    def absorb(self, part: object) -> None:
+        assert isinstance(part, _Tally)
+        self._tally.add(part)
 
     def finish(self) -> None:
         tally = self._tally

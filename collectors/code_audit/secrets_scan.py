@@ -7,62 +7,43 @@ only the masked form.
 from __future__ import annotations
 
 import ast
-import os
-import subprocess
-import time
+import hashlib
+import re
 from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, replace
+from typing import cast
 
 from execbrief.models import Severity
+from execbrief.secrets.mask import mask
 from execbrief.secrets.rules import (
     AWS_KEY_ID,
+    Match,
     Prefilter,
     SecretRule,
     classify_assignment,
     is_config_file,
     is_lock_file,
+    join_literals,
     match_aws_secret_near,
     match_line,
     match_pem,
 )
 
+from .false_alarms import dismissed
+from .history import DiffCursor, History, read_history
+from .key_use import keys_in_use
+from .py_tree import statements_over
 from .repo_files import AuditScope, SourceFile, is_vendored
 
 TAGS = ["security", "secrets"]
 # A key near the end of a window may extend past it; a window is this far either side of
 # a prefilter hit, clipped to its line.
 _REACH = 700
-# Bounds on the history scan, so a huge monorepo history cannot stall an audit.
-HISTORY_MAX_COMMITS = 5000
-HISTORY_MAX_BYTES = 256 * 1024 * 1024
-HISTORY_TIMEOUT = 120.0
-_HISTORY_ARGS = (
-    "log",
-    "-p",
-    "--all",
-    "--no-color",
-    "--no-ext-diff",
-    "--no-textconv",
-    "--no-renames",
-    "-U0",
-    f"--max-count={HISTORY_MAX_COMMITS}",
-    "--format=%x01%H %cI",
-    "--relative",
-    "--",
-    ".",
-)
+_PEM_HEADER_TEXT = b"PRIVATE KEY"
 # A value folded from several literals is found in history by its tail, which sits
 # within one literal piece.
 _ANCHOR = 16
-
-
-def mask(value: str) -> str:
-    """First 8 characters, an ellipsis and the last 4; short values keep only 4 in front."""
-    # Below 24 characters, 8 + 4 would reveal half a secret or more.
-    if len(value) < 24:
-        return value[:4] + "…"
-    return f"{value[:8]}…{value[-4:]}"
 
 
 @dataclass(frozen=True)
@@ -89,29 +70,43 @@ class SecretsCheck:
 
     name = "secrets"
 
-    def __init__(self, scope: AuditScope, engine: Prefilter) -> None:
+    def __init__(self, scope: AuditScope, engine: Prefilter, history: bool = True) -> None:
         self._scope = scope
         self._engine = engine
+        self._memo = MatchMemo()
         self._findings: list[Finding] = []
         self.raw_values: set[str] = set()
+        self._history: Future[History] | None = None
+        if scope.is_git and history:
+            # git writes the log on another core while the files are scanned here.
+            pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="git-log")
+            self._history = pool.submit(read_history, scope.root, scope.index_blobs)
+            pool.shutdown(wait=False)
 
     def visit(self, source: SourceFile) -> None:
         if is_lock_file(source.rel):
             return
         data = source.data
         python = source.rel.endswith(".py")
-        hits, concatenated = self._engine.hits(data, python)
+        scan = self._engine.scan(data, python)
         seen: set[tuple[str, int]] = set()
-        for rule, value, offset in _scan_bytes(data, hits, is_config_file(source.rel)):
-            line = data.count(b"\n", 0, offset) + 1
-            self._add(seen, source, rule, value, line)
-        if concatenated:
+        unquoted = is_config_file(source.rel)
+        for m in _scan_bytes(data, scan.hits, unquoted, self._memo):
+            self._add(seen, source, m.rule, m.value, data.count(b"\n", 0, m.offset) + 1)
+        if not python:
+            return
+        known = {value for value, _ in seen}
+        found: list[tuple[SecretRule, str, int]] = []
+        if scan.folds:
+            found.extend(_scan_folded(source, scan.folds, self._memo))
+        if scan.key_uses:
             tree = source.python_tree()
             if isinstance(tree, ast.Module):
-                known = {value for value, _ in seen}
-                for rule, value, line in _scan_constants(tree):
-                    if value not in known:
-                        self._add(seen, source, rule, value, line)
+                lines = [data.count(b"\n", 0, end) + 1 for end in scan.key_uses]
+                found.extend(keys_in_use(tree, lines))
+        for rule, value, line in found:
+            if value not in known:
+                self._add(seen, source, rule, value, line)
 
     def _add(
         self,
@@ -127,19 +122,34 @@ class SecretsCheck:
         self.raw_values.add(value)
         self._findings.append(Finding(rule, value, source.rel, line, source.file.tracked))
 
+    def part(self) -> object:
+        return (self._findings, self.raw_values)
+
+    def absorb(self, part: object) -> None:
+        findings, raw_values = cast(tuple[list[Finding], set[str]], part)
+        self._findings.extend(findings)
+        self.raw_values.update(raw_values)
+
     def finish(self) -> None:
-        history: bytes = b""
+        history = History()
         hits: list[HistoryHit] = []
-        if self._scope.is_git:
-            history, stopped = read_history(self._scope.root)
-            if stopped:
-                self._scope.gap(".git", stopped, hint="older commits were not scanned for secrets")
-            hits = list(scan_history(history, self._engine))
+        if self._history is not None:
+            history = self._history.result()
+            if history.stopped:
+                self._scope.gap(
+                    ".git", history.stopped, hint="older commits were not scanned for secrets"
+                )
+            hits = list(scan_history(history.log, self._engine, self._memo))
         in_tree = {f.value for f in self._findings}
+        # A value counts as in history when a committed file the tree scan read holds it,
+        # or when the extra diffs do (a folded value by its tail, within one literal).
+        committed = {f.value for f in self._findings if history.covers(f.rel)}
         for finding in self._findings:
             in_history = None
             if self._scope.is_git:
-                in_history = finding.value[-_ANCHOR:].encode() in history
+                in_history = (
+                    finding.value in committed or finding.value[-_ANCHOR:].encode() in history.log
+                )
             self._emit_hardcoded(finding, in_history)
         oldest: dict[str, HistoryHit] = {}
         for hit in hits:
@@ -173,6 +183,7 @@ class SecretsCheck:
             ),
             metrics=metrics,
             tags=[*TAGS, f.rule.id],
+            key=hashlib.sha256(f.value.encode()).hexdigest()[:16],  # one identity, code or history
         )
 
     def _emit_history(self, hit: HistoryHit) -> None:
@@ -189,6 +200,7 @@ class SecretsCheck:
                 f"with a clone can still read it, so it needs rotating (rule {hit.rule.id})."
             ),
             tags=[*TAGS, hit.rule.id],
+            key=hashlib.sha256(hit.value.encode()).hexdigest()[:16],
         )
 
 
@@ -216,21 +228,35 @@ def _windows(data: bytes, hits: list[int]) -> Iterator[tuple[int, int]]:
         yield current
 
 
-def _scan_bytes(
-    data: bytes, hits: list[int], unquoted: bool
-) -> Iterator[tuple[SecretRule, str, int]]:
-    """(rule, value, absolute offset) for every rule match near the prefilter's hits."""
+def _scan_bytes(data: bytes, hits: list[int], unquoted: bool, memo: MatchMemo) -> Iterator[Match]:
+    """Every rule match near the prefilter's hits, with offsets into `data`."""
     for start, end in _windows(data, hits):
         chunk = data[start:end]
-        for m in match_line(chunk, unquoted):
-            yield m.rule, m.value, start + m.offset
+        for m in memo.match_line(chunk, unquoted):
+            yield replace(m, offset=start + m.offset)
             if m.rule is AWS_KEY_ID:
                 near_start = data.rfind(b"\n", 0, max(0, start - 1)) + 1
                 near_end = _nth_newline(data, end, 3)
                 for near in match_aws_secret_near(data[near_start:near_end]):
-                    yield near.rule, near.value, near_start + near.offset
-        for m in match_pem(data, start, end):
-            yield m.rule, m.value, m.offset
+                    yield replace(near, offset=near_start + near.offset)
+        yield from match_pem(data, start, end)
+
+
+class MatchMemo:
+    """`match_line` results by chunk: the history's added lines repeat the tree's lines,
+    so each distinct window is matched once per repository."""
+
+    def __init__(self) -> None:
+        self._seen: dict[tuple[bytes, bool], tuple[Match, ...]] = {}
+
+    def match_line(self, chunk: bytes, unquoted: bool) -> tuple[Match, ...]:
+        key = (chunk, unquoted)
+        found = self._seen.get(key)
+        if found is None:
+            matches = match_line(chunk, unquoted)
+            found = tuple(m for m in matches if not dismissed(m.rule, m.name, m.value))
+            self._seen[key] = found
+        return found
 
 
 def _nth_newline(data: bytes, start: int, n: int) -> int:
@@ -243,25 +269,69 @@ def _nth_newline(data: bytes, start: int, n: int) -> int:
     return pos
 
 
-def _scan_constants(tree: ast.Module) -> Iterator[tuple[SecretRule, str, int]]:
-    """Rule matches in string constants as Python folds them (`"sk_live_" "51N..."`)."""
+def _scan_folded(
+    source: SourceFile, folds: list[tuple[int, int]], memo: MatchMemo
+) -> Iterator[tuple[SecretRule, str, int]]:
+    """Rule matches in string literals that Python folds together (`"sk_live_" "51N..."`).
+
+    The line rules run first on the text around each fold with the literals joined; only
+    where they fire is the syntax tree read, for the exact value and line. Most folds are
+    long messages, and cost one pass of the line rules.
+    """
+    data = source.data
+    spans: list[tuple[int, int]] = []
+    for fold_start, fold_end in folds:
+        lo = data.rfind(b"\n", 0, max(0, data.rfind(b"\n", 0, fold_start))) + 1
+        hi = _nth_newline(data, fold_end, 2)
+        if spans and lo <= spans[-1][1]:
+            spans[-1] = (spans[-1][0], max(hi, spans[-1][1]))
+        else:
+            spans.append((lo, hi))
+    lines = [
+        (data.count(b"\n", 0, lo) + 1, data.count(b"\n", 0, hi) + 1)
+        for lo, hi in spans
+        if _folded_candidate(data[lo:hi], memo)
+    ]
+    if not lines:
+        return
+    tree = source.python_tree()
+    if isinstance(tree, ast.Module):
+        for node in statements_over(tree.body, lines):
+            yield from _scan_constants(node)
+
+
+# `NAME = (` before a parenthesised run of literals, so the assignment rule sees a quote.
+_OPEN_PAREN = re.compile(rb"(=|:)[ \t]*\(\s*")
+
+
+def _folded_candidate(chunk: bytes, memo: MatchMemo) -> bool:
+    joined = _OPEN_PAREN.sub(rb"\1 ", join_literals(chunk))
+    return bool(memo.match_line(joined, False)) or bool(_PEM_HEADER_TEXT in joined)
+
+
+def _scan_constants(root: ast.AST) -> Iterator[tuple[SecretRule, str, int]]:
+    """Rule matches in the string constants under `root`, as Python folded them.
+
+    One breadth-first walk: a node that names a value (an assignment, keyword, dict entry
+    or two-argument call) comes before the value itself, so names are known in time.
+    """
     names: dict[int, str] = {}
-    for node in ast.walk(tree):
+    for node in ast.walk(root):
         for name, value in _named_values(node):
             names[id(value)] = name
-    for node in ast.walk(tree):
         if not (isinstance(node, ast.Constant) and isinstance(node.value, str)):
             continue
         if len(node.value) < 8:
             continue
         raw = node.value.encode("utf-8", errors="replace")
         for m in match_line(raw, unquoted=False):
-            yield m.rule, m.value, node.lineno
+            if not dismissed(m.rule, m.name, m.value):
+                yield m.rule, m.value, node.lineno
         for m in match_pem(raw, 0, len(raw)):
             yield m.rule, m.value, node.lineno
         owner = names.get(id(node))
         named = classify_assignment(owner, node.value) if owner else None
-        if named is not None:
+        if named is not None and owner and not dismissed(named, owner, node.value):
             yield named, node.value, node.lineno
 
 
@@ -298,71 +368,29 @@ def _target_name(target: ast.expr) -> str | None:
     return None
 
 
-def read_history(root: Path) -> tuple[bytes, str | None]:
-    """`git log -p` of every ref, as added lines matter; stops at the bounds and says why."""
-    cmd = ["git", "-c", "core.quotepath=off", "-c", "core.fsmonitor=false", *_HISTORY_ARGS]
-    try:
-        proc = subprocess.Popen(cmd, cwd=root, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-    except OSError as exc:
-        return b"", f"cannot run git log: {exc.strerror}"
-    assert proc.stdout is not None
-    chunks: list[bytes] = []
-    size = 0
-    deadline = time.monotonic() + HISTORY_TIMEOUT
-    stopped: str | None = None
-    # os.read returns what the pipe holds now, so the bounds are checked as output arrives.
-    while chunk := os.read(proc.stdout.fileno(), 1 << 20):
-        chunks.append(chunk)
-        size += len(chunk)
-        if size > HISTORY_MAX_BYTES:
-            stopped = f"git history scan stopped at {HISTORY_MAX_BYTES // 2**20} MiB of diffs"
-        elif time.monotonic() > deadline:
-            stopped = f"git history scan stopped after {HISTORY_TIMEOUT:.0f} s"
-        if stopped:
-            proc.kill()
-            break
-    proc.stdout.close()
-    proc.wait()
-    return b"".join(chunks), stopped
+def scan_history(
+    log: bytes, engine: Prefilter, memo: MatchMemo | None = None
+) -> Iterator[HistoryHit]:
+    """Secrets on added lines of a `git log -p -U0` output, with file, line and commit.
 
-
-def scan_history(log: bytes, engine: Prefilter) -> Iterator[HistoryHit]:
-    """Secrets on added lines of a `git log -p -U0` output, with file, line and commit."""
+    One pass: the hits are visited in order and `_DiffCursor` moves forward only, so the
+    cost is linear in the size of the log however many hits it holds.
+    """
+    memo = memo if memo is not None else MatchMemo()
     hits, _ = engine.hits(log, python=False)
+    cursor = DiffCursor(log)
     for start, end in _windows(log, hits):
         line_start = log.rfind(b"\n", 0, start) + 1
         if log[line_start : line_start + 1] != b"+" or log.startswith(b"+++ ", line_start):
             continue
-        where = _diff_position(log, line_start)
+        where = cursor.position(line_start)
         if where is None:
             continue
         rel, line, commit, date = where
         if is_vendored(rel) or is_lock_file(rel):
             continue
         chunk = log[max(start, line_start + 1) : end]
-        for m in match_line(chunk, is_config_file(rel)):
+        for m in memo.match_line(chunk, is_config_file(rel)):
             yield HistoryHit(m.rule, m.value, rel, line, commit, date)
         for m in match_pem(log, start, end):
             yield HistoryHit(m.rule, m.value.lstrip("+"), rel, line, commit, date)
-
-
-def _diff_position(log: bytes, line_start: int) -> tuple[str, int, str, str] | None:
-    """(file, new-file line, commit, date) of the added line starting at `line_start`."""
-    hunk = log.rfind(b"\n@@ ", 0, line_start)
-    header = log.rfind(b"\n+++ ", 0, line_start)
-    commit_at = log.rfind(b"\x01", 0, line_start)
-    if min(hunk, header, commit_at) < 0 or header > hunk or commit_at > header:
-        return None
-    hunk_end = log.find(b"\n", hunk + 1)
-    plus = log[hunk + 4 : hunk_end].split(b" ")[1] if b" " in log[hunk + 4 : hunk_end] else b""
-    try:
-        first = int(plus.lstrip(b"+").split(b",")[0])
-    except ValueError:
-        return None
-    line = first + log.count(b"\n+", hunk_end, line_start)
-    path = log[header + 5 : log.find(b"\n", header + 1)].decode("utf-8", errors="replace")
-    path = path.strip('"')
-    path = path[2:] if path.startswith("b/") else path
-    commit_line = log[commit_at + 1 : log.find(b"\n", commit_at)].decode(errors="replace")
-    commit, _, date = commit_line.partition(" ")
-    return path, line, commit, date

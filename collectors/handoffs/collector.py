@@ -11,6 +11,9 @@ sections, their metrics and the kind of each line are found) into these facts:
 - `handoff.blocker` (high), `handoff.risk` (medium), `handoff.todo` (low),
   `handoff.decision` (info): one per list item, paragraph line or table row that records
   one, with its own line; its task box dropped and secrets masked.
+- `secret.in_note` (the rule's severity): a secret written anywhere in the note, front
+  matter included, at its line; the value masked. The whole text is masked before it is
+  parsed, so no other fact or gap carries the value.
 - `handoff.stale` (low): the note was last updated more than `stale_after_days` ago.
   Its date is the front matter's `updated` when present, because the author states it
   and commits that only reformat or move a file do not refresh its content; otherwise
@@ -36,9 +39,11 @@ from typing import Any
 
 import yaml
 
+from execbrief.boundary import base_of, escaping_link
 from execbrief.config import CollectContext
 from execbrief.models import CollectResult, Entity, Fact, Gap, Severity, Source
-from execbrief.secrets.mask import redact_text
+from execbrief.secrets.exposure import Exposures
+from execbrief.yamlfile import YamlTooLarge, load_bounded
 
 from .markdown_notes import Section, parse_note, split_front_matter
 
@@ -156,6 +161,10 @@ def _glob(root: Path, pattern: str) -> list[Path]:
         return []
 
 
+def _relative(path: Path, root: Path) -> str:
+    return Path(os.path.relpath(path, root)).as_posix()
+
+
 class HandoffsCollector:
     """Facts from the Markdown handoff notes named by `sources.handoffs`."""
 
@@ -163,8 +172,10 @@ class HandoffsCollector:
 
     def collect(self, ctx: CollectContext) -> CollectResult:
         result = CollectResult()
+        exposures = Exposures(NAME, "secret.in_note", "note", ctx.now)
         for path in self._files(ctx, result):
-            self._collect_file(ctx, path, result)
+            self._collect_file(ctx, path, result, exposures)
+        result.facts.extend(exposures.facts)
         return result
 
     def _files(self, ctx: CollectContext, result: CollectResult) -> list[Path]:
@@ -180,14 +191,42 @@ class HandoffsCollector:
                         hint="fix sources.handoffs in execbrief.yaml (paths are relative to it)",
                     )
                 )
-            found.update(dict.fromkeys(matches))
+            base = base_of(ctx.root, pattern)
+            for match in matches:
+                if (outside := escaping_link(match, base)) is None:
+                    found[match] = None
+                else:
+                    result.gaps.append(
+                        Gap(
+                            collector=NAME,
+                            source=_relative(match, ctx.root),
+                            reason=f"not read: {outside}",
+                            hint="copy the note into the workspace instead of linking it",
+                        )
+                    )
         return list(found)
 
-    def _collect_file(self, ctx: CollectContext, path: Path, result: CollectResult) -> None:
-        rel = Path(os.path.relpath(path, ctx.root)).as_posix()
+    def _collect_file(
+        self, ctx: CollectContext, path: Path, result: CollectResult, exposures: Exposures
+    ) -> None:
+        rel = _relative(path, ctx.root)
+        limit = ctx.config.limits.note_bytes
         try:
+            size = path.stat().st_size
+            if size > limit:
+                result.gaps.append(
+                    Gap(
+                        collector=NAME,
+                        source=rel,
+                        reason=f"not read: {size:,} bytes is over limits.note_bytes ({limit:,})",
+                        hint="split the note, or raise limits.note_bytes in execbrief.yaml",
+                    )
+                )
+                return
             raw = path.read_bytes()
             text = raw.decode("utf-8-sig").replace("\r\n", "\n").replace("\r", "\n")
+            # A NUL byte is no text; it would end the string in the tools that read it.
+            text = text.replace("\x00", "")
         except OSError as exc:
             result.gaps.append(Gap(collector=NAME, source=rel, reason=f"unreadable: {exc}"))
             return
@@ -201,9 +240,17 @@ class HandoffsCollector:
                 )
             )
             return
+        # Secrets are masked before anything is parsed, so no fact, gap or front-matter
+        # value can carry one; each becomes a `secret.in_note` fact instead.
+        found = len(exposures.facts)
+        text = exposures.scan(text, rel)
         front, body = self._front_matter(text, rel, result)
         parsed = parse_note(body)
         entity = self._entity(ctx, path, rel, front, parsed.title, result)
+        if entity is not None:
+            exposures.facts[found:] = [
+                fact.model_copy(update={"entity": entity.id}) for fact in exposures.facts[found:]
+            ]
         label = entity.name if entity else path.stem
         body_lines = body.split("\n")
         comment_lines = {n for start, stop in parsed.comments for n in range(start, stop)}
@@ -220,11 +267,12 @@ class HandoffsCollector:
         if raw is None:
             return {}, body
         try:
-            front = yaml.safe_load(raw)
+            front = load_bounded(raw)
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             where = f" at line {mark.line + 2}" if mark else ""
-            front = f"invalid YAML{where}"
+            what = f"refused, {exc.problem}" if isinstance(exc, YamlTooLarge) else "invalid YAML"
+            front = f"{what}{where}"
         if front is None:
             return {}, body
         if not isinstance(front, dict):
@@ -293,7 +341,7 @@ class HandoffsCollector:
                     source=Source(path=rel, line=section.line, section=section.heading),
                     severity=Severity.INFO,
                     title=f"{label} handoff: {section.heading}",
-                    detail=_trim(redact_text(text), DETAIL_LIMIT),
+                    detail=_trim(text, DETAIL_LIMIT),
                     entity=entity_id,
                     metrics=section.metrics,
                     tags=[section.tag],
@@ -304,7 +352,7 @@ class HandoffsCollector:
             kind = line.kind
             if kind is None:
                 continue
-            plain = redact_text(line.plain)
+            plain = line.plain
             result.facts.append(
                 Fact.create(
                     collector=NAME,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import csv
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
@@ -20,10 +20,16 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from execbrief.config import LedgerColumns
 from execbrief.models import Entity, Gap
+from execbrief.secrets.exposure import Exposures
+from execbrief.secrets.mask import redact_text
+from execbrief.yamlfile import load_bounded
 
 COLLECTOR = "ledger"
 MAX_ROW_GAPS = 20
 """Bad rows reported one by one per file; the rest are counted in one more gap."""
+MAX_AMOUNT = Decimal(10) ** 12
+BASE_CURRENCY = "USD"
+"""What every total is in; other currencies count only with a rate the config states."""
 
 STRIPE_SALES = "stripe_sales"
 STRIPE_FEES = "stripe_fees"
@@ -156,6 +162,10 @@ def parse_amount(text: str) -> Decimal:
         raise BadRow(f"unparseable amount {text!r}") from None
     if not value.is_finite():
         raise BadRow(f"unparseable amount {text!r}")
+    if abs(value) >= MAX_AMOUNT:
+        # Beyond what any book of a small portfolio holds (`1e400` is a typo or an attack);
+        # cent arithmetic on it would fail for the whole ledger.
+        raise BadRow(f"amount {text!r} is out of range (at most {MAX_AMOUNT:,} per row)")
     return -value if negative else value
 
 
@@ -174,7 +184,7 @@ def load_chart(path: Path, label: str) -> tuple[ChartOfAccounts | None, list[Gap
     """The chart of accounts at path, or a gap saying why it cannot be used."""
     hint = "fix the chart; until then accounts are not checked and margins not computed"
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = load_bounded(path.read_text(encoding="utf-8"))
         return ChartOfAccounts.model_validate(raw), []
     except OSError as exc:
         reason = f"cannot read chart of accounts: {exc.strerror or exc}"
@@ -197,8 +207,16 @@ class BookReader:
         entities: EntityMatcher,
         latest_day: date,
         stripe_entity: str | None = None,
+        exposures: Exposures | None = None,
+        rates: Mapping[str, float] | None = None,
     ) -> None:
+        self.rates = {code.upper(): Decimal(repr(rate)) for code, rate in (rates or {}).items()}
+        """USD per unit of each currency the config gives a rate for."""
+        self.unconverted: dict[tuple[str, str], _Unconverted] = {}
+        """Rows left out for want of a rate, per file and currency."""
         self.columns = columns
+        self.exposures = exposures
+        """Where secrets written in memos are reported; they are masked in any case."""
         self.entities = entities
         self.latest_day = latest_day
         self.stripe_entity = stripe_entity
@@ -279,10 +297,42 @@ class BookReader:
             raise BadRow(f"date {day.isoformat()} is after the collection date")
         return day
 
+    def foreign_currency_gaps(self) -> list[Gap]:
+        """One gap per file and currency whose rows no stated rate converts."""
+        return [
+            Gap(
+                collector=COLLECTOR,
+                source=f"{label}:{rows.first_line}",
+                reason=f"{plural_rows(rows.count)} in {code} (together {rows.total:,} {code}) "
+                f"left out of every total: no rate for {code}",
+                hint=f"state `rates: {{{code}: <USD per {code}>}}` under sources.ledger in "
+                "execbrief.yaml to convert them",
+            )
+            for (label, code), rows in sorted(self.unconverted.items())
+        ]
+
+    def _in_usd(self, amount: Decimal, currency: str, label: str, line: int) -> Decimal | None:
+        """The amount in USD, or None (and counted for a gap) when no rate converts it."""
+        code = currency.strip().upper() or BASE_CURRENCY
+        if code == BASE_CURRENCY:
+            return amount
+        rate = self.rates.get(code)
+        if rate is not None:
+            return (amount * rate).quantize(Decimal("0.01"))
+        rows = self.unconverted.setdefault((label, code), _Unconverted(first_line=line))
+        rows.count += 1
+        rows.total += amount
+        return None
+
     def _ledger_row(self, cells: dict[str, str], label: str, line: int) -> Iterator[Entry]:
         col = self.columns
         day = self._checked_day(cells.get(col.date, ""))
-        amount = parse_amount(cells.get(col.amount, ""))
+        converted = self._in_usd(
+            parse_amount(cells.get(col.amount, "")), cells.get(col.currency, ""), label, line
+        )
+        if converted is None:
+            return
+        amount = converted
         named = cells.get(col.entity, "")
         entity = self.entities.exact(named) if named else None
         if named and entity is None:
@@ -295,19 +345,27 @@ class BookReader:
             account=cells.get(col.account, ""),
             category=cells.get(col.category, ""),
             amount=amount,
-            memo=cells.get(col.memo, ""),
+            memo=self._memo(cells.get(col.memo, ""), label, line),
         )
+
+    def _memo(self, text: str, label: str, line: int) -> str:
+        """The memo with any secret written in it masked (and reported as a fact)."""
+        if self.exposures is None:
+            return redact_text(text)
+        return self.exposures.scan(text, label, first_line=line)
 
     def _stripe_row(self, cells: dict[str, str], label: str, line: int) -> Iterator[Entry]:
         kind = cells["Type"].casefold()
         if kind in STRIPE_TRANSFER_TYPES:
             return
-        currency = cells["Currency"].casefold()
-        if currency != "usd":
-            raise BadRow(f"currency {currency!r}; only usd is summed")
         day = self._checked_day(cells["Created (UTC)"])
-        amount, fee = parse_amount(cells["Amount"]), parse_amount(cells["Fee"] or "0")
-        description = cells.get("Description", "")
+        currency = cells["Currency"]
+        amount = self._in_usd(parse_amount(cells["Amount"]), currency, label, line)
+        if amount is None:
+            return
+        fee = self._in_usd(parse_amount(cells["Fee"] or "0"), currency, label, line)
+        fee = fee or Decimal(0)
+        description = self._memo(cells.get("Description", ""), label, line)
         entity = self.stripe_entity or self.entities.mentioned_in(description)
         memo = f"stripe {kind} {cells['id']}: {description}".rstrip(": ")
 
@@ -324,6 +382,17 @@ class BookReader:
             # Adjustments and disputes have no obvious stream: left uncategorized so the
             # accounting brief sees them.
             yield entry("", amount - fee)
+
+
+@dataclass
+class _Unconverted:
+    first_line: int
+    count: int = 0
+    total: Decimal = Decimal(0)
+
+
+def plural_rows(count: int) -> str:
+    return "1 row" if count == 1 else f"{count:,} rows"
 
 
 def row_gap(source: str, reason: str) -> Gap:

@@ -16,8 +16,10 @@ from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 
+from execbrief.boundary import base_of, escaping_link
 from execbrief.config import CollectContext
 from execbrief.models import CollectResult, Fact, Gap, Severity, Source
+from execbrief.secrets.exposure import Exposures
 
 from .books import (
     COLLECTOR,
@@ -48,12 +50,15 @@ class LedgerCollector:
             return CollectResult()
         root = ctx.root
         files, books_dir, gaps = self._book_files(root, source.path, source.stripe)
-        chart, chart_gaps = self._chart(root, books_dir, source.chart)
+        chart, chart_gaps = self._chart(root, books_dir, source.chart, source.path)
+        exposures = Exposures(COLLECTOR, "secret.in_ledger", "ledger", ctx.now)
         reader = BookReader(
             columns=source.columns,
             entities=EntityMatcher(ctx.config.entities),
             latest_day=ctx.now.date(),
             stripe_entity=source.stripe_entity,
+            exposures=exposures,
+            rates=source.rates,
         )
         books = Books()
         for path in files:
@@ -62,11 +67,12 @@ class LedgerCollector:
             source.unit_economics, "sources.ledger.unit_economics"
         )
         gaps += chart_gaps + books.gaps + reader.unknown_entity_gaps() + unit_gaps
+        gaps += reader.foreign_currency_gaps()
         if not books.entries:
             if books.files:
                 reason = f"no transactions in {', '.join(books.files)}"
                 gaps.append(Gap(collector=COLLECTOR, source=books.files[0], reason=reason))
-            return CollectResult(gaps=gaps)
+            return CollectResult(facts=exposures.facts, gaps=gaps)
 
         entries = books.entries
         months = month_span(min(e.month for e in entries), max(e.month for e in entries))
@@ -96,7 +102,7 @@ class LedgerCollector:
         if chart is not None:
             facts += checks.unknown_accounts(entries, chart)
         facts += checks.missing_months(entries, label)
-        return CollectResult(facts=facts, gaps=gaps)
+        return CollectResult(facts=facts + exposures.facts, gaps=gaps)
 
     def _book_files(
         self, root: Path, configured: Path, stripe: list[Path]
@@ -122,23 +128,38 @@ class LedgerCollector:
             files, books_dir = [target], target.parent
         # A Stripe export named twice (in the books folder and in `stripe`) counts once.
         seen = {p.resolve() for p in files}
+        extras, stripe_named = [], []
         for extra in stripe:
             if (root / extra).resolve() not in seen:
-                files.append(root / extra)
+                extras.append(root / extra)
+                stripe_named.append(extra)
+        files += extras
+        named = {path: configured for path in files} | dict(zip(extras, stripe_named, strict=True))
+        kept = []
         for path in files:
-            if not path.is_file():
+            base = base_of(root, named[path].as_posix())
+            if (outside := escaping_link(path, base)) is not None:
+                gap(relative(root, path), f"not read: {outside}")
+            elif not path.is_file():
                 gap(relative(root, path), "file not found")
-        return [p for p in files if p.is_file()], books_dir, gaps
+            else:
+                kept.append(path)
+        return kept, books_dir, gaps
 
     def _chart(
-        self, root: Path, books_dir: Path, configured: Path | None
+        self, root: Path, books_dir: Path, configured: Path | None, books: Path
     ) -> tuple[ChartOfAccounts | None, list[Gap]]:
+        """The chart `configured` names, else the one beside the books."""
         if configured is not None:
             path = root / configured
         elif (books_dir / CHART_FILE).is_file():
             path = books_dir / CHART_FILE
         else:
             return None, []
+        named = (configured or books).as_posix()
+        if (outside := escaping_link(path, base_of(root, named))) is not None:
+            reason = f"chart of accounts not read: {outside}"
+            return None, [Gap(collector=COLLECTOR, source=relative(root, path), reason=reason)]
         return load_chart(path, relative(root, path))
 
 

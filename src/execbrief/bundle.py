@@ -12,7 +12,9 @@ from typing import Protocol
 
 from execbrief.config import CollectContext, Workspace, WorkspaceConfig
 from execbrief.errors import CollectorError
+from execbrief.limits import cap_facts
 from execbrief.models import Bundle, CollectorRun, CollectResult, Fact, Gap
+from execbrief.secrets.exposure import Exposures
 from execbrief.secrets.mask import mask_fact, redact_text
 
 ENTRY_POINT_GROUP = "execbrief.collectors"
@@ -98,16 +100,55 @@ def collect_bundle(
         runs.append(run)
         if on_collector_done:
             on_collector_done(collector.name, run)
+    gaps = _masked_gaps(gaps, now, facts)
+    facts, cut = cap_facts(facts, workspace.config.limits)
+    gaps += cut
     bundle = Bundle(
         portfolio=workspace.config.portfolio,
         collected_at=now,
         entities=workspace.config.entities,
         facts=_merge(facts, workspace.config),
-        gaps=[gap.model_copy(update={"reason": redact_text(gap.reason)}) for gap in gaps],
+        gaps=gaps,
         collectors=runs,
     )
     bundle.digest = bundle.compute_digest()
     return bundle
+
+
+def _masked_gaps(gaps: list[Gap], now: datetime, facts: list[Fact]) -> list[Gap]:
+    """Gaps with any secret in their words masked; each secret found is also reported as a
+    `secret.in_gap` fact (a bad row or a file name quoted a key), added to `facts`."""
+    masked = []
+    for gap in gaps:
+        exposures = Exposures(gap.collector, "secret.in_gap", "source", now)
+        source = redact_text(gap.source)
+        where = source or gap.collector
+        update = {
+            "reason": exposures.scan(gap.reason, where, first_line=0),
+            "source": source,
+            "hint": exposures.scan(gap.hint, where, first_line=0) if gap.hint else None,
+        }
+        facts.extend(exposures.facts)
+        masked.append(gap.model_copy(update={k: _nul_free(v) for k, v in update.items()}))
+    return masked
+
+
+def _nul_free(text: str | None) -> str | None:
+    """NUL bytes end C strings in the tools that read a bundle (and a mail): never kept."""
+    return text.replace("\x00", "") if text else text
+
+
+def _without_nul(fact: Fact) -> Fact:
+    if "\x00" not in fact.title + fact.detail + (fact.source.section or ""):
+        return fact
+    section = _nul_free(fact.source.section)
+    return fact.model_copy(
+        update={
+            "title": fact.title.replace("\x00", ""),
+            "detail": fact.detail.replace("\x00", ""),
+            "source": fact.source.model_copy(update={"section": section}),
+        }
+    )
 
 
 def _run_one(collector: Collector, ctx: CollectContext) -> tuple[CollectResult, CollectorRun]:
@@ -146,5 +187,6 @@ def _merge(facts: list[Fact], config: WorkspaceConfig) -> list[Fact]:
         seen[fact.id] = count
         fact_id = fact.id if count == 1 else f"{fact.id}-{count}"
         entity = fact.entity if fact.entity in known_entities else None
-        merged.append(mask_fact(fact).model_copy(update={"id": fact_id, "entity": entity}))
+        masked = _without_nul(mask_fact(fact))
+        merged.append(masked.model_copy(update={"id": fact_id, "entity": entity}))
     return merged

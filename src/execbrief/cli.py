@@ -40,7 +40,7 @@ from execbrief.revisions import require_drafts
 from execbrief.runs import LATEST, RunFolder
 from execbrief.scaffold import review_steps, scaffold_workspace
 from execbrief.send import describe_message, load_message
-from execbrief.tables import audit_table, diff_table, personas_table, run_table
+from execbrief.tables import audit_table, diff_table, fleet_table, personas_table, run_table
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -163,8 +163,17 @@ def _generate(
     strict: bool,
     note: str | None = None,
     batch: bool = False,
+    resume: bool = False,
 ) -> list[PersonaRun]:
     personas = pipeline.personas_for(workspace, persona_ids)
+    if resume:
+        todo = pipeline.pending_personas(run, personas)
+        if len(todo) < len(personas):
+            err.print(
+                f"Keeping {len(personas) - len(todo)} valid reports, generating the other "
+                f"{len(todo)} (--all regenerates every persona)"
+            )
+        personas = todo
     with _progress("Writing briefs", len(personas)) as advance:
         hooks = pipeline.Hooks(
             generation_started=lambda name, n: err.print(
@@ -232,7 +241,15 @@ def _send(
     if dry_run:
         err.print(f"[bold]Dry run:[/] would send {len(outcomes) - len(skipped)} messages")
     elif sent == 0 and skipped and all(o.action is DeliveryAction.SKIPPED for o in outcomes):
-        err.print("Nothing left to send: every current revision of this run was already sent.")
+        unrendered = [o.persona for o in skipped if not pipeline.is_rendered(run, o.persona)]
+        if unrendered:
+            # e.g. after a killed generate: nothing was sent, and nothing was ready to send
+            err.print(
+                f"Nothing sent: {len(unrendered)} personas have no rendered message "
+                f"({', '.join(unrendered)}); run `execbrief generate` to finish the run."
+            )
+        else:
+            err.print("Nothing left to send: every current revision of this run was already sent.")
     else:
         err.print(
             f"[bold]Sent[/] {sent} messages{' (test)' if test_to else ''}, {len(skipped)} skipped"
@@ -277,8 +294,23 @@ def run(
     ] = False,
     strict: StrictOpt = False,
     as_json: JsonOpt = False,
+    workspaces: Annotated[
+        str | None,
+        typer.Option(
+            "--workspaces",
+            help="Many workspaces: a quoted glob of folders ('clients/*') or a file listing"
+            " one a line; collect, generate and render each (no send), one summary table.",
+        ),
+    ] = None,
+    jobs: Annotated[
+        int, typer.Option("--jobs", min=1, max=64, help="With --workspaces: how many at once.")
+    ] = 4,
 ) -> int:
     """Collect, generate and render drafts for review; with --send, send them too."""
+    if workspaces is not None:
+        if workspace is not None:
+            raise ConfigError("give --workspace or --workspaces, not both")
+        return _run_fleet(workspaces, jobs, persona or [], strict, as_json)
     ws = _workspace(workspace)
     persona_ids = persona or []
     # refuse unknown personas and unusable mail settings before collecting anything
@@ -297,6 +329,25 @@ def run(
         err.print(f"Drafts written, nothing sent. Next: {' -> '.join(review_steps(ws.root)[1:])}")
     _summary(folder, as_json)
     return _exit_code(outcomes, deliveries)
+
+
+def _run_fleet(spec: str, jobs: int, persona_ids: list[str], strict: bool, as_json: bool) -> int:
+    from execbrief.fleet import FleetStatus, find_workspaces, run_fleet
+
+    roots = find_workspaces(spec)
+    err.print(f"Running {len(roots)} workspaces, {min(jobs, len(roots))} at a time (no send)")
+    with _progress("Workspaces", len(roots)) as advance:
+        outcomes = run_fleet(
+            roots, jobs=jobs, persona_ids=persona_ids, strict=strict, on_done=lambda _: advance()
+        )
+    if as_json:
+        sys.stdout.write(json.dumps([o.model_dump(mode="json") for o in outcomes], indent=2) + "\n")
+    else:
+        out.print(fleet_table(outcomes))
+        for outcome in outcomes:
+            if outcome.error:
+                err.print(f"[red]{escape(outcome.workspace)}:[/] {escape(outcome.error)}")
+    return EXIT_FAILED if any(o.status is FleetStatus.FAILED for o in outcomes) else EXIT_OK
 
 
 @app.command()
@@ -333,13 +384,24 @@ def generate(
             "--batch", help="Use the Message Batches API: half the price, minutes not seconds."
         ),
     ] = False,
+    regenerate_all: Annotated[
+        bool, typer.Option("--all", help="Regenerate personas that already have a valid report.")
+    ] = False,
     as_json: JsonOpt = False,
 ) -> int:
-    """Write reports for the run's bundle; other personas' reports are left untouched."""
+    """Write reports for the run's bundle; other personas' reports are left untouched.
+
+    Without --persona, --note or --all it resumes: personas whose report is valid are kept.
+    """
     ws = _workspace(workspace)
     folder = _collect(ws) if new_run else pipeline.resolve_run(ws, run)
-    outcomes = _generate(ws, folder, persona or [], strict, note, batch)
-    _render(ws, folder, [o.persona for o in outcomes])
+    resume = not (persona or note or regenerate_all)
+    outcomes = _generate(ws, folder, persona or [], strict, note, batch, resume)
+    unrendered = [
+        p for p in pipeline.run_personas_in(folder, []) if not pipeline.is_rendered(folder, p)
+    ]
+    if to_render := list(dict.fromkeys([o.persona for o in outcomes] + unrendered)):
+        _render(ws, folder, to_render)
     _summary(folder, as_json)
     return _exit_code(outcomes, [])
 
@@ -475,6 +537,42 @@ def review(
     for outcome in manifest.personas.values():
         for warning in outcome.warnings:
             out.print(f"[yellow]{outcome.persona}[/] {warning.where}: {warning.detail}")
+    for row in review_rows(folder, manifest):
+        for recipient, event in row.events.items():
+            out.print(f"[cyan]{row.persona}[/] {escape(recipient)}: {escape(event)}")
+    return EXIT_OK
+
+
+@app.command()
+def events(
+    workspace: WorkspaceOpt = None,
+    setup: Annotated[
+        bool,
+        typer.Option("--setup", help="Create the configuration set, topic and queue (idempotent)."),
+    ] = False,
+) -> int:
+    """Record SES delivery events (bounces, complaints...) from mail.events_queue in the runs."""
+    from execbrief.mail.events import describe_event
+    from execbrief.mail.events_setup import setup_events
+
+    ws = _workspace(workspace)
+    if setup:
+        for step in setup_events(pipeline.mail_settings(ws).mail):
+            out.print(f"  {step.action:<8} {step.resource}: {escape(step.name)}")
+        return EXIT_OK
+    report = pipeline.record_events(ws)
+    for event in report.recorded:
+        where = f"{event.run} {event.persona} {event.recipient}"
+        out.print(f"  {escape(where)}: {escape(describe_event(event))}")
+    for skip in report.skipped:
+        err.print(
+            f"[yellow]skipped[/] queue message {skip.queue_message_id}: {escape(skip.reason)}"
+            " (left in the queue)"
+        )
+    err.print(
+        f"Recorded {len(report.recorded)} events; {report.duplicates} already recorded, "
+        f"{report.ignored} of types not recorded, {len(report.skipped)} skipped"
+    )
     return EXIT_OK
 
 
@@ -521,10 +619,14 @@ def audit(
         PrefilterEngine,
         typer.Option("--engine", help="Secret prefilter: hyperscan, re, or auto (the fastest)."),
     ] = PrefilterEngine.AUTO,
+    no_cache: Annotated[
+        bool,
+        typer.Option("--no-cache", help="Audit every repository afresh; skip the result cache."),
+    ] = False,
 ) -> int:
     """Run the code audit on repositories without a workspace; secret values are masked."""
     selected = {c.strip() for c in checks.split(",") if c.strip()} if checks else None
-    result = pipeline.audit(paths, selected, engine.value)
+    result = pipeline.audit(paths, selected, engine.value, cache=not no_cache)
     failing = [f for f in result.facts if f.severity.rank <= fail_on.rank]
     if as_json:
         facts = [f.model_dump(mode="json") for f in result.facts]

@@ -7,7 +7,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PositiveFloat
 
 from execbrief.errors import ConfigError
 from execbrief.models import Entity, Strict
@@ -46,6 +46,7 @@ class LedgerColumns(Strict):
     category: str = "category"
     amount: str = Field("amount", description="Signed: money in positive, money out negative.")
     memo: str = "memo"
+    currency: str = Field("currency", description="ISO code per row; an empty cell is USD.")
 
 
 class LedgerSource(Strict):
@@ -63,6 +64,11 @@ class LedgerSource(Strict):
     )
     chart: Path | None = Field(
         None, description="Chart of accounts (YAML); default: chart_of_accounts.yaml beside it."
+    )
+    rates: dict[str, PositiveFloat] = Field(
+        default_factory=dict,
+        description="USD per unit of another currency (`EUR: 1.08`); rows in a currency "
+        "with no rate are left out of the totals, with a gap.",
     )
 
 
@@ -102,6 +108,9 @@ class LlmConfig(Strict):
     prices: dict[str, ModelPrice] = Field(
         default_factory=dict, description="Override the price table, by model name."
     )
+    max_cost_usd: float | None = Field(
+        None, gt=0, description="Refuse a generate priced above this, before any paid call."
+    )
 
 
 class SmtpConfig(Strict):
@@ -118,6 +127,9 @@ class MailConfig(Strict):
     bcc_audit: str | None = None
     region: str | None = None
     configuration_set: str | None = None
+    events_queue: str | None = Field(
+        None, description="SQS queue receiving the configuration set's events (execbrief events)."
+    )
     allowed_recipient_domains: list[str] = Field(
         default_factory=list, description="When set, refuse any recipient outside these domains."
     )
@@ -136,6 +148,20 @@ class PersonaRecipients(Strict):
     cc: list[str] | None = Field(None, description="Replaces the persona's deliver.cc when set.")
 
 
+class Limits(Strict):
+    """Bounds on what one collection reads and keeps; over one, a gap says what was skipped."""
+
+    note_bytes: int = Field(
+        2_000_000, ge=1, description="Largest handoff note read; a bigger one is skipped."
+    )
+    facts_per_source: int = Field(
+        1000, ge=1, description="Facts kept per source file or resource; the rest are counted."
+    )
+    bundle_bytes: int = Field(
+        20_000_000, ge=10_000, description="Largest bundle; the least severe facts give way."
+    )
+
+
 class WorkspaceConfig(Strict):
     """execbrief.yaml: the portfolio, where its evidence lives, and how briefs go out."""
 
@@ -152,6 +178,7 @@ class WorkspaceConfig(Strict):
         default_factory=dict, description="Persona id -> to/cc for this workspace."
     )
     outputs: Path = Path("outputs")
+    limits: Limits = Field(default_factory=Limits)
 
 
 class CollectContext(BaseModel):

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from execbrief.models import Usage
+
 
 class ExecbriefError(Exception):
     """Base for every error the CLI turns into one line and an exit code."""
@@ -63,7 +65,11 @@ class CollectorError(ExecbriefError):
 
 
 class ProviderError(ExecbriefError):
-    """A model call failed after the retry policy gave up."""
+    """A model call failed after the retry policy gave up.
+
+    `usage`, `cost_usd` and `attempts` count every call of this persona's generation so
+    far, paid answers before the failure included, so a failure never hides what it cost.
+    """
 
     exit_code = 1
 
@@ -75,22 +81,53 @@ class ProviderError(ExecbriefError):
         status: int | None = None,
         attempts: int = 1,
         hint: str | None = None,
+        usage: Usage | None = None,
+        cost_usd: float = 0.0,
+        last_answer: str | None = None,
     ) -> None:
         super().__init__(message, hint=hint)
         self.provider = provider
         self.status = status
         self.attempts = attempts
+        self.usage = usage or Usage()
+        self.cost_usd = cost_usd
+        self.last_answer = last_answer
+
+    def add_spend(self, usage: Usage, cost_usd: float, attempts: int, answer: str) -> None:
+        """Count calls that were paid for before this one failed."""
+        self.usage = self.usage + usage
+        self.cost_usd = round(self.cost_usd + cost_usd, 6)
+        self.attempts += attempts
+        self.last_answer = self.last_answer or answer
 
 
 class ReportInvalid(ExecbriefError):
-    """The model's answer did not fit the Report schema, even after one re-ask."""
+    """The model's answer did not fit the Report schema, even after one re-ask.
+
+    Both answers were paid for: `usage`, `cost_usd` and `attempts` count them, and
+    `last_answer` keeps the text that failed, for a reviewer to see why.
+    """
 
     exit_code = 1
 
-    def __init__(self, message: str, *, persona: str, errors: list[str]) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        persona: str,
+        errors: list[str],
+        usage: Usage | None = None,
+        cost_usd: float = 0.0,
+        attempts: int = 0,
+        last_answer: str | None = None,
+    ) -> None:
         super().__init__(message)
         self.persona = persona
         self.errors = errors
+        self.usage = usage or Usage()
+        self.cost_usd = cost_usd
+        self.attempts = attempts
+        self.last_answer = last_answer
 
 
 class SendError(ExecbriefError):
@@ -119,3 +156,13 @@ class SendInDoubt(SendError):
         super().__init__(message, transport=transport)
         self.message_id = message_id
         self.check = check  # how to find out: an id to look up, or the mailbox to look in
+
+
+class AwsCallError(ExecbriefError):
+    """An AWS call outside a collector failed (e.g. reading the events queue)."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, *, action: str, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.action = action

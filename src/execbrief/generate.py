@@ -2,29 +2,41 @@
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import cast
 
 import jinja2
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 
 from execbrief.config import LlmConfig
 from execbrief.errors import ExecbriefError, ProviderError, ReportInvalid
+from execbrief.evidence import GAP_SHARE, choose_facts, choose_gaps, rank_facts
 from execbrief.grounding import GroundingIndex, missing_sections
 from execbrief.llm.base import BriefRequest, BriefResult, FirstByte, Provider, Repair
 from execbrief.llm.pricing import estimate_tokens
-from execbrief.models import Bundle, Fact, Persona, PersonaRun, PersonaStatus, Report, Severity
+from execbrief.models import (
+    Bundle,
+    Fact,
+    Gap,
+    GroundingWarning,
+    Persona,
+    PersonaRun,
+    PersonaStatus,
+    Report,
+    Severity,
+    Usage,
+)
 from execbrief.runs import RunFolder, write_atomic
 from execbrief.secrets.mask import redact_text
 
 FIRST_BYTE_POLL_SECONDS = 0.02
+_WARNINGS = TypeAdapter(list[GroundingWarning])
 
 PersonaDone = Callable[[PersonaRun], None]
 
@@ -58,58 +70,39 @@ class SharedPrompt:
     omitted: int
 
 
-def _fact_line(fact: Fact) -> str:
-    record = {
-        "id": fact.id,
-        "entity": fact.entity,
-        "kind": fact.kind,
-        "severity": fact.severity.value,
-        "title": fact.title,
-        "detail": fact.detail,
-        "source": fact.source.label(),
-        "metrics": fact.metrics,
-        "tags": fact.tags,
-    }
-    # "</" cannot appear inside the JSON, so evidence text cannot close the <evidence> tag.
-    return json.dumps(record, ensure_ascii=False, sort_keys=True).replace("</", "<\\/")
-
-
 def build_shared_prompt(
     env: jinja2.Environment, bundle: Bundle, personas: list[Persona], budget_tokens: int
 ) -> SharedPrompt:
-    """System text and evidence block; facts past the budget are ranked and cut."""
-    demand = {f.id: sum(1 for p in personas if p.evidence.matches(f)) for f in bundle.facts}
-    ranked = sorted(
-        bundle.facts,
-        key=lambda f: (
-            f.severity.rank,
-            -demand[f.id],
-            -(f.observed_at.timestamp() if f.observed_at else 0),
-            f.id,
-        ),
-    )
-    lines: list[str] = []
-    used = 0
-    for fact in ranked:
-        line = _fact_line(fact)
-        cost = estimate_tokens(line) + 1
-        if used + cost > budget_tokens:
-            break
-        lines.append(line)
-        used += cost
-    included = frozenset(f.id for f in ranked[: len(lines)])
-    omitted = len(ranked) - len(lines)
+    """System text and evidence block within `budget_tokens`, all of it counted: each
+    lens keeps a share for its own top facts, gaps past their share are counted only."""
     system = env.get_template("system.j2").render(portfolio=bundle.portfolio)
-    evidence = env.get_template("evidence.j2").render(
-        portfolio=bundle.portfolio,
-        collected_at=bundle.collected_at.isoformat(),
-        digest=bundle.digest,
-        entities=bundle.entities,
-        gaps=bundle.gaps,
-        omitted=omitted,
-        fact_lines=lines,
+    template = env.get_template("evidence.j2")
+
+    def evidence(lines: list[str], gaps: list[Gap], omitted: int, omitted_gaps: int) -> str:
+        return template.render(
+            portfolio=bundle.portfolio,
+            collected_at=bundle.collected_at.isoformat(),
+            digest=bundle.digest,
+            entities=bundle.entities,
+            gaps=gaps,
+            omitted=omitted,
+            omitted_gaps=omitted_gaps,
+            fact_lines=lines,
+        )
+
+    gaps = choose_gaps(
+        bundle.gaps,
+        int(budget_tokens * GAP_SHARE),
+        lambda g: f"- [{g.collector}] {g.source}: {g.reason}",
     )
-    return SharedPrompt(redact_text(system), redact_text(evidence), included, omitted)
+    omitted_gaps = len(bundle.gaps) - len(gaps)
+    ranked = rank_facts(bundle, personas)
+    # everything but the fact lines, with the "left out" notes at their longest
+    frame = estimate_tokens(system, evidence([], gaps, len(ranked), omitted_gaps))
+    lines, included = choose_facts(ranked, personas, max(budget_tokens - frame, 0))
+    omitted = len(ranked) - len(lines)
+    text = evidence(lines, gaps, omitted, omitted_gaps)
+    return SharedPrompt(redact_text(system), redact_text(text), included, omitted)
 
 
 def build_request(
@@ -121,7 +114,8 @@ def build_request(
     note: str | None = None,
 ) -> BriefRequest:
     """One persona's request: the shared prefix plus what this lens focuses on."""
-    facts = [f for f in select_facts(persona, bundle) if f.id in shared.included]
+    lens = select_facts(persona, bundle)
+    facts = [f for f in lens if f.id in shared.included]
     instructions = env.get_template("persona.j2").render(
         persona=persona, fact_ids=[f.id for f in facts], note=note
     )
@@ -135,11 +129,13 @@ def build_request(
         max_tokens=(override.max_tokens if override and override.max_tokens else None)
         or llm.max_tokens,
         facts=facts,
+        lens_facts=len(lens),
         omitted_facts=shared.omitted,
+        note=note,
     )
 
 
-TokenCounter = Callable[[BriefRequest], int]
+TokenCounter = Callable[[BriefRequest], int | None]
 
 
 def fit_to_budget(
@@ -168,9 +164,12 @@ def fit_to_budget(
     first = requests[0]
     estimated = estimate_tokens(first.system, first.evidence)
     try:
-        measured = count(first) - estimate_tokens(first.instructions)
+        counted = count(first)
     except ExecbriefError:
         return requests  # counting is a refinement; the estimate still bounds the prompt
+    if counted is None:
+        return requests
+    measured = counted - estimate_tokens(first.instructions)
     if measured <= budget:
         return requests
     return build(int(budget * estimated / measured))
@@ -201,21 +200,27 @@ class _Generation:
         outcome = PersonaRun(persona=persona.id, title=persona.title, provider=self.provider_name)
         started = time.perf_counter()
         failure: ExecbriefError | None = None
+        results: list[BriefResult] = []
+        report: Report | None = None
         try:
-            report, results = self._ask(request, on_first_byte)
+            report = self._ask(request, on_first_byte, results)
         except ExecbriefError as exc:
             outcome.status = PersonaStatus.FAILED
             outcome.error = redact_text(exc.message)
-            report, results, failure = None, [], exc
+            failure = exc
         except Exception as exc:  # one persona's crash must not stop the others
             outcome.status = PersonaStatus.FAILED
             outcome.error = redact_text(f"{type(exc).__name__}: {exc}")
-            report, results = None, []
-        for result in results:
-            outcome.usage = outcome.usage + result.usage
-            outcome.cost_usd += result.cost_usd
-            outcome.attempts += result.attempts
-            outcome.model = result.model
+        if isinstance(failure, ProviderError | ReportInvalid):
+            # the error counts every call of this generation, the paid answers included
+            outcome.usage, outcome.cost_usd = failure.usage, failure.cost_usd
+            outcome.attempts = failure.attempts
+        else:
+            outcome.usage = _total_usage(results)
+            outcome.cost_usd = sum(r.cost_usd for r in results)
+            outcome.attempts = sum(r.attempts for r in results)
+        if results:
+            outcome.model = results[-1].model
         outcome.cost_usd = round(outcome.cost_usd, 6)
         if report is not None:
             outcome.warnings = self.grounding.check(report, persona) + missing_sections(
@@ -232,23 +237,59 @@ class _Generation:
         return outcome, report, failure
 
     def _ask(
-        self, request: BriefRequest, on_first_byte: FirstByte | None
-    ) -> tuple[Report, list[BriefResult]]:
-        first = self.provider.generate(request, on_first_byte)
+        self,
+        request: BriefRequest,
+        on_first_byte: FirstByte | None,
+        results: list[BriefResult],
+    ) -> Report:
+        """The report, after at most one re-ask; every paid answer is appended to `results`
+        as it arrives, so a failure later on still counts it."""
         try:
-            return parse_report(first.text), [first]
+            first = self.provider.generate(request, on_first_byte)
+        except ProviderError as exc:
+            raise _with_spend(exc, results) from None
+        results.append(first)
+        try:
+            return parse_report(first.text)
         except ValidationError as exc:
             repair = Repair(answer=first.text, errors=_short_errors(exc))
-        second = self.provider.generate(request.model_copy(update={"repair": repair}), None)
         try:
-            return parse_report(second.text), [first, second]
+            second = self.provider.generate(request.model_copy(update={"repair": repair}), None)
+        except ProviderError as exc:
+            raise _with_spend(exc, results) from None
+        results.append(second)
+        try:
+            return parse_report(second.text)
         except ValidationError as exc:
             raise ReportInvalid(
                 "the answer did not match the report schema after one re-ask: "
                 + _short_errors(exc),
                 persona=request.persona.id,
                 errors=[_short_errors(exc, limit=50)],
+                usage=_total_usage(results),
+                cost_usd=round(sum(r.cost_usd for r in results), 6),
+                attempts=sum(r.attempts for r in results),
+                last_answer=second.text,
             ) from exc
+
+
+def _with_spend(exc: ProviderError, results: list[BriefResult]) -> ProviderError:
+    """The error, counting the answers paid for before it."""
+    if results:
+        exc.add_spend(
+            _total_usage(results),
+            sum(r.cost_usd for r in results),
+            sum(r.attempts for r in results),
+            results[-1].text,
+        )
+    return exc
+
+
+def _total_usage(results: list[BriefResult]) -> Usage:
+    total = Usage()
+    for result in results:
+        total = total + result.usage
+    return total
 
 
 def _short_errors(exc: ValidationError, limit: int = 5) -> str:
@@ -283,18 +324,33 @@ def _is_unreachable(failure: ExecbriefError | None) -> bool:
     return isinstance(failure, ProviderError) and failure.status in _UNREACHABLE_STATUSES
 
 
-def generate_reports(
-    *,
-    run: RunFolder,
-    bundle: Bundle,
-    requests: list[BriefRequest],
-    provider: Provider,
-    provider_name: str,
-    concurrency: int,
-    strict: bool = False,
-    notes: dict[str, str] | None = None,
-    on_done: PersonaDone | None = None,
-) -> list[PersonaRun]:
+def _no_facts_in_view(request: BriefRequest) -> str:
+    if request.lens_facts:
+        return (
+            f"0 facts in view: none of the {request.lens_facts} facts this lens selects fit "
+            "the evidence budget; raise llm.evidence_budget_tokens"
+        )
+    return (
+        "0 facts in view: this bundle holds no fact this lens selects; check the persona's "
+        "`evidence` selector and the workspace's sources"
+    )
+
+
+@dataclass(frozen=True)
+class GenerationContext:
+    """What every persona of one generate shares: where to write, what to ask, whom."""
+
+    run: RunFolder
+    bundle: Bundle
+    provider: Provider
+    provider_name: str
+    concurrency: int
+    strict: bool = False
+    notes: dict[str, str] = field(default_factory=dict)
+    on_done: PersonaDone | None = None
+
+
+def generate_reports(ctx: GenerationContext, requests: list[BriefRequest]) -> list[PersonaRun]:
     """Generate every request's report into the run; failures are recorded, not raised.
 
     The first persona goes alone until its response begins, so that its prompt-cache
@@ -302,6 +358,8 @@ def generate_reports(
     call cannot reach the provider at all (no connection, no access), the rest are
     recorded as not attempted instead of each waiting out the same retries.
     """
+    run, bundle, provider, provider_name = ctx.run, ctx.bundle, ctx.provider, ctx.provider_name
+    concurrency, strict, notes, on_done = ctx.concurrency, ctx.strict, ctx.notes, ctx.on_done
     generation = _Generation(provider, provider_name, bundle, strict)
     lock = threading.Lock()
     outcomes: list[PersonaRun] = []
@@ -318,16 +376,31 @@ def generate_reports(
                 f"({redact_text(unreachable[0].message)})",
             )
             report = None
+        elif not request.facts:
+            # a brief written from no evidence is not a brief: fail it, and pay nothing
+            outcome = PersonaRun(
+                persona=request.persona.id,
+                title=request.persona.title,
+                provider=provider_name,
+                status=PersonaStatus.FAILED,
+                error=_no_facts_in_view(request),
+            )
+            report = None
+            if on_first_byte is not None:
+                on_first_byte()  # let the others go: this persona warms no cache
         else:
             outcome, report, failure = generation.run(request, on_first_byte)
             if on_first_byte is not None and not began.is_set() and _is_unreachable(failure):
                 unreachable.append(cast(ProviderError, failure))
-        outcome.note = (notes or {}).get(request.persona.id)
+        outcome.note = notes.get(request.persona.id)
         outcome.omitted_facts = request.omitted_facts
         if report is not None:
             # the model never saw a secret, but what it writes goes through the same net
             text = redact_text(report.model_dump_json(indent=2))
             write_atomic(run.report_path(request.persona.id), text + "\n")
+            # report.json stays the answer as validated; its check result sits beside it
+            checked = _WARNINGS.dump_json(outcome.warnings, indent=2).decode()
+            write_atomic(run.persona_dir(request.persona.id) / "grounding.json", checked + "\n")
         with lock:
             manifest = run.read_manifest()
             manifest.personas[outcome.persona] = outcome

@@ -1,33 +1,48 @@
-"""Check a brief against its evidence: every claim cites facts, every number is found.
+"""Check a brief against its evidence: every claim is read against the facts it cites.
 
-`check_grounding` reports, in the report's order:
+`check_grounding` (or `GroundingIndex.check`, to check many reports against one bundle)
+reads every place of a report: the subject, the summary, each section's Markdown (tables,
+lists, code spans and fenced code included), each finding's title, description and
+impact, each KPI's name, value and target, each recommendation's action and impact. Each
+place is cut into claims (a sentence, a list item, a table row with its headers) and each
+claim is read against the facts it cites:
 
-- UNCITED: a finding, KPI or recommendation that cites no fact. A KPI with no value
-  (not tracked yet) states nothing and may stand without one.
-- UNKNOWN_FACT: a cited id that is not in the bundle, once per id and place.
-- UNGROUNDED_NUMBER: an amount, percentage or count in the subject, summary, a
-  finding's title, description or impact, a recommendation's action or impact, a
-  section's Markdown or a KPI's value that the bundle does not state: not in a fact's
-  title, detail or metrics, an entity's name, a gap, nor a count of facts (in all, or
-  by severity, kind, kind family, entity or tag; also within the persona's lens when
-  the persona is given: "16 high-severity facts", "six security gaps").
+- a finding, KPI or recommendation cites its own evidence;
+- a sentence of the summary or a section cites the fact ids written nearest it (in the
+  sentence, else its paragraph, list or table, else its section); what those do not
+  ground must be found in the persona's cited facts (every id the report cites);
+- the subject is read against the persona's cited facts.
 
-Numbers are compared after normalisation (`execbrief.numbers`), by absolute value (a
-loss of $1,200 is the ledger's -1200), within the precision the brief wrote them to:
-"$7.4K" stands for 7,350-7,450, so 7,412 grounds it, while "$7,400" stands for 7,400
-alone; after a hedge ("about $7,400") trailing zeros count as rounding. A KPI value is
-read as its shortest decimal, rounded ("7400" is exact to 100). A percentage matches
-the same ratio written as a fraction in the evidence (19% and 0.19), and a percentage
-KPI may give its value as that fraction.
+Warnings, in the report's order (`WarningKind`):
 
-What is not a claim is not checked: dates, years, times, versions, ordinals (see
-`execbrief.numbers`), anything inside code spans, fenced code and link targets (quoted
-identifiers and paths), the word "one" (mostly a pronoun: "no one", "the one that"),
-planning horizons (7, 14, 30, 45, 60, 90, 120, 180 or 365 followed by day(s) or
-week(s): "30-day agenda", "within 90 days"), and labels such as "Phase 2", "Top 3",
-"Step 1", "Day 1". A KPI's target is the brief's proposal, not a claim about the
-evidence, and is not checked. Any other number must be found: an invented "$12,500"
-is always flagged.
+- UNCITED: a finding, KPI or recommendation that cites no fact (a KPI with no value, not
+  tracked yet, may stand without one). UNKNOWN_FACT: a cited or written id not in the bundle.
+- UNGROUNDED_NUMBER: a number no fact of the bundle states.
+- OTHER_FACT: a number the cited facts do not state but another fact does; the warning
+  names that fact ("43.8% is f_... QuickDumpNow: gross margin 43.8%").
+- UNIT_MISMATCH / PERIOD_MISMATCH: the number is a cited value in another unit ("$43.8"
+  for 43.8 %) or over another period ("$7K a week" for $7,412/month); a period the claim
+  converts correctly ($2,850/month written as $34,200 a year) is grounded.
+- SIGN_MISMATCH: the cited value runs the other way ("net burn of $1,063" where the fact
+  is a net inflow of 1,063.55; "-$180" for +180).
+- CONTRADICTION: the claim asserts the opposite of a condition a cited fact states
+  ("sits behind a WAF" where the fact says no WAF; see `execbrief.polarity`).
+- DERIVATION: written arithmetic that does not hold, or an operand of it the cited facts
+  do not state (see `execbrief.derivations`).
+
+How numbers are read is `execbrief.numbers`; what a fact states is `execbrief.fact_values`.
+A number matches within the precision written ("$7.2K" is 7,150-7,250); "$7K" is read
+that loosely only after a hedge ("about", "~"), else it means 7,000 within 1 %. A
+percentage matches the same ratio stored as a fraction (19 % and 0.19). Named
+derivations (a total, an average, a difference, a ratio or share, a change) of the
+cited values ground a number whose words name them.
+
+What is not a claim is not checked: dates, years, times, versions, ordinals, digits glued
+to identifiers, link targets, entity names ("3028 51st St"), the word "one", planning
+horizons (7, 14, 30, 45, 60, 90, 120, 180 or 365 followed by day(s) or week(s)), and
+labels such as "Phase 2", "Top 3", "Step 1". Counts of the cited facts (in all, by
+severity, kind, kind family, entity, tag) and of the persona's lens (in all and by
+severity) are evidence: "five unauthenticated endpoints", "16 high-severity facts".
 
 `missing_sections` lists the persona's sections that the report leaves out or empty.
 """
@@ -35,31 +50,56 @@ is always flagged.
 from __future__ import annotations
 
 import re
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
 from collections import Counter
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 
-from execbrief.models import Bundle, Fact, GroundingWarning, Kpi, Persona, Report, WarningKind
-from execbrief.numbers import FoundNumber, NumberKind, find_numbers, from_value
+from execbrief.derivations import find_arithmetic, named_derivation
+from execbrief.fact_values import Direction, Stated, direction_near, stated_values
+from execbrief.models import (
+    Bundle,
+    Fact,
+    GroundingWarning,
+    Kpi,
+    MetricPeriod,
+    MetricUnit,
+    Persona,
+    Report,
+    WarningKind,
+)
+from execbrief.numbers import FoundNumber, NumberKind, find_numbers, format_number, from_value
+from execbrief.polarity import contradictions
 
 __all__ = ["GroundingIndex", "check_grounding", "claims", "missing_sections"]
 
 _HORIZONS = {7, 14, 30, 45, 60, 90, 120, 180, 365}
 _HORIZON_UNIT = re.compile(r"^[-\s]?(?:day|days|week|weeks)\b", re.IGNORECASE)
+# "in the last 24 hours", "within 48h": a window, like a planning horizon
+_HOUR_WINDOWS = {1, 12, 24, 48, 72}
+_HOURS = re.compile(r"^[-\s]?(?:h|hrs?|hours?)\b", re.IGNORECASE)
 _LABEL = re.compile(
     r"\b(?:top|phase|step|tier|stage|level|priority|option|day|week|sprint|round|wave"
     r"|part|item|no\.|number|p)\s*$",
     re.IGNORECASE,
 )
-_QUOTED = re.compile(
-    r"```.*?```|~~~.*?~~~|`[^`\n]*`|\]\([^)\s]*\)|<https?://[^>\s]*>|https?://\S+",
-    re.DOTALL,
-)
+# "the two repairs", "the first three years": which ones, not how many there are
+_DETERMINER = re.compile(r"\b(?:the|first|last|these|those|next|both|all)\s+$", re.IGNORECASE)
+_LINKS = re.compile(r"\]\([^)\s]*\)|<https?://[^>\s]*>|https?://\S+")
+_IDS = re.compile(r"\b[a-z]{1,3}_[0-9a-f]{8,}\b")
+_TIMES_GLUED = re.compile(r"(?<=[\s(])[x×](?=\d)")
+_PER_YEAR = {
+    MetricPeriod.DAY: 365.0,
+    MetricPeriod.WEEK: 52.0,
+    MetricPeriod.MONTH: 12.0,
+    MetricPeriod.QUARTER: 4.0,
+    MetricPeriod.YEAR: 1.0,
+}
 
 
-def _blank_quoted(text: str) -> str:
-    """Code and link targets replaced by spaces, so offsets into `text` stay valid."""
-    return _QUOTED.sub(lambda match: " " * len(match.group(0)), text)
+def _blank(pattern: re.Pattern[str], text: str) -> str:
+    """Matches replaced by spaces, so offsets into `text` stay valid."""
+    return pattern.sub(lambda match: " " * len(match.group(0)), text)
 
 
 def _is_structural(number: FoundNumber, text: str) -> bool:
@@ -68,136 +108,673 @@ def _is_structural(number: FoundNumber, text: str) -> bool:
         return False
     if number.in_words and number.value == 1:
         return True
+    if number.in_words and number.value <= 10 and _DETERMINER.search(text[: number.span[0]]):
+        return True
     start, end = number.span
     if number.value in _HORIZONS and _HORIZON_UNIT.match(text[end:]):
+        return True
+    if number.value in _HOUR_WINDOWS and _HOURS.match(text[end:]):
         return True
     return bool(_LABEL.search(text[max(0, start - 12) : start]))
 
 
 def claims(text: str) -> list[FoundNumber]:
     """The numbers in a brief's text that must be found in the evidence."""
-    visible = _blank_quoted(text)
+    visible = _TIMES_GLUED.sub("×", _blank(_LINKS, text))
     return [number for number in find_numbers(visible) if not _is_structural(number, visible)]
 
 
-class _Evidence:
-    """Every number the bundle states, sorted, so a claim is looked up by range."""
-
-    def __init__(self, values: Iterable[float]) -> None:
-        self.values = sorted({abs(value) for value in values})
-
-    def _has(self, target: float, tolerance: float) -> bool:
-        index = bisect_left(self.values, target - tolerance)
-        return index < len(self.values) and self.values[index] <= target + tolerance
-
-    def holds(self, number: FoundNumber) -> bool:
-        target = abs(number.value)
-        slack = number.tolerance + 1e-9 * max(1.0, target)
-        if self._has(target, slack):
-            return True
-        return number.kind is NumberKind.PERCENT and self._has(target / 100, slack / 100)
+# --- where claims stand -----------------------------------------------------------------
 
 
-def _bundle_texts(bundle: Bundle) -> Iterator[str]:
-    yield bundle.portfolio
-    for entity in bundle.entities:
-        yield entity.name
-        yield from entity.aliases
-    for fact in bundle.facts:
-        yield fact.title
-        yield fact.detail
-    for gap in bundle.gaps:
-        yield gap.source
-        yield gap.reason
-        yield gap.hint or ""
+@dataclass(frozen=True)
+class _Claim:
+    """One sentence, list item or table row, and the ids nearest it."""
+
+    where: str
+    text: str
+    nearest: tuple[str, ...]
+    fallback: bool  # what `nearest` does not ground may be found in the persona's citations
 
 
-def _counts(facts: list[Fact]) -> list[float]:
-    """How many facts there are in all, and by severity, kind, kind family, entity, tag."""
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z*_`(\[\"'$0-9])")
+_TABLE_RULE = re.compile(r"^\s*\|?\s*:?-{3,}")
+
+
+def _sentences(text: str) -> list[str]:
+    return [part for part in _SENTENCE_END.split(text) if part.strip()]
+
+
+def _cells(row: str) -> list[str]:
+    return [cell.strip() for cell in row.strip().strip("|").split("|")]
+
+
+def _blocks(markdown: str) -> Iterator[list[str]]:
+    """Paragraphs, lists, tables and fenced code: runs of lines that belong together."""
+    block: list[str] = []
+    fenced = False
+    for line in markdown.splitlines():
+        if line.strip().startswith(("```", "~~~")):
+            fenced = not fenced
+            continue
+        if not line.strip() and not fenced:
+            if block:
+                yield block
+            block = []
+            continue
+        block.append(line)
+    if block:
+        yield block
+
+
+def _units(block: list[str]) -> list[str]:
+    """A table's rows with their headers ("Burn: $2,365"), a list's items, a paragraph's
+    sentences."""
+    if len(block) >= 2 and block[0].lstrip().startswith("|") and _TABLE_RULE.match(block[1]):
+        headers = _cells(block[0])
+        rows = [_cells(row) for row in block[2:]]
+        units = [block[0]]
+        for cells in rows:
+            pairs = [
+                f"{header}: {cell}" if header else cell
+                for header, cell in zip(headers, cells, strict=False)
+            ]
+            units.append("; ".join(pairs) + ";")
+        return units
+    if any(re.match(r"^\s*(?:[-*+]|\d+[.)])\s", line) for line in block):
+        items: list[str] = []
+        for line in block:
+            if re.match(r"^\s*(?:[-*+]|\d+[.)])\s", line) or not items:
+                items.append(line)
+            else:
+                items[-1] += " " + line.strip()
+        return [sentence for item in items for sentence in _sentences(item)]
+    return _sentences(" ".join(line.strip() for line in block))
+
+
+def _ids_in(text: str) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(_IDS.findall(text)))
+
+
+def _section_claims(where: str, markdown: str) -> list[_Claim]:
+    section_ids = _ids_in(markdown)
+    found = []
+    for block in _blocks(markdown):
+        block_ids = _ids_in("\n".join(block))
+        for unit in _units(block):
+            nearest = _ids_in(unit) or block_ids or section_ids
+            found.append(_Claim(where, unit, nearest, fallback=True))
+    return found
+
+
+def _prose_claims(where: str, text: str, cited: Iterable[str], fallback: bool) -> list[_Claim]:
+    cited = tuple(cited)
+    return [
+        _Claim(where, sentence, _ids_in(sentence) or cited, fallback)
+        for block in _blocks(text)
+        for sentence in _units(block)
+    ]
+
+
+# --- what the evidence states ---------------------------------------------------------
+
+
+def _counts(facts: list[Fact], *, detailed: bool) -> list[Stated]:
+    """How many facts there are in all and by severity; with `detailed`, also by kind,
+    kind family, entity and tag."""
     counter: Counter[tuple[str, str | None]] = Counter()
     for fact in facts:
-        keys = {
-            ("severity", fact.severity.value),
-            ("kind", fact.kind),
-            ("family", fact.kind.partition(".")[0]),
-            ("entity", fact.entity),
-            *(("tag", tag) for tag in fact.tags),
-        }
+        keys: set[tuple[str, str | None]] = {("severity", fact.severity.value)}
+        if detailed:
+            keys |= {
+                ("kind", fact.kind),
+                ("family", fact.kind.partition(".")[0]),
+                ("entity", fact.entity),
+                *(("tag", tag) for tag in fact.tags),
+            }
         counter.update(keys)
-    return [len(facts), *counter.values()]
+    counts = [(len(facts), "facts")] + [(n, f"facts with {a} {b}") for (a, b), n in counter.items()]
+    return [Stated(float(n), MetricUnit.COUNT, None, None, None, what) for n, what in counts]
 
 
-def _bundle_values(bundle: Bundle) -> list[float]:
-    values = [value for fact in bundle.facts for value in fact.metrics.values()]
-    for text in _bundle_texts(bundle):
-        values.extend(number.value for number in find_numbers(text))
-    return [*values, *_counts(bundle.facts), len(bundle.gaps)]
+@dataclass(frozen=True)
+class _Verdict:
+    kind: WarningKind | None  # None: grounded
+    detail: str = ""
+    expected: str | None = None
+    facts: tuple[str, ...] = ()
+
+
+_GROUNDED = _Verdict(None)
+
+
+def _slack(number: FoundNumber) -> float:
+    """How far the true value may lie from the written one. "$7K" unhedged means 7,000
+    (within 1 %); "about $7K" and "$7.2K" are read to their written precision."""
+    target = abs(number.value)
+    slack = number.tolerance
+    mantissa = number.step >= 1000 and target and round(target / number.step) < 10
+    if mantissa and not number.approximate and number.kind is not NumberKind.COUNT:
+        slack = min(slack, 0.01 * target)
+    return slack + 1e-9 * max(1.0, target)
+
+
+def _unit_fits(claim: MetricUnit, stated: MetricUnit | None, bare_noun: bool = False) -> bool:
+    """Whether a claim's unit can state a value of the stated unit. A bare number fits
+    any unit, except a percent when a noun follows it ("22.6 charters" for 22.6 %)."""
+    if stated is None:
+        return True
+    if claim is MetricUnit.COUNT:
+        return not (bare_noun and stated is MetricUnit.PERCENT)
+    if claim is MetricUnit.RATIO:
+        return stated in (MetricUnit.RATIO, MetricUnit.COUNT)
+    return claim is stated
+
+
+def _candidates(
+    number: FoundNumber, stated: Stated, duration: str | None = None
+) -> list[tuple[float, MetricUnit | None]]:
+    """The magnitudes a stated value can take against this claim: as stored, a fraction
+    read as a percent, days as months and back, bytes in KB to GiB, and days or months in
+    the weeks or years a claim counts them in."""
+    if duration and stated.unit in (MetricUnit.DAYS, MetricUnit.MONTHS):
+        days = stated.magnitude * (_DAYS_PER_MONTH if stated.unit is MetricUnit.MONTHS else 1)
+        per = 7.0 if duration == "week" else 365.25
+        return [(days / per, MetricUnit.COUNT)]
+    found = [(stated.magnitude, stated.unit)]
+    fraction = stated.unit in (None, MetricUnit.RATIO, MetricUnit.COUNT) and stated.magnitude <= 1.5
+    if number.unit is MetricUnit.PERCENT and fraction:
+        found.append((stated.magnitude * 100, MetricUnit.PERCENT))
+    if number.unit is MetricUnit.MONTHS and stated.unit is MetricUnit.DAYS:
+        found.append((stated.magnitude / _DAYS_PER_MONTH, MetricUnit.MONTHS))
+    if number.unit is MetricUnit.DAYS and stated.unit is MetricUnit.MONTHS:
+        found.append((stated.magnitude * _DAYS_PER_MONTH, MetricUnit.DAYS))
+    if number.unit is MetricUnit.BYTES and stated.unit is MetricUnit.BYTES:
+        found += [(stated.magnitude / scale, MetricUnit.BYTES) for scale in _BYTE_SCALES]
+    return found
+
+
+_DAYS_PER_MONTH = 365.25 / 12
+_WEEKS_OR_YEARS = re.compile(
+    r"^[\s-]?(week|year)s?\b(?!\s*(?:of|in)\s+(?:the|a|this))", re.IGNORECASE
+)
+_BYTE_SCALES = (1e3, 1e6, 1e9, 1024.0, 1024.0**2, 1024.0**3)
+_POINTS = re.compile(
+    r"^\s?(?:percent\b|per cent\b|%|points?\b|pts?\b|pp\b|percentage points?\b|[^\w\s]|$)",
+    re.IGNORECASE,
+)
+_AT_MOST = re.compile(
+    r"\b(?:under|below|less than|fewer than|up to|at most|no more than)\s*[~≈]?\s*$",
+    re.IGNORECASE,
+)
+_AT_LEAST = re.compile(
+    r"\b(?:over|above|more than|at least|upwards of|in excess of)\s*[~≈]?\s*$", re.IGNORECASE
+)
+
+
+_NOUN = re.compile(r"^\s+([A-Za-z][a-z-]+)(?:\s+([A-Za-z][a-z-]+))?")
+_NOT_NOUNS = {
+    "a", "an", "the", "of", "in", "on", "at", "per", "and", "or", "to", "for", "from", "with",
+    "is", "are", "was", "were", "this", "that", "last", "each", "more", "less", "than",
+    "month", "months", "week", "weeks", "year", "years", "day", "days", "percent", "times",
+}  # fmt: skip
+
+
+def _named_metrics(number: FoundNumber, clause: str, values: list[Stated]) -> list[Stated]:
+    """For a bare count of a plural noun ("9 active clients"), the cited metrics that count
+    that thing by name (`active_clients`): a fact with such a metric grounds the count
+    only through it."""
+    if number.unit is not MetricUnit.COUNT or number.in_words:
+        return []
+    match = _NOUN.match(clause[number.span[1] :])
+    if not match:
+        return []
+    plural = [w.lower() for w in match.groups() if w and w.lower() not in _NOT_NOUNS]
+    plural = [w for w in plural if w.endswith("s") and not w.endswith("ss")][:1]
+    if not plural:
+        return []
+    noun = plural[0].removesuffix("s")
+    return [
+        value
+        for value in values
+        if value.source not in ("title", "detail", "source line")
+        and value.fact_id is not None
+        and value.unit in (None, MetricUnit.COUNT)
+        and noun in {part.removesuffix("s") for part in value.source.split("_")}
+    ]
+
+
+def _fact_label(fact: Fact | None, stated: Stated) -> str:
+    if fact is None:
+        return stated.source
+    return f"{fact.id} ({fact.title})"
 
 
 class GroundingIndex:
-    """A bundle's numbers and ids, read once, to check any number of reports against."""
+    """A bundle's facts, their values and ids, read once, to check any number of reports."""
 
     def __init__(self, bundle: Bundle) -> None:
         self.bundle = bundle
-        self.known = set(bundle.fact_index())
-        self.values = _bundle_values(bundle)
+        self.facts = bundle.fact_index()
+        self.values = {fact.id: stated_values(fact) for fact in bundle.facts}
+        everything = [value for values in self.values.values() for value in values]
+        everything.sort(key=lambda value: value.magnitude)
+        self._sorted = everything
+        self._magnitudes = [value.magnitude for value in everything]
+        names = [bundle.portfolio]
+        self._entity_names: dict[str | None, list[str]] = {None: [bundle.portfolio, "portfolio"]}
+        for entity in bundle.entities:
+            self._entity_names[entity.id] = [entity.name, *entity.aliases]
+            names += [entity.name, *entity.aliases]
+        names = sorted({name for name in names if any(c.isdigit() for c in name)}, key=len)
+        self._names = (
+            re.compile("|".join(re.escape(n) for n in reversed(names)), re.IGNORECASE)
+            if names
+            else None
+        )
+        self._lenses: dict[str, list[Stated]] = {}
+        self._gaps = [Stated(float(len(bundle.gaps)), MetricUnit.COUNT, None, None, None, "gaps")]
 
-    def evidence(self, persona: Persona | None) -> _Evidence:
-        if persona is None:
-            return _Evidence(self.values)
-        lens = [fact for fact in self.bundle.facts if persona.evidence.matches(fact)]
-        return _Evidence([*self.values, *_counts(lens)])
+    # -- reading a claim ----------------------------------------------------------------
 
-    def check(self, report: Report, persona: Persona | None = None) -> list[GroundingWarning]:
-        """Every citation, and every number the report states, checked against the bundle
-        (and the counts of the persona's lens, when it is given)."""
-        known = self.known
-        evidence = self.evidence(persona)
+    def _visible(self, text: str) -> str:
+        text = _blank(_LINKS, text)
+        text = _blank(_IDS, text)
+        if self._names is not None:
+            text = _blank(self._names, text)
+        return _TIMES_GLUED.sub("×", text)
 
-        def numbers(where: str, text: str) -> list[GroundingWarning]:
-            return _ungrounded(where, claims(text), evidence)
+    def _names_of(self, fact: Fact) -> list[str]:
+        return self._entity_names.get(fact.entity, [])
 
-        warnings = numbers("subject", report.subject) + numbers("summary", report.summary)
-        for i, finding in enumerate(report.findings):
-            warnings += _citations(f"findings[{i}].evidence", finding.evidence, known)
-            warnings += numbers(f"findings[{i}].title", finding.title)
-            warnings += numbers(f"findings[{i}].description", finding.description)
-            warnings += numbers(f"findings[{i}].impact", finding.impact)
-        for i, kpi in enumerate(report.kpis):
-            if kpi.value is not None or kpi.evidence:
-                warnings += _citations(f"kpis[{i}].evidence", kpi.evidence, known)
-            if kpi.value is not None:
-                warnings += _kpi_value(f"kpis[{i}].value", kpi, evidence)
-        for i, recommendation in enumerate(report.recommendations):
-            warnings += _citations(f"recommendations[{i}].evidence", recommendation.evidence, known)
-            warnings += numbers(f"recommendations[{i}].action", recommendation.action)
-            warnings += numbers(f"recommendations[{i}].impact", recommendation.impact)
-        for i, section in enumerate(report.sections):
-            warnings += numbers(f"sections[{i}].markdown", section.markdown)
+    def _cited_values(self, ids: Iterable[str], extra: list[Stated]) -> list[Stated]:
+        facts = [self.facts[i] for i in ids if i in self.facts]
+        values = [value for fact in facts for value in self.values[fact.id]]
+        return values + _counts(facts, detailed=True) + extra
+
+    def _elsewhere(self, number: FoundNumber, cited: set[str]) -> Stated | None:
+        targets = [abs(number.value)]
+        if number.unit is MetricUnit.PERCENT:
+            targets.append(abs(number.value) / 100)
+        for target in targets:
+            slack = _slack(number) * (1 if target == abs(number.value) else 0.01)
+            lo = bisect_left(self._magnitudes, target - slack)
+            hi = bisect_right(self._magnitudes, target + slack)
+            for value in self._sorted[lo:hi]:
+                if value.fact_id in cited or value.fact_id is None:
+                    continue
+                as_percent = target != abs(number.value)
+                if as_percent and value.unit not in (None, MetricUnit.RATIO, MetricUnit.COUNT):
+                    continue
+                if as_percent or _unit_fits(number.unit, value.unit):
+                    return value
+        return None
+
+    def _judge(
+        self, number: FoundNumber, clause: str, values: list[Stated]
+    ) -> tuple[_Verdict, list[_Verdict]]:
+        """Grounded or not against these values; the near misses, best first."""
+        named = _named_metrics(number, clause, values)
+        if named:
+            # a fact that counts the thing by name is read by that count alone
+            counting = {value.fact_id for value in named}
+            rest = [value for value in values if value.fact_id not in counting]
+            verdict, misses = self._judge_values(number, clause, named + rest)
+            if verdict.kind is None:
+                return verdict, misses
+            shown = ", ".join(f"{v.source} = {v.value:g} ({v.fact_id})" for v in named[:3])
+            return verdict, misses or [
+                _Verdict(
+                    WarningKind.UNGROUNDED_NUMBER,
+                    f"{number.text!r} counts what the cited facts count otherwise: {shown}",
+                    format_number(named[0].value),
+                    tuple(dict.fromkeys(v.fact_id for v in named if v.fact_id)),
+                )
+            ]
+        return self._judge_values(number, clause, values)
+
+    def _judge_values(
+        self, number: FoundNumber, clause: str, values: list[Stated]
+    ) -> tuple[_Verdict, list[_Verdict]]:
+        slack = _slack(number)
+        target = abs(number.value)
+        claimed_direction = direction_near(clause, *number.span)
+        before = clause[max(0, number.span[0] - 24) : number.span[0]]
+        at_most, at_least = bool(_AT_MOST.search(before)), bool(_AT_LEAST.search(before))
+        bare_noun = number.unit is MetricUnit.COUNT and not _POINTS.match(clause[number.span[1] :])
+        weeks_or_years = _WEEKS_OR_YEARS.match(clause[number.span[1] :])
+        duration = weeks_or_years[1].lower() if weeks_or_years and number.period is None else None
+        misses: list[_Verdict] = []
+        for stated in values:
+            for magnitude, unit in _candidates(number, stated, duration):
+                converted = magnitude
+                period_clash = False
+                if number.period is not None and stated.period is not None:
+                    if stated.period is MetricPeriod.NONE:
+                        period_clash = number.period is not MetricPeriod.NONE
+                    elif number.period is not stated.period and number.period in _PER_YEAR:
+                        converted = magnitude * _PER_YEAR[stated.period] / _PER_YEAR[number.period]
+                hit = abs(converted - target) <= slack and not period_clash
+                if (at_most and converted > target + 1e-9) or (
+                    at_least and converted < target - 1e-9
+                ):
+                    hit = False
+                    if abs(magnitude - target) <= slack:
+                        continue
+                if not hit and abs(magnitude - target) > slack:
+                    continue
+                fact = self.facts.get(stated.fact_id or "")
+                shown = format_number(stated.value, unit or MetricUnit.COUNT, stated.period)
+                if not _unit_fits(number.unit, unit, bare_noun):
+                    misses.append(
+                        _Verdict(
+                            WarningKind.UNIT_MISMATCH,
+                            f"{_fact_label(fact, stated)} states it as {shown} "
+                            f"({stated.source}), not in {number.unit.value}",
+                            shown,
+                            (stated.fact_id,) if stated.fact_id else (),
+                        )
+                    )
+                    continue
+                if not hit:
+                    per = (number.period.value if number.period else "") or "one-off"
+                    misses.append(
+                        _Verdict(
+                            WarningKind.PERIOD_MISMATCH,
+                            f"{_fact_label(fact, stated)} states {shown} ({stated.source}); "
+                            f"the claim gives it per {per}",
+                            shown,
+                            (stated.fact_id,) if stated.fact_id else (),
+                        )
+                    )
+                    continue
+                clash = self._sign_clash(number, claimed_direction, stated)
+                if clash:
+                    misses.insert(
+                        0,
+                        _Verdict(
+                            WarningKind.SIGN_MISMATCH,
+                            f"{_fact_label(fact, stated)} states {clash} ({stated.source} "
+                            f"{stated.value:g})",
+                            clash,
+                            (stated.fact_id,) if stated.fact_id else (),
+                        ),
+                    )
+                    continue
+                return _GROUNDED, []
+        return _Verdict(WarningKind.UNGROUNDED_NUMBER), misses
+
+    @staticmethod
+    def _sign_clash(number: FoundNumber, claimed: Direction | None, stated: Stated) -> str | None:
+        if claimed is not None and stated.direction is not None and claimed is not stated.direction:
+            amount = format_number(stated.magnitude, stated.unit or MetricUnit.COUNT)
+            return (
+                "a net inflow of " if stated.direction is Direction.IN else "a burn of "
+            ) + amount
+        if number.value < 0 < stated.value and stated.direction is None:
+            return format_number(stated.value, stated.unit or MetricUnit.COUNT)
+        return None
+
+    def _ground(
+        self,
+        number: FoundNumber,
+        clause: str,
+        claim: _Claim,
+        union: tuple[str, ...],
+        lens: list[Stated],
+        computed: list[Stated],
+    ) -> _Verdict:
+        extra = [*lens, *self._gaps, *computed]
+        nearest = self._cited_values(claim.nearest, extra)
+        verdict, misses = self._judge(number, clause, nearest)
+        cited_ids = set(claim.nearest)
+        if verdict.kind is not None and claim.fallback:
+            wider, wider_misses = self._judge(number, clause, self._cited_values(union, extra))
+            if wider.kind is None:
+                return _GROUNDED
+            misses = misses or wider_misses
+            cited_ids |= set(union)
+        if verdict.kind is None:
+            return verdict
+        ids = claim.nearest if not claim.fallback or claim.nearest else union
+        derivation = named_derivation(number, clause, self._cited_values(ids, computed))
+        if derivation is None and claim.fallback:
+            derivation = named_derivation(number, clause, self._cited_values(union, computed))
+        if derivation is not None:
+            return _GROUNDED
+        if misses:
+            return misses[0]
+        other = self._elsewhere(number, cited_ids)
+        if other is not None and other.fact_id is not None:
+            fact = self.facts[other.fact_id]
+            shown = format_number(other.value, other.unit or MetricUnit.COUNT, other.period)
+            return _Verdict(
+                WarningKind.OTHER_FACT,
+                f"{number.text!r} is {shown} in {fact.id} ({fact.title}; {other.source}), "
+                "which the claim does not cite",
+                shown,
+                (fact.id,),
+            )
+        return _Verdict(
+            WarningKind.UNGROUNDED_NUMBER,
+            f"{number.text!r} ({number.value:g}, {number.kind.value}) is not stated by the "
+            "cited facts nor by any other fact in the bundle",
+        )
+
+    def _check_claim(
+        self, claim: _Claim, union: tuple[str, ...], lens: list[Stated]
+    ) -> list[GroundingWarning]:
+        text = self._visible(claim.text)
+        warnings: list[GroundingWarning] = []
+        cited = list(claim.nearest if claim.nearest or not claim.fallback else union)
+
+        def warn(
+            kind: WarningKind,
+            detail: str,
+            words: str,
+            expected: str | None = None,
+            facts: list[str] | None = None,
+        ) -> None:
+            warnings.append(
+                GroundingWarning(
+                    kind=kind,
+                    where=claim.where,
+                    detail=detail,
+                    text=words,
+                    claim=claim.text.strip(),
+                    cited=cited,
+                    expected=expected,
+                    facts=facts or [],
+                )
+            )
+
+        for unknown in (i for i in _ids_in(claim.text) if i not in self.facts):
+            warn(
+                WarningKind.UNKNOWN_FACT, f"names {unknown!r}, which is not in the bundle", unknown
+            )
+        skip: set[tuple[int, int]] = set()
+        operands: dict[tuple[int, int], str] = {}
+        computed: list[Stated] = []  # results the claim's own arithmetic verified
+        for arithmetic in find_arithmetic(text):
+            skip |= {item.span for item in arithmetic.constants + arithmetic.results}
+            operands |= {item.span: arithmetic.text for item in arithmetic.operands}
+            if not arithmetic.failure:
+                computed += [
+                    Stated(r.number.value, r.number.unit, r.number.period, None, None, "computed")
+                    for r in arithmetic.results
+                ]
+            if arithmetic.failure:
+                warn(
+                    WarningKind.DERIVATION,
+                    f"the arithmetic does not hold: {arithmetic.failure}",
+                    claim.text[arithmetic.span[0] : arithmetic.span[1]],
+                    expected=arithmetic.expected,
+                )
+        for number in claims(text):
+            if any(lo <= number.span[0] < hi for lo, hi in skip):
+                continue
+            verdict = self._ground(number, text, claim, union, lens, computed)
+            if verdict.kind is None:
+                continue
+            words = claim.text[number.span[0] : number.span[1]]
+            within = next(
+                (t for (lo, hi), t in operands.items() if lo <= number.span[0] < hi), None
+            )
+            if within is not None:
+                detail = f"operand {words!r} of {within!r}: " + (
+                    verdict.detail or "not stated by the cited facts"
+                )
+                warn(WarningKind.DERIVATION, detail, words, expected=verdict.expected,
+                     facts=list(verdict.facts))  # fmt: skip
+                continue
+            warn(verdict.kind, verdict.detail, words, expected=verdict.expected,
+                 facts=list(verdict.facts))  # fmt: skip
+        for found in contradictions(
+            text, (self.facts[i] for i in cited if i in self.facts), self._names_of
+        ):
+            warn(
+                WarningKind.CONTRADICTION,
+                f"{found.text!r} contradicts {found.fact.id} ({found.fact.title}), which "
+                f"{found.condition.states}",
+                found.text,
+                expected=found.condition.states,
+                facts=[found.fact.id],
+            )
         return warnings
 
+    def _check_kpi_value(self, where: str, kpi: Kpi, lens: list[Stated]) -> list[GroundingWarning]:
+        assert kpi.value is not None
+        unit, period = _kpi_unit(kpi.unit)
+        kind = {
+            MetricUnit.USD: NumberKind.MONEY,
+            MetricUnit.PERCENT: NumberKind.PERCENT,
+            MetricUnit.RATIO: NumberKind.RATIO,
+        }.get(unit, NumberKind.COUNT)
+        stated = from_value(kpi.value, kind, unit, period)
+        values = self._cited_values(kpi.evidence, lens)
+        tries = [stated]
+        if unit is MetricUnit.PERCENT and abs(kpi.value) <= 1:
+            tries.insert(0, from_value(kpi.value * 100, kind, unit, period))
+        verdict = _GROUNDED
+        for attempt in tries:
+            verdict, misses = self._judge(attempt, kpi.name, values)
+            if verdict.kind is None:
+                return []
+            verdict = misses[0] if misses else verdict
+        if verdict.kind is WarningKind.UNGROUNDED_NUMBER:
+            other = self._elsewhere(stated, set(kpi.evidence))
+            verdict = _Verdict(
+                WarningKind.OTHER_FACT
+                if other and other.fact_id
+                else WarningKind.UNGROUNDED_NUMBER,
+                f"the value {stated.text} {kpi.unit} is not stated by the cited facts"
+                + (f"; {other.fact_id} states it" if other and other.fact_id else ""),
+                None,
+                (other.fact_id,) if other and other.fact_id else (),
+            )
+        return [
+            GroundingWarning(
+                kind=verdict.kind or WarningKind.UNGROUNDED_NUMBER,
+                where=where,
+                detail=verdict.detail,
+                text=stated.text,
+                claim=f"{kpi.name}: {stated.text} {kpi.unit}",
+                cited=list(kpi.evidence),
+                expected=verdict.expected,
+                facts=list(verdict.facts),
+            )
+        ]
 
-def _kpi_kind(unit: str) -> NumberKind:
+    # -- the report -------------------------------------------------------------------
+
+    def _lens_counts(self, persona: Persona) -> list[Stated]:
+        key = persona.evidence.model_dump_json()
+        if key not in self._lenses:
+            in_lens = [fact for fact in self.bundle.facts if persona.evidence.matches(fact)]
+            self._lenses[key] = _counts(in_lens, detailed=False)
+        return self._lenses[key]
+
+    def check(self, report: Report, persona: Persona | None = None) -> list[GroundingWarning]:
+        """Every citation, and every claim the report makes, checked against the facts it
+        cites (and the counts of the persona's lens, when it is given)."""
+        lens = self._lens_counts(persona) if persona is not None else []
+        union = _report_citations(report)
+        warnings: list[GroundingWarning] = []
+
+        def read(claims_: list[_Claim]) -> None:
+            for claim in claims_:
+                warnings.extend(self._check_claim(claim, union, lens))
+
+        read(_prose_claims("subject", report.subject, union, fallback=True))
+        read(_prose_claims("summary", report.summary, union, fallback=True))
+        # the lens's counts describe the brief as a whole: only its headline states them
+        lens = []
+        for i, finding in enumerate(report.findings):
+            warnings.extend(_citations(f"findings[{i}].evidence", finding.evidence, self.facts))
+            for name in ("title", "description", "impact"):
+                text = getattr(finding, name)
+                read(_prose_claims(f"findings[{i}].{name}", text, finding.evidence, False))
+        for i, kpi in enumerate(report.kpis):
+            if kpi.value is not None or kpi.evidence:
+                warnings.extend(_citations(f"kpis[{i}].evidence", kpi.evidence, self.facts))
+            read(_prose_claims(f"kpis[{i}].name", kpi.name, kpi.evidence, False))
+            if kpi.value is not None:
+                warnings.extend(self._check_kpi_value(f"kpis[{i}].value", kpi, lens))
+            read(_prose_claims(f"kpis[{i}].target", kpi.target, kpi.evidence, False))
+        for i, rec in enumerate(report.recommendations):
+            warnings.extend(_citations(f"recommendations[{i}].evidence", rec.evidence, self.facts))
+            for name in ("action", "impact"):
+                text = getattr(rec, name)
+                read(_prose_claims(f"recommendations[{i}].{name}", text, rec.evidence, False))
+        for i, section in enumerate(report.sections):
+            read(_section_claims(f"sections[{i}].markdown", section.markdown))
+        return _dedupe(warnings)
+
+
+def _report_citations(report: Report) -> tuple[str, ...]:
+    """Every id the report cites or writes: the persona's cited facts."""
+    ids: list[str] = []
+    for finding in report.findings:
+        ids += finding.evidence
+    for kpi in report.kpis:
+        ids += kpi.evidence
+    for rec in report.recommendations:
+        ids += rec.evidence
+    ids += _ids_in(report.summary)
+    for section in report.sections:
+        ids += _ids_in(section.markdown)
+    return tuple(dict.fromkeys(ids))
+
+
+_KPI_PERIOD = re.compile(r"/\s*(day|week|month|mo|quarter|year|yr)\b|\bper (day|week|month|year)\b")
+
+
+def _kpi_unit(unit: str) -> tuple[MetricUnit, MetricPeriod | None]:
+    """A KPI's unit string ("USD/month", "%", "charters/month", "months") as unit and period."""
     lowered = unit.lower()
+    match = _KPI_PERIOD.search(lowered)
+    period = None
+    if match:
+        word = match.group(1) or match.group(2)
+        period = {
+            "day": MetricPeriod.DAY, "week": MetricPeriod.WEEK, "month": MetricPeriod.MONTH,
+            "mo": MetricPeriod.MONTH, "quarter": MetricPeriod.QUARTER,
+            "year": MetricPeriod.YEAR, "yr": MetricPeriod.YEAR,
+        }[word]  # fmt: skip
     if "%" in lowered or "percent" in lowered or "pct" in lowered:
-        return NumberKind.PERCENT
+        return MetricUnit.PERCENT, period
     if "$" in lowered or "usd" in lowered:
-        return NumberKind.MONEY
-    return NumberKind.COUNT
+        return MetricUnit.USD, period
+    if re.fullmatch(r"\s*(?:x|ratio|times)\s*", lowered):
+        return MetricUnit.RATIO, period
+    if lowered.strip() in ("months", "month"):
+        return MetricUnit.MONTHS, None
+    if lowered.strip() in ("days", "day"):
+        return MetricUnit.DAYS, None
+    return MetricUnit.COUNT, period
 
 
-def _kpi_value(where: str, kpi: Kpi, evidence: _Evidence) -> list[GroundingWarning]:
-    """A KPI's value; a percentage KPI may give its ratio as a fraction (0.19 for 19%)."""
-    assert kpi.value is not None
-    stated = from_value(kpi.value, _kpi_kind(kpi.unit))
-    if stated.kind is NumberKind.PERCENT and abs(kpi.value) <= 1:
-        as_percent = from_value(kpi.value * 100, NumberKind.PERCENT)
-        if evidence.holds(as_percent):
-            return []
-    return _ungrounded(where, [stated], evidence)
-
-
-def _citations(where: str, evidence: list[str], known: set[str]) -> list[GroundingWarning]:
+def _citations(where: str, evidence: list[str], known: dict[str, Fact]) -> list[GroundingWarning]:
     if not evidence:
         return [GroundingWarning(kind=WarningKind.UNCITED, where=where, detail="cites no fact")]
     return [
@@ -205,27 +782,23 @@ def _citations(where: str, evidence: list[str], known: set[str]) -> list[Groundi
             kind=WarningKind.UNKNOWN_FACT,
             where=where,
             detail=f"cites {fact_id!r}, which is not in the bundle",
+            text=fact_id,
+            cited=list(evidence),
         )
         for fact_id in dict.fromkeys(evidence)
         if fact_id not in known
     ]
 
 
-def _ungrounded(
-    where: str, numbers: list[FoundNumber], evidence: _Evidence
-) -> list[GroundingWarning]:
-    warnings: dict[str, GroundingWarning] = {}
-    for number in numbers:
-        if number.text in warnings or evidence.holds(number):
-            continue
-        warnings[number.text] = GroundingWarning(
-            kind=WarningKind.UNGROUNDED_NUMBER,
-            where=where,
-            detail=f"{number.text!r} ({number.value:g}, {number.kind.value}) is not stated "
-            "by any fact in the bundle",
-            text=number.text,
-        )
-    return list(warnings.values())
+def _dedupe(warnings: list[GroundingWarning]) -> list[GroundingWarning]:
+    seen: set[tuple[str, str, str | None]] = set()
+    kept = []
+    for warning in warnings:
+        key = (warning.kind.value, warning.where, warning.text)
+        if key not in seen:
+            seen.add(key)
+            kept.append(warning)
+    return kept
 
 
 def check_grounding(

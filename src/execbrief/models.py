@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any, Final, Literal
@@ -110,7 +111,7 @@ class MetricType(Strict):
 class Fact(Strict):
     """One observation about the portfolio, from one collector, with its source."""
 
-    id: str = Field(description="Stable id: hash of collector, kind and source.")
+    id: str = Field(description="Stable id: hash of collector, kind, entity and subject.")
     collector: str
     entity: str | None = Field(None, description="Entity id from the workspace, if attributed.")
     kind: FactKind
@@ -126,17 +127,59 @@ class Fact(Strict):
     tags: list[str] = Field(default_factory=list)
     observed_at: datetime | None = None
 
+    inputs: list[str] = Field(
+        default_factory=list,
+        description="For a derived (analysis.*) fact: the ids of the facts it is computed from.",
+    )
+
     @staticmethod
-    def make_id(collector: str, kind: str, source: Source) -> str:
-        """The id a fact gets from what it is and where it was seen, stable across runs."""
-        key = json.dumps([collector, kind, source.model_dump()], sort_keys=True)
-        return "f_" + hashlib.sha256(key.encode()).hexdigest()[:12]
+    def make_id(
+        collector: str,
+        kind: str,
+        source: Source,
+        entity: str | None = None,
+        key: str | None = None,
+        title: str = "",
+    ) -> str:
+        """The id a fact gets from what it is about, stable across runs and edits.
+
+        It hashes the collector, the kind (states of one problem share one, see
+        SAME_PROBLEM), the entity and the subject: `key` when the collector names one (a
+        secret's fingerprint), else the source without its line, plus, for a fact seen at
+        a line, its normalised claim; so editing a note above a fact does not change it.
+        """
+        subject: object
+        if key is not None:
+            subject = key
+        else:
+            where = source.model_dump(exclude={"line"})
+            subject = [where, normalise_claim(title)] if source.line is not None else where
+        identity = [collector, SAME_PROBLEM.get(kind, kind), entity, subject]
+        digest = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()
+        return "f_" + digest[:12]
 
     @classmethod
     def create(cls, *, collector: str, kind: str, source: Source, **fields: Any) -> Fact:
-        """Build a fact whose id derives from collector, kind and source."""
-        fact_id = cls.make_id(collector, kind, source)
+        """Build a fact whose id derives from what it is about (see make_id); a `key`
+        field names its subject when source and title do not (a secret's fingerprint)."""
+        key = fields.pop("key", None)
+        entity = fields.get("entity")
+        title = str(fields.get("title", ""))
+        fact_id = cls.make_id(collector, kind, source, entity, key, title)
         return cls(id=fact_id, collector=collector, kind=kind, source=source, **fields)
+
+
+SAME_PROBLEM: Final = {"secret.in_history": "secret.hardcoded"}
+"""Kinds that are later states of one problem: a key removed from code but left in git
+history is still that key, so both share an identity and `diff` reports a change."""
+
+_LOCATION = re.compile(r"(?::\d+\b)|(?:\bline \d+\b)", re.IGNORECASE)
+
+
+def normalise_claim(text: str) -> str:
+    """A claim without case, punctuation, spacing or line references, for identity."""
+    text = _LOCATION.sub("", text.casefold())
+    return " ".join(re.findall(r"[a-z0-9]+", text))
 
 
 class Gap(Strict):
@@ -225,6 +268,25 @@ def _kind_matches(pattern: str, kind: str) -> bool:
     return kind == pattern
 
 
+class SectionLayout(StrEnum):
+    """The shapes an offline section takes; each reads the analyses its section names."""
+
+    INVENTORY = "inventory"
+    SHORTFALLS = "shortfalls"
+    KPI_TABLE = "kpi_table"
+    AGENDA = "agenda"
+    BURN_MODEL = "burn_model"
+    BREAK_EVEN = "break_even"
+    CAPITAL_TIERS = "capital_tiers"
+    TARGETS = "targets"
+    SPEND = "spend"
+    CHANNEL_MATRIX = "channel_matrix"
+    SEQUENCE = "sequence"
+    MILESTONES = "milestones"
+    CHART_OF_ACCOUNTS = "chart_of_accounts"
+    JOURNAL_TEMPLATES = "journal_templates"
+
+
 class PersonaSection(Strict):
     """A part the brief must contain, e.g. the 30-day agenda."""
 
@@ -233,6 +295,16 @@ class PersonaSection(Strict):
     guidance: str = Field(description="What a good version of this section contains.")
     evidence: EvidenceSelector | None = Field(
         None, description="Facts this section draws on; defaults to the persona's evidence."
+    )
+    analyses: list[str] = Field(
+        default_factory=list,
+        description="analysis.* kinds this section is written from (docs/ANALYSIS.md); "
+        "the persona's evidence must select them.",
+    )
+    layout: SectionLayout | None = Field(
+        None,
+        description="How the offline provider writes this section from its analyses; "
+        "none: the section's own facts, minus those an earlier section used.",
     )
 
 
@@ -265,6 +337,23 @@ class Persona(Strict):
     sections: list[PersonaSection] = Field(min_length=1)
     deliver: Delivery
     model: ModelOverride | None = None
+    roles: dict[str, str] = Field(
+        default_factory=dict,
+        description="Who owns an action, by fact kind pattern (`secret.*: developer`); "
+        "the first match wins, else `owner`.",
+    )
+
+    @model_validator(mode="after")
+    def _analyses_in_lens(self) -> Persona:
+        entity = self.evidence.entities[0] if self.evidence.entities else None
+        for section in self.sections:
+            for kind in section.analyses:
+                if not self.evidence.selects(kind, Severity.CRITICAL, entity, []):
+                    raise ValueError(
+                        f"section {section.id!r} draws on {kind} but the persona's evidence "
+                        f"does not select it; add it to evidence.kinds"
+                    )
+        return self
 
 
 # --- reports --------------------------------------------------------------------------
@@ -358,6 +447,12 @@ class WarningKind(StrEnum):
     UNGROUNDED_NUMBER = "ungrounded_number"
     MISSING_SECTION = "missing_section"
     UNCITED = "uncited"
+    OTHER_FACT = "other_fact"
+    UNIT_MISMATCH = "unit_mismatch"
+    PERIOD_MISMATCH = "period_mismatch"
+    SIGN_MISMATCH = "sign_mismatch"
+    CONTRADICTION = "contradiction"
+    DERIVATION = "derivation"
 
 
 class GroundingWarning(Strict):
@@ -365,6 +460,17 @@ class GroundingWarning(Strict):
     where: str = Field(description="Field path in the report, e.g. findings[2].description.")
     detail: str
     text: str | None = Field(None, description="The words at fault as written, e.g. `$12,345`.")
+    claim: str | None = Field(None, description="The sentence, row or field the words stand in.")
+    cited: list[str] = Field(
+        default_factory=list, description="The fact ids the claim was checked against."
+    )
+    expected: str | None = Field(
+        None, description="What the cited facts state instead, e.g. `$7,412.50/month`."
+    )
+    facts: list[str] = Field(
+        default_factory=list,
+        description="Facts the warning points at: where the number appears, what it contradicts.",
+    )
 
 
 class PersonaStatus(StrEnum):
@@ -445,6 +551,34 @@ class SendRecord(Strict):
     test: bool = Field(False, description="A test send (`send --to`): no persona's sent state.")
 
 
+class DeliveryEventKind(StrEnum):
+    """What SES event publishing reported about one recipient of a sent message."""
+
+    SEND = "send"
+    DELIVERY = "delivery"
+    BOUNCE = "bounce"
+    COMPLAINT = "complaint"
+    REJECT = "reject"
+    DELIVERY_DELAY = "delivery_delay"
+
+
+class DeliveryEvent(Strict):
+    """One line of delivery-events.jsonl: an SES event for one recipient of one message."""
+
+    event_id: str = Field(description="Digest of the SES event and recipient; dedupes redelivery.")
+    ts: datetime = Field(description="When SES saw it (the event's own timestamp).")
+    run: str
+    persona: str
+    message_id: str = Field(description="SES MessageId, as in the send ledger.")
+    kind: DeliveryEventKind
+    recipient: str
+    bounce_type: str | None = Field(None, description="Permanent, Transient or Undetermined.")
+    bounce_subtype: str | None = None
+    diagnostic: str | None = Field(None, description="The remote server's answer, if any.")
+    complaint_type: str | None = Field(None, description="The feedback type, e.g. abuse.")
+    reason: str | None = Field(None, description="Why SES rejected or delayed it.")
+
+
 class Envelope(Strict):
     """Who a rendered message goes to; Bcc lives here, never in the message headers."""
 
@@ -494,6 +628,7 @@ class ChangeKind(StrEnum):
     NEW = "new"
     RESOLVED = "resolved"
     CHANGED = "changed"
+    MOVED = "moved"
 
 
 class FactChange(Strict):
@@ -506,11 +641,17 @@ class FactChange(Strict):
     severity: Severity
     title: str
     tags: list[str] = Field(default_factory=list)
-    fields: list[str] = Field(default_factory=list, description="What changed, for `changed`.")
+    fields: list[str] = Field(
+        default_factory=list, description="What changed, for `changed` and `moved`."
+    )
+    details: list[str] = Field(
+        default_factory=list,
+        description="Each change as `field: before -> after`, e.g. `severity: critical -> high`.",
+    )
 
 
 class BundleDiff(Strict):
-    """Facts new, resolved and changed from one run to another."""
+    """Facts new, resolved, changed and moved from one run to another."""
 
     base_run: str
     head_run: str

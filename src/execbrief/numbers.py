@@ -19,6 +19,12 @@ Each number carries its precision as written (`step`): "7,400" is exact to 1, "$
 to 100, "$7K" to 1,000. After a hedge ("about", "~", "roughly", "over" ...) trailing
 zeros count as rounding too, so "about $7,400" is exact to 100.
 
+Each number also carries what it measures (`unit`: usd, percent, ratio for "2.1x", days
+or months for "122 days" and "17.4 months", else count) and the period the text gives it
+(`period`: "$7.4K a month", "$7,400/mo", "monthly burn of $7.4K", "$88K a year"; None when
+the text names none), so a claim and a fact's metric meet on unit and period too.
+`format_number` writes a value the way this module reads it back.
+
 A dash range ("$7–9K", "$50 – $84", "7-9%") gives both ends; an end written bare
 inherits the other end's currency, multiplier and percent sign when that reads as
 intended (7 before 9K, but not 500 before 2K). Both ends share the range's text and span.
@@ -30,12 +36,15 @@ import re
 from decimal import Decimal
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
+
+from execbrief.models import MetricPeriod, MetricUnit
 
 __all__ = [
     "FoundNumber",
     "NumberKind",
     "find_numbers",
+    "format_number",
     "from_value",
     "parse_amount",
     "parse_number",
@@ -46,6 +55,7 @@ class NumberKind(StrEnum):
     MONEY = "money"
     PERCENT = "percent"
     COUNT = "count"
+    RATIO = "ratio"
 
 
 class FoundNumber(BaseModel):
@@ -59,6 +69,10 @@ class FoundNumber(BaseModel):
     span: tuple[int, int]
     step: float = 1.0
     approximate: bool = False
+    unit: MetricUnit = MetricUnit.COUNT
+    period: MetricPeriod | None = Field(
+        None, description="The period the text states (a month, /yr); None when it states none."
+    )
 
     @property
     def in_words(self) -> bool:
@@ -100,7 +114,7 @@ _PCT = r"\ ?%|\ (?:percent|per\ cent)\b"
 _NUMBER = rf"""
     (?<![\w.#:/@$,])(?<!\w-)
     (?P<sign>[-−+])?(?P<cur>{_CUR})?(?P<sign2>[-−])?
-    (?P<num>{_DIGITS})(?P<mult>{_MULT})?(?P<pct>{_PCT})?
+    (?P<num>{_DIGITS})(?P<mult>{_MULT})?(?P<pct>{_PCT})?(?P<ratio>[x×](?![\w.]))?
     (?:\ ?[-–—]\ ?(?P<cur_b>{_CUR})?(?P<num_b>{_DIGITS})(?P<mult_b>{_MULT})?(?P<pct_b>{_PCT})?)?
     (?P<cur_after>\ ?(?:USD|dollars)\b)?
     (?![\w%$]|[.,:/]\d|[-–]\d)
@@ -115,9 +129,13 @@ _TENS = ["twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ni
 _WORD_VALUE = {word: i for i, word in enumerate(_UNITS)} | {
     word: 20 + 10 * i for i, word in enumerate(_TENS)
 }
+_WORD_PART = (
+    rf"""(?:(?:{"|".join(_TENS)})(?:[-\ ](?:{"|".join(_UNITS[1:10])}))?|{"|".join(_UNITS)})"""
+)
 _WORD = rf"""
-    (?i:\b(?P<word>(?:{"|".join(_TENS)})(?:[-\ ](?:{"|".join(_UNITS[1:10])}))?
-      |{"|".join(_UNITS)})(?:\ (?P<word_mult>hundred|thousand|million|billion))?\b
+    (?i:\b(?P<word>{_WORD_PART}
+      (?:\ hundred(?:\ (?:and\ )?{_WORD_PART}(?![-\w]))?)?)
+      (?:\ (?P<word_mult>thousand|million|billion))?\b
       (?P<word_pct>\ (?:percent|per\ cent)\b)?(?P<word_cur>\ dollars\b)?)
 """
 
@@ -172,7 +190,9 @@ def _step(digits: str, multiplier: float, approximate: bool) -> float:
     return 10.0**exponent * multiplier
 
 
-def _kind(currency: str | None, percent: str | None) -> NumberKind:
+def _kind(currency: str | None, percent: str | None, ratio: bool = False) -> NumberKind:
+    if ratio:
+        return NumberKind.RATIO
     if percent:
         return NumberKind.PERCENT
     if currency:
@@ -210,7 +230,7 @@ def _from_digits(match: re.Match[str], text: str) -> list[FoundNumber]:
     for digits, currency, mult, pct in ends:
         if mult and mult.strip().lower() in _MONEY_ONLY_MULT and not currency:
             return []
-        kind = _kind(currency, pct)
+        kind = _kind(currency, pct, ratio=bool(groups["ratio"]) and len(ends) == 1)
         if kind is NumberKind.COUNT and not mult and _is_structural(digits, text, start):
             return []
         multiplier = _multiplier(mult)
@@ -235,11 +255,21 @@ def _is_structural(digits: str, text: str, start: int) -> bool:
     return bool(_VERSION_CONTEXT.search(text[max(0, start - 12) : start]))
 
 
+def _word_value(words: str) -> float:
+    return float(sum(_WORD_VALUE[part] for part in re.split(r"[-\s]+", words.strip()) if part))
+
+
 def _from_words(match: re.Match[str], text: str) -> FoundNumber:
     groups = match.groupdict()
-    parts = re.split(r"[-\s]", groups["word"].lower())
-    value = float(sum(_WORD_VALUE[part] for part in parts))
+    hundreds, _, rest = groups["word"].lower().partition("hundred")
+    if rest or groups["word"].lower().rstrip().endswith("hundred"):
+        value = 100.0 * _word_value(hundreds) + _word_value(rest.replace("and", " "))
+    else:
+        value = _word_value(hundreds)
     multiplier = _multiplier(groups["word_mult"])
+    if groups["word"].lower().endswith("hundred") and multiplier == 1:
+        multiplier = 100.0
+        value /= 100
     start, end = match.span("words")
     return FoundNumber(
         value=value * multiplier,
@@ -251,6 +281,79 @@ def _from_words(match: re.Match[str], text: str) -> FoundNumber:
     )
 
 
+_PERIOD_WORDS = {
+    "day": MetricPeriod.DAY,
+    "daily": MetricPeriod.DAY,
+    "week": MetricPeriod.WEEK,
+    "wk": MetricPeriod.WEEK,
+    "weekly": MetricPeriod.WEEK,
+    "month": MetricPeriod.MONTH,
+    "mo": MetricPeriod.MONTH,
+    "mth": MetricPeriod.MONTH,
+    "monthly": MetricPeriod.MONTH,
+    "quarter": MetricPeriod.QUARTER,
+    "qtr": MetricPeriod.QUARTER,
+    "quarterly": MetricPeriod.QUARTER,
+    "year": MetricPeriod.YEAR,
+    "yr": MetricPeriod.YEAR,
+    "annum": MetricPeriod.YEAR,
+    "annual": MetricPeriod.YEAR,
+    "annually": MetricPeriod.YEAR,
+    "yearly": MetricPeriod.YEAR,
+    "annualised": MetricPeriod.YEAR,
+    "annualized": MetricPeriod.YEAR,
+}
+# "$7.4K a month", "$7,400/mo", "6 charters per month", "$2,365 of net burn each month",
+# "$88K annually"; up to three words may stand between the number and its period.
+_PERIOD_AFTER = re.compile(
+    r"^\s?(?:USD\b\s?)?(?:[A-Za-z][\w-]*\s+){0,3}?"
+    r"(?:(?:/\s?|\bper\s+|\ba\s+|\ban\s+|\beach\s+|\bevery\s+)"
+    r"(?P<unit>day|week|wk|month|mo|mth|quarter|qtr|year|yr|annum)s?\b"
+    r"|(?P<adverb>daily|weekly|monthly|quarterly|yearly|annually|annualised|annualized)\b)",
+    re.IGNORECASE,
+)
+# "monthly burn of $7.4K", "Annual rent: $34,200", "weekly spend is $450".
+_PERIOD_BEFORE = re.compile(
+    r"\b(?P<adj>daily|weekly|monthly|quarterly|yearly|annual|annualised|annualized)\s+"
+    r"(?:[A-Za-z][\w-]*\s+){0,3}?(?:(?:of|at|is|was|=|near|about|around)\s+|:\s*)?[~≈]?$",
+    re.IGNORECASE,
+)
+_DURATION = re.compile(r"^[\s-]?(?P<unit>day|month)s?\b", re.IGNORECASE)
+_SIZE = re.compile(r"^\s?(?:[KMGT]i?B)\b")
+
+
+def _period(text: str, start: int, end: int) -> MetricPeriod | None:
+    """The period the words around a number give it, if any."""
+    after = _PERIOD_AFTER.match(text[end : end + 48])
+    if after:
+        return _PERIOD_WORDS[(after["unit"] or after["adverb"]).lower()]
+    before = _PERIOD_BEFORE.search(text[max(0, start - 40) : start])
+    if before:
+        return _PERIOD_WORDS[before["adj"].lower()]
+    return None
+
+
+def _unit(number: FoundNumber, text: str) -> MetricUnit:
+    if number.kind is NumberKind.MONEY:
+        return MetricUnit.USD
+    if number.kind is NumberKind.PERCENT:
+        return MetricUnit.PERCENT
+    if number.kind is NumberKind.RATIO:
+        return MetricUnit.RATIO
+    if _SIZE.match(text[number.span[1] : number.span[1] + 5]):
+        return MetricUnit.BYTES
+    duration = _DURATION.match(text[number.span[1] : number.span[1] + 8])
+    if duration:
+        return MetricUnit.DAYS if duration["unit"].lower() == "day" else MetricUnit.MONTHS
+    return MetricUnit.COUNT
+
+
+def _typed(number: FoundNumber, text: str) -> FoundNumber:
+    return number.model_copy(
+        update={"unit": _unit(number, text), "period": _period(text, *number.span)}
+    )
+
+
 def find_numbers(text: str) -> list[FoundNumber]:
     """Every amount, percentage and count stated in `text`, in order of appearance."""
     found: list[FoundNumber] = []
@@ -259,10 +362,23 @@ def find_numbers(text: str) -> list[FoundNumber]:
             found.extend(_from_digits(match, text))
         elif match.group("words"):
             found.append(_from_words(match, text))
-    return found
+    return [_typed(number, text) for number in found]
 
 
-def from_value(value: float, kind: NumberKind) -> FoundNumber:
+_KIND_UNIT = {
+    NumberKind.MONEY: MetricUnit.USD,
+    NumberKind.PERCENT: MetricUnit.PERCENT,
+    NumberKind.RATIO: MetricUnit.RATIO,
+    NumberKind.COUNT: MetricUnit.COUNT,
+}
+
+
+def from_value(
+    value: float,
+    kind: NumberKind,
+    unit: MetricUnit | None = None,
+    period: MetricPeriod | None = None,
+) -> FoundNumber:
     """A value given as a number rather than text (a KPI's value), read as if written in
     its shortest form and rounded: 7400.0 is "7400", exact to 100."""
     digits = format(Decimal(repr(abs(value))).normalize(), "f")
@@ -274,7 +390,38 @@ def from_value(value: float, kind: NumberKind) -> FoundNumber:
         span=(0, len(text)),
         step=_step(digits, 1.0, approximate=True),
         approximate=True,
+        unit=unit or _KIND_UNIT[kind],
+        period=period,
     )
+
+
+_PERIOD_SUFFIX = {
+    MetricPeriod.DAY: "/day",
+    MetricPeriod.WEEK: "/week",
+    MetricPeriod.MONTH: "/month",
+    MetricPeriod.QUARTER: "/quarter",
+    MetricPeriod.YEAR: "/year",
+}
+
+
+def format_number(
+    value: float, unit: MetricUnit = MetricUnit.COUNT, period: MetricPeriod | None = None
+) -> str:
+    """A value written the way briefs write it ("$7,214.50/month", "43.8%", "2.1x",
+    "17.4 months"); `find_numbers` reads it back to the same value, unit and period."""
+    magnitude = Decimal(repr(abs(value))).normalize()
+    places = max(0, -magnitude.as_tuple().exponent)  # type: ignore[operator]  # finite here
+    digits = f"{magnitude:,.{places}f}"
+    sign = "-" if value < 0 else ""
+    suffix = _PERIOD_SUFFIX.get(period, "") if period else ""
+    if unit is MetricUnit.USD:
+        return f"{sign}${digits}{suffix}"
+    if unit is MetricUnit.PERCENT:
+        return f"{sign}{digits}%{suffix}"
+    if unit is MetricUnit.RATIO:
+        return f"{sign}{digits}x{suffix}"
+    words = {MetricUnit.DAYS: " days", MetricUnit.MONTHS: " months", MetricUnit.BYTES: " bytes"}
+    return f"{sign}{digits}{words.get(unit, '')}{suffix}"
 
 
 _EMPTY_CELL = re.compile(r"^(?:|-|–|—|n/?a|tbd|none|\?)$", re.IGNORECASE)

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from execbrief.analysis import analyze
 from execbrief.approval import Acknowledge, ApprovalResult, approve_drafts
 from execbrief.bundle import (
     Collector,
@@ -20,10 +21,16 @@ from execbrief.bundle import (
 from execbrief.config import LlmConfig, TransportName, Workspace
 from execbrief.diff import diff_bundles
 from execbrief.errors import ConfigError, RefusedError
-from execbrief.generate import fit_to_budget, generate_reports, prompt_environment
+from execbrief.generate import (
+    GenerationContext,
+    fit_to_budget,
+    generate_reports,
+    prompt_environment,
+)
 from execbrief.grounding import check_grounding, missing_sections
 from execbrief.llm import get_provider, resolve_provider_name
 from execbrief.llm.base import BriefRequest, Provider
+from execbrief.llm.ceiling import check_ceiling
 from execbrief.mail import get_transport
 from execbrief.mail.recipients import (
     PersonaAddresses,
@@ -45,7 +52,8 @@ from execbrief.models import (
     StageTiming,
 )
 from execbrief.persona_files import discover_personas, select_personas
-from execbrief.render import render_persona
+from execbrief.preflight import check_workspace
+from execbrief.render import RenderContext, render_persona
 from execbrief.review import write_index
 from execbrief.revisions import (
     provenance_of,
@@ -54,12 +62,13 @@ from execbrief.revisions import (
     record_revision,
     sha256_file,
 )
-from execbrief.runs import RunFolder, create_run, open_run, previous_run
+from execbrief.runs import RunFolder, create_run, open_run, previous_run, publish_run
 from execbrief.secrets.mask import mask_fact
 from execbrief.send import AfterAttempt, Notice, send_run
 
 if TYPE_CHECKING:
     from execbrief.llm.batch import BatchProgress
+    from execbrief.mail.events import EventsReport
 
 
 @dataclass
@@ -92,12 +101,14 @@ def collect(
     now: datetime | None = None,
     aws_snapshot_out: Path | None = None,
 ) -> tuple[RunFolder, Bundle]:
-    """Start a new run: collect the bundle, write it and an empty manifest.
+    """Start a new run: collect the bundle, add its analysis facts, write it and an empty
+    manifest.
 
     With `aws_snapshot_out`, the AWS inventory read for this bundle is also saved there,
     so the file and the bundle always describe the same moment.
     """
     started = time.perf_counter()
+    check_workspace(workspace)
     now = now or datetime.now(UTC)
     chosen = (
         collectors
@@ -107,18 +118,22 @@ def collect(
     if aws_snapshot_out is not None:
         chosen = _with_snapshot_out(workspace, chosen, aws_snapshot_out)
     bundle = collect_bundle(workspace, chosen, now, (hooks or Hooks()).collector_done)
-    run = create_run(workspace.outputs, now)
+    bundle = analyze(bundle)  # derived facts, so generate cites figures instead of computing them
+    run = create_run(workspace.outputs, now, publish=False)
     run.write_bundle(bundle)
-    run.write_manifest(
-        Manifest(
-            run_id=run.run_id,
-            created_at=now,
-            portfolio=bundle.portfolio,
-            workspace=str(workspace.root),
-            bundle_digest=bundle.digest,
-        )
+    manifest = Manifest(
+        run_id=run.run_id,
+        created_at=now,
+        portfolio=bundle.portfolio,
+        workspace=str(workspace.root),
+        bundle_digest=bundle.digest,
     )
-    _record_stage(run, "collect", started)
+    manifest.stages.append(
+        StageTiming(stage="collect", seconds=round(time.perf_counter() - started, 3))
+    )
+    run.write_manifest(manifest)
+    # only a complete run becomes `latest`: a killed collect leaves the previous one there
+    publish_run(workspace.outputs, run)
     return run, bundle
 
 
@@ -160,22 +175,22 @@ def generate(
     """
     hooks = hooks or Hooks()
     started = time.perf_counter()
+    check_workspace(workspace, personas)
     bundle = run.read_bundle()
     llm = workspace.config.llm
     provider_name = resolve_provider_name(llm, os.environ if environ is None else environ)
     provider = get_provider(provider_name, llm)
     env = prompt_environment(workspace.root)
     notes = {p.id: note for p in personas} if note else {}
-    counter = getattr(provider, "count_tokens", None)
-    requests = fit_to_budget(env, bundle, personas, llm, notes, counter)
+    requests = fit_to_budget(env, bundle, personas, llm, notes, provider.count_tokens)
+    check_ceiling(provider, requests, llm, batch=batch)
     if hooks.generation_started:
         hooks.generation_started(provider_name, len(requests))
     if batch:
         provider = _batched(provider_name, llm, requests, hooks)
-    outcomes = generate_reports(
+    ctx = GenerationContext(
         run=run,
         bundle=bundle,
-        requests=requests,
         provider=provider,
         provider_name=provider_name,
         concurrency=llm.concurrency,
@@ -183,6 +198,7 @@ def generate(
         notes=notes,
         on_done=hooks.persona_done,
     )
+    outcomes = generate_reports(ctx, requests)
     written = datetime.now(UTC)
     for outcome in outcomes:
         # a persona that failed before answering keeps whatever report it had before
@@ -191,6 +207,24 @@ def generate(
             record_generated(run, outcome, written)
     _record_stage(run, "generate", started)
     return provider_name, outcomes
+
+
+def pending_personas(run: RunFolder, personas: list[Persona]) -> list[Persona]:
+    """The personas a resumed generate still has to write: those without a valid report.
+
+    Valid means the manifest records the persona as ok and its report.json parses; a
+    generate killed mid-run leaves the others missing, failed or half-recorded.
+    """
+    recorded = run.read_manifest().personas
+    return [
+        p
+        for p in personas
+        if not (
+            (outcome := recorded.get(p.id)) is not None
+            and outcome.status is PersonaStatus.OK
+            and run.has_valid_report(p.id)
+        )
+    ]
 
 
 def _batched(
@@ -234,11 +268,13 @@ def addresses_for(
 
 
 def check_delivery(workspace: Workspace, personas: list[Persona], *, sending: bool = False) -> None:
-    """Refuse bad mail settings (no sender, no recipients, a malformed address) up front,
-    before a run collects and writes anything; and `run --send` through a transport that
-    needs approval, since drafts not yet written cannot have been approved."""
+    """Refuse bad mail settings (no sender, no recipients, a malformed address), subject
+    templates and provider settings up front, before a run collects and writes anything;
+    and `run --send` through a transport that needs approval, since drafts not yet written
+    cannot have been approved."""
     settings = mail_settings(workspace)
     addresses_for(workspace, personas, settings)
+    check_workspace(workspace, personas, provider=True)
     transport = settings.mail.transport
     if sending and transport != "file":
         raise RefusedError(
@@ -268,6 +304,7 @@ def render(
     since = None
     if (earlier := previous_run(workspace.outputs, run)) is not None:
         since = diff_bundles(earlier.read_bundle(), bundle, earlier.run_id, run.run_id)
+    ctx = RenderContext(run=run, manifest=manifest, now=now, since=since, bundle=bundle)
     rendered: list[str] = []
     for persona in personas:
         outcome = manifest.personas.get(persona.id)
@@ -283,7 +320,7 @@ def render(
         report_sha = sha256_file(run.report_path(persona.id))
         history = read_history(run, persona.id)
         outcome.provenance = provenance_of(history, report_sha, outcome)
-        render_persona(run, persona, manifest, addresses[persona.id], now, since, bundle)
+        outcome.report_sha256 = render_persona(ctx, persona, addresses[persona.id]).report_sha256
         record_revision(
             run,
             persona.id,
@@ -356,6 +393,23 @@ def send(
     return outcomes
 
 
+def is_rendered(run: RunFolder, persona_id: str) -> bool:
+    """Whether the persona's message.eml is written (render is the last step before send)."""
+    return (run.persona_dir(persona_id) / "message.eml").is_file()
+
+
+def record_events(workspace: Workspace) -> EventsReport:
+    """Drain the SES events queue into the runs, then refresh those runs' review pages."""
+    from execbrief.mail.events import read_events
+
+    report = read_events(mail_settings(workspace).mail, workspace.outputs)
+    for run_id in sorted({event.run for event in report.recorded}):
+        run = open_run(workspace.outputs, run_id)
+        if run.bundle_path.is_file():
+            write_index(run, run.read_manifest(), run.read_bundle())
+    return report
+
+
 def run_personas_in(run: RunFolder, requested: list[str]) -> list[str]:
     """The personas a later stage works on: those requested, else all in the manifest."""
     manifest = run.read_manifest()
@@ -370,11 +424,15 @@ def run_personas_in(run: RunFolder, requested: list[str]) -> list[str]:
     return requested
 
 
-def audit(paths: list[Path], checks: set[str] | None, engine: str = "auto") -> CollectResult:
+def audit(
+    paths: list[Path], checks: set[str] | None, engine: str = "auto", cache: bool = True
+) -> CollectResult:
     """The code audit on repositories outside any workspace, worst findings first."""
+    from execbrief.collectors.code_audit.audit_cache import AuditCache
     from execbrief.collectors.code_audit.collector import DEFAULT_MAX_FILE_BYTES, audit_paths
 
-    result = audit_paths(paths, checks, datetime.now(UTC), DEFAULT_MAX_FILE_BYTES, engine)
+    store = AuditCache() if cache else None
+    result = audit_paths(paths, checks, datetime.now(UTC), DEFAULT_MAX_FILE_BYTES, engine, store)
     facts = sorted(result.facts, key=lambda f: (f.severity.rank, f.source.path or "", f.id))
     return CollectResult(facts=[mask_fact(f) for f in facts], gaps=result.gaps)
 

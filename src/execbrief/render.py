@@ -17,14 +17,12 @@ from email.utils import format_datetime, make_msgid
 from typing import Any
 
 import css_inline
-import jinja2
 import nh3
-from jinja2.sandbox import SandboxedEnvironment
 from markdown_it import MarkdownIt
 from markupsafe import Markup
 
-from execbrief.diff import changes_in_lens
-from execbrief.errors import ConfigError
+from execbrief.citations import Citations
+from execbrief.diff import changes_in_lens, summarise_changes
 from execbrief.mail.addresses import check_header_value
 from execbrief.mail.recipients import PersonaAddresses
 from execbrief.models import (
@@ -40,6 +38,7 @@ from execbrief.models import (
     WarningKind,
 )
 from execbrief.runs import RunFolder, write_atomic
+from execbrief.subject import render_subject
 from execbrief.templates import environment
 
 _ALLOWED_TAGS = {
@@ -86,50 +85,60 @@ def _provenance(outcome: PersonaRun) -> str:
 
 UNVERIFIED = "[unverified]"
 _FIELD = re.compile(
-    r"^(?:(?P<list>findings|recommendations|sections)\[(?P<index>\d+)\]\.)?(?P<name>\w+)$"
+    r"^(?:(?P<list>findings|kpis|recommendations|sections)\[(?P<index>\d+)\]\.)?(?P<name>\w+)$"
 )
+_UNMARKED = {WarningKind.UNCITED, WarningKind.MISSING_SECTION}
 
 
 def mark_ungrounded(report: Report, warnings: list[GroundingWarning]) -> Report:
-    """The report with each number the evidence does not state followed by a marker,
-    so a reviewer sees it where it stands, in every format."""
+    """The report with the words of each grounding warning (a number, a contradicting
+    phrase, an unknown id) followed by a marker, so a reviewer sees it where it stands,
+    in every format."""
     data = report.model_dump()
     for warning in warnings:
         match = _FIELD.match(warning.where)
-        if warning.kind is not WarningKind.UNGROUNDED_NUMBER or not warning.text or not match:
+        if warning.kind in _UNMARKED or not warning.text or not match:
             continue
         holder = data if not match["list"] else data[match["list"]][int(match["index"])]
         value = holder.get(match["name"])
         if isinstance(value, str):
-            pattern = re.compile(rf"(?<![\w$.,]){re.escape(warning.text)}(?![\w])")
+            marked = re.escape(f" {UNVERIFIED}")
+            pattern = re.compile(rf"(?<![\w$.,]){re.escape(warning.text)}(?![\w])(?!{marked})")
             holder[match["name"]] = pattern.sub(lambda m: f"{m.group(0)} {UNVERIFIED}", value)
     return Report.model_validate(data)
 
 
-def render_subject(template: str, context: dict[str, Any]) -> str:
-    """The persona's subject template, sandboxed and folded onto one line."""
-    env = SandboxedEnvironment(undefined=jinja2.StrictUndefined)
-    try:
-        subject = env.from_string(template).render(**context)
-    except jinja2.TemplateError as exc:
-        raise ConfigError(f"subject template: {exc}", field="deliver.subject") from exc
-    return " ".join(subject.split())[:250]
+@dataclass(frozen=True)
+class RenderContext:
+    """What every persona of one render shares; render_persona reads it, never changes it.
+
+    With `since`, briefs end with what changed in their lens since that earlier run;
+    with `bundle`, they resolve citations to endnotes and carry the charts their lens
+    calls for (inline images in the mail).
+    """
+
+    run: RunFolder
+    manifest: Manifest
+    now: datetime
+    since: BundleDiff | None = None
+    bundle: Bundle | None = None
+
+
+@dataclass(frozen=True)
+class RenderedPersona:
+    """What rendering one persona produced, for the caller to record in the manifest."""
+
+    envelope: Envelope
+    report_sha256: str
 
 
 def render_persona(
-    run: RunFolder,
-    persona: Persona,
-    manifest: Manifest,
-    addresses: PersonaAddresses,
-    now: datetime,
-    since: BundleDiff | None = None,
-    bundle: Bundle | None = None,
-) -> Envelope:
-    """Write the drafts and message.eml of one persona; return its envelope.
-
-    With `since`, the brief ends with what changed in its lens since that earlier run;
-    with `bundle`, it carries the charts its lens calls for (inline images in the mail).
-    """
+    ctx: RenderContext, persona: Persona, addresses: PersonaAddresses
+) -> RenderedPersona:
+    """Write the drafts and message.eml of one persona, to the addresses given; return its
+    envelope and the digest of the report.json they were rendered from."""
+    run, manifest, now = ctx.run, ctx.manifest, ctx.now
+    since, bundle = ctx.since, ctx.bundle
     report_bytes = run.report_path(persona.id).read_bytes()
     outcome = manifest.personas.get(persona.id) or PersonaRun(
         persona=persona.id, title=persona.title
@@ -146,6 +155,8 @@ def render_persona(
         for s in report.sections
     ]
     date = now.strftime("%Y-%m-%d")
+    citations = Citations(report, bundle.fact_index() if bundle is not None else {})
+    since_lens = summarise_changes(changes_in_lens(since, persona.evidence) if since else [])
     context: dict[str, Any] = {
         "persona": persona,
         "report": report,
@@ -160,7 +171,10 @@ def render_persona(
         "offline": outcome.provider == "offline",
         "edited": outcome.provenance is Provenance.EDITED,
         "since": since,
-        "since_changes": changes_in_lens(since, persona.evidence) if since else [],
+        "since_changes": since_lens.shown,
+        "since_summary": since_lens,
+        "cite": citations.cite,
+        "endnotes": citations.notes,
     }
     sender, to, cc, bcc = addresses.sender, addresses.to, addresses.cc, addresses.bcc
     domain = sender.split("@")[1]
@@ -224,8 +238,7 @@ def render_persona(
         origins=addresses.origins,
     )
     write_atomic(folder / "envelope.json", envelope.model_dump_json(indent=2))
-    outcome.report_sha256 = hashlib.sha256(report_bytes).hexdigest()
-    return envelope
+    return RenderedPersona(envelope, hashlib.sha256(report_bytes).hexdigest())
 
 
 def _mime_message(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
+from execbrief.mail.events import describe_event, recipient_states
 from execbrief.mail.ledger import PersonaDelivery, delivery_states, read_records
 from execbrief.models import Bundle, Manifest, PersonaStatus, Provenance, Severity
 from execbrief.revisions import read_history, sha256_file
@@ -34,6 +35,9 @@ class ReviewRow(BaseModel):
     approved_by: str | None = Field(None, description="Who approved the current revision.")
     provenance: Provenance | None = None
     state: str = Field("", description="e.g. `rev 2 draft; rev 1 sent 07:07Z`.")
+    events: dict[str, str] = Field(
+        default_factory=dict, description="Recipient -> latest SES event (execbrief events)."
+    )
     error: str | None = None
     files: list[str]
 
@@ -87,6 +91,7 @@ def _draft_state(
 def review_rows(run: RunFolder, manifest: Manifest) -> list[ReviewRow]:
     """The state of every persona of a run, from its manifest, drafts, revisions and ledger."""
     states = delivery_states(read_records(run.ledger_path))
+    recipients = recipient_states(run)
     rows: list[ReviewRow] = []
     for persona_id, outcome in manifest.personas.items():
         rev, delivery, detail, state, approver = _draft_state(
@@ -112,6 +117,7 @@ def review_rows(run: RunFolder, manifest: Manifest) -> list[ReviewRow]:
                 approved_by=approver,
                 provenance=outcome.provenance,
                 state=state,
+                events={r: describe_event(e) for r, e in recipients.get(persona_id, {}).items()},
                 error=outcome.error,
                 files=[n for n in DRAFT_FILES if (run.persona_dir(persona_id) / n).is_file()],
             )

@@ -8,11 +8,32 @@ import tempfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TypeVar
+
+from pydantic import BaseModel, ValidationError
 
 from execbrief.errors import ConfigError
 from execbrief.models import Bundle, Manifest, Report
 
 LATEST = "latest"
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def _read_model(path: Path, model: type[M], hint: str) -> M:
+    """A run file parsed into its model; a torn or edited file is a one-line error."""
+    try:
+        return model.model_validate_json(path.read_bytes())
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "(root)"
+        raise ConfigError(
+            f"{path.name} is not a valid {model.__name__.lower()}: {where}: {first['msg']}",
+            path=path,
+            hint=hint,
+        ) from exc
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path.name}: {exc.strerror}", path=path, hint=hint) from exc
 
 
 def write_atomic(path: Path, content: bytes | str) -> None:
@@ -33,6 +54,17 @@ def write_atomic(path: Path, content: bytes | str) -> None:
         with contextlib.suppress(FileNotFoundError):
             Path(tmp).unlink()
         raise
+
+
+def append_jsonl(path: Path, record: BaseModel) -> None:
+    """Append one JSON line and fsync it, so a crash never loses an acknowledged record."""
+    line = record.model_dump_json() + "\n"
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, line.encode("utf-8"))
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 @dataclass(frozen=True)
@@ -58,6 +90,11 @@ class RunFolder:
         return self.path / "send-ledger.jsonl"
 
     @property
+    def events_path(self) -> Path:
+        """SES delivery events of this run's messages (`execbrief events`)."""
+        return self.path / "delivery-events.jsonl"
+
+    @property
     def outbox(self) -> Path:
         return self.path / "outbox"
 
@@ -69,13 +106,25 @@ class RunFolder:
             raise ConfigError(
                 "this run has no bundle.json", path=self.path, hint="run `execbrief collect` first"
             )
-        return Bundle.model_validate_json(self.bundle_path.read_bytes())
+        return _read_model(
+            self.bundle_path, Bundle, "collect a new run: `execbrief collect` (or `run`)"
+        )
 
     def write_bundle(self, bundle: Bundle) -> None:
         write_atomic(self.bundle_path, bundle.model_dump_json(indent=2, by_alias=True))
 
     def read_manifest(self) -> Manifest:
-        return Manifest.model_validate_json(self.manifest_path.read_bytes())
+        if not self.manifest_path.is_file():
+            raise ConfigError(
+                f"run {self.run_id} has no manifest.json: its collect was interrupted",
+                path=self.path,
+                hint="collect a new run: `execbrief collect` (or `run`)",
+            )
+        return _read_model(
+            self.manifest_path,
+            Manifest,
+            "restore it from a backup, or collect a new run: `execbrief collect`",
+        )
 
     def write_manifest(self, manifest: Manifest) -> None:
         write_atomic(self.manifest_path, manifest.model_dump_json(indent=2, by_alias=True))
@@ -91,7 +140,19 @@ class RunFolder:
                 path=path,
                 hint=f"run `execbrief generate --persona {persona_id}`",
             )
-        return Report.model_validate_json(path.read_bytes())
+        return _read_model(
+            path,
+            Report,
+            f"fix the file, or write it again: `execbrief generate --persona {persona_id}`",
+        )
+
+    def has_valid_report(self, persona_id: str) -> bool:
+        """Whether the persona's report.json exists and parses (what a resumed generate keeps)."""
+        try:
+            self.read_report(persona_id)
+        except ConfigError:
+            return False
+        return True
 
 
 def new_run_id(outputs: Path, now: datetime | None = None) -> str:
@@ -104,8 +165,23 @@ def new_run_id(outputs: Path, now: datetime | None = None) -> str:
     return candidate
 
 
-def create_run(outputs: Path, now: datetime | None = None) -> RunFolder:
-    """Make a new run folder and point `latest` at it."""
+def check_outputs(outputs: Path) -> None:
+    """Refuse an `outputs:` that names something other than a folder."""
+    if outputs.exists() and not outputs.is_dir():
+        raise ConfigError(
+            "outputs names a file, not a folder",
+            path=outputs,
+            hint="set `outputs:` in execbrief.yaml to a folder (default: outputs)",
+        )
+
+
+def create_run(outputs: Path, now: datetime | None = None, *, publish: bool = True) -> RunFolder:
+    """Make a new run folder; with `publish`, point `latest` at it at once.
+
+    Collect passes `publish=False` and calls `publish_run` once the bundle and the
+    manifest are written, so `latest` never points at a half-written run.
+    """
+    check_outputs(outputs)
     outputs.mkdir(parents=True, exist_ok=True)
     while True:
         run_id = new_run_id(outputs, now)
@@ -114,8 +190,14 @@ def create_run(outputs: Path, now: datetime | None = None) -> RunFolder:
             break
         except FileExistsError:
             continue
-    _point_latest(outputs, run_id)
+    if publish:
+        _point_latest(outputs, run_id)
     return RunFolder(outputs / run_id)
+
+
+def publish_run(outputs: Path, run: RunFolder) -> None:
+    """Point `latest` at a run whose bundle and manifest are written."""
+    _point_latest(outputs, run.run_id)
 
 
 def _point_latest(outputs: Path, run_id: str) -> None:
@@ -128,18 +210,23 @@ def _point_latest(outputs: Path, run_id: str) -> None:
 
 
 def previous_run(outputs: Path, run: RunFolder) -> RunFolder | None:
-    """The newest run before `run` that has a bundle, if any."""
+    """The newest complete run (bundle and manifest written) before `run`, if any."""
     earlier = sorted(
         p for p in outputs.iterdir() if p.is_dir() and not p.is_symlink() and p.name < run.run_id
     )
     for path in reversed(earlier):
-        if (path / "bundle.json").is_file():
+        if (path / "bundle.json").is_file() and (path / "manifest.json").is_file():
             return RunFolder(path)
     return None
 
 
 def open_run(outputs: Path, run: str = LATEST) -> RunFolder:
-    """The run named `run` (an id or `latest`) under `outputs`."""
+    """The run named `run` (an id or `latest`) under `outputs`.
+
+    Whatever `run` or the `latest` link says, the folder must be a run directly inside
+    `outputs`: `--run ..`, `--run /etc` or a `latest` pointing elsewhere are refused.
+    """
+    check_outputs(outputs)
     path = outputs / run
     if not path.is_dir():
         hint = "run `execbrief collect` or `execbrief run` first"
@@ -147,4 +234,12 @@ def open_run(outputs: Path, run: str = LATEST) -> RunFolder:
             existing = sorted(p.name for p in outputs.glob("2*") if p.is_dir())[-3:]
             hint = "recent runs: " + ", ".join(existing) if existing else hint
         raise ConfigError(f"no run {run!r}", path=outputs, hint=hint)
-    return RunFolder(path.resolve())
+    resolved = path.resolve()
+    if resolved.parent != outputs.resolve() or resolved.name == LATEST:
+        raise ConfigError(
+            f"run {run!r} is not a run folder inside outputs/ (it leads to {resolved})",
+            path=outputs,
+            field="--run",
+            hint="name a run id from outputs/, or `latest`",
+        )
+    return RunFolder(resolved)

@@ -34,9 +34,19 @@ sources:
   #   cash_balance: 0              # for runway
   #   unit_economics: {}           # e.g. {charter_price: 1450, charter_variable_cost: 310}
 
-# Persona ids to write; leave out for every shipped persona. Files in personas/ here
-# add personas or override shipped ones with the same id.
-# personas: [ceo, cto, cfo, cmo, accounting]
+# Persona ids to write. The five core lenses fit any portfolio; the domain audits below
+# are examples written for the bundled example's businesses (a rental property, a
+# yacht-delivery line, a consultancy's clients): uncomment one only if you run such a
+# business, or write your own in personas/. Files there override shipped ones by id.
+personas:
+  - ceo
+  - cto
+  - cfo
+  - cmo
+  - accounting
+  # - rental
+  # - yacht_delivery
+  # - client_portfolio
 
 llm:
   provider: auto                   # auto | anthropic | bedrock | openai | offline

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from rich import box
 from rich.markup import escape
 from rich.table import Table
 
+from execbrief.fleet import WorkspaceOutcome
 from execbrief.models import BundleDiff, Fact
 from execbrief.persona_files import PersonaFile
 from execbrief.review import ReviewRow
@@ -33,6 +36,18 @@ def run_table(run_id: str, rows: list[ReviewRow]) -> Table:
             f"${row.cost_usd:.2f}",
             escape(row.state),
         )
+    if len(rows) > 1:
+        # what the run cost, failed personas' paid calls included
+        table.add_section()
+        table.add_row(
+            "total",
+            "",
+            "",
+            "",
+            f"{sum(r.tokens for r in rows):,}",
+            f"${sum(r.cost_usd for r in rows):.2f}",
+            "",
+        )
     return table
 
 
@@ -43,7 +58,8 @@ def diff_table(diff: BundleDiff) -> Table:
     for column in ("Change", "Severity", "Entity", "Kind", "Fact"):
         table.add_column(column)
     for change in diff.changes:
-        fields = f" [dim]({escape(', '.join(change.fields))})[/]" if change.fields else ""
+        what = change.details or change.fields
+        fields = f" [dim]({escape('; '.join(what))})[/]" if what else ""
         table.add_row(
             change.change.value,
             change.severity.value,
@@ -77,3 +93,36 @@ def personas_table(catalogue: dict[str, PersonaFile]) -> Table:
             "shipped" if entry.shipped else escape(str(entry.path)),
         )
     return table
+
+
+def fleet_table(outcomes: list[WorkspaceOutcome], cwd: Path | None = None) -> Table:
+    """One line a workspace of `run --workspaces`: its run, personas, warnings, cost."""
+    failed = sum(o.status == "failed" for o in outcomes)
+    table = Table(
+        title=f"{len(outcomes)} workspaces, {failed} failed",
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+    )
+    table.add_column("Workspace", overflow="fold", min_width=14)
+    for column in ("Status", "Run", "Briefs", "Warn", "Cost", "Time"):
+        table.add_column(column, no_wrap=True, justify="right" if column == "Cost" else "left")
+    for o in outcomes:
+        personas = f"{o.personas_ok}/{o.personas_ok + o.personas_failed} ok"
+        table.add_row(
+            escape(_short_path(Path(o.workspace), cwd or Path.cwd())),
+            _STATUS.get(o.status, o.status),
+            o.run_id or "-",
+            personas if o.run_id else "-",
+            f"[yellow]{o.warnings}[/]" if o.warnings else ("0" if o.run_id else "-"),
+            f"${o.cost_usd:.2f}",
+            f"{o.seconds:.1f}s",
+        )
+    return table
+
+
+def _short_path(path: Path, cwd: Path) -> str:
+    try:
+        return str(path.relative_to(cwd.resolve()))
+    except ValueError:
+        return str(path)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import anthropic
@@ -26,38 +27,20 @@ from anthropic.types.message_create_params import MessageCreateParamsNonStreamin
 
 from execbrief.config import LlmConfig
 from execbrief.errors import ConfigError
-from execbrief.llm.base import BriefRequest, BriefResult, FirstByte
-from execbrief.llm.pricing import DEFAULT_MODEL, cost_usd, estimate_tokens
+from execbrief.llm.base import CONNECT_TIMEOUT, BriefRequest, BriefResult, FirstByte
+from execbrief.llm.pricing import DEFAULT_MODEL, cost_usd
 from execbrief.llm.retry import Failure, RetryPolicy, short_body, status_failure, transport_failure
-from execbrief.models import Report, Usage
-
-REPORT_SCHEMA = anthropic.transform_schema(Report)
-
-
-def estimate_request_tokens(request: BriefRequest) -> int:
-    """A request's input tokens, estimated, for providers without a counting endpoint."""
-    repair = [request.repair.answer, request.repair.errors] if request.repair else []
-    return estimate_tokens(
-        request.system,
-        json.dumps(REPORT_SCHEMA),
-        request.evidence,
-        request.instructions,
-        *repair,
-    )
-
-
-"""The Report's strict JSON schema, built once so every request carries identical bytes."""
+from execbrief.llm.schema import REPORT_SCHEMA
+from execbrief.models import Usage
 
 REPORT_TOOL = "submit_report"
-
-CONNECT_TIMEOUT = 10.0
 
 # Models from before native structured output; on them a forced tool carries the schema.
 # Current models refuse forced tool use, so this list only ever shrinks.
 _LEGACY_MODELS = re.compile(r"claude-(?:instant|2|3)[-.]|claude-(?:sonnet|opus)-4-(?:0|\d{8})")
 
 # A stream that fails after it began reports its error as an event inside an HTTP 200;
-# its type says what the status would have been. Bedrock names its own exceptions.
+# its type says what the status would have been.
 ERROR_TYPE_STATUS = {
     "invalid_request_error": 400,
     "authentication_error": 401,
@@ -69,15 +52,11 @@ ERROR_TYPE_STATUS = {
     "api_error": 500,
     "timeout_error": 504,
     "overloaded_error": 529,
-    "validationexception": 400,
-    "accessdeniedexception": 403,
-    "throttlingexception": 429,
-    "internalserverexception": 500,
-    "modelstreamerrorexception": 500,
-    "serviceunavailableexception": 503,
-    "modelnotreadyexception": 503,
-    "modeltimeoutexception": 504,
 }
+
+
+class TruncatedStream(Exception):
+    """A stream that closed before `message_stop`: half an answer, not an answer."""
 
 
 def uses_native_schema(model: str) -> bool:
@@ -167,14 +146,19 @@ def usage_of(message: Message) -> Usage:
     )
 
 
-def classify(exc: BaseException) -> Failure | None:
-    """What an SDK error means to the retry policy."""
+def classify(
+    exc: BaseException, error_statuses: Mapping[str, int] = ERROR_TYPE_STATUS
+) -> Failure | None:
+    """What an SDK error means to the retry policy; `error_statuses` maps in-stream error
+    types to the status they stand for."""
     if isinstance(exc, anthropic.APIStatusError):
         status = exc.status_code
         if status < 400:
-            status = ERROR_TYPE_STATUS.get(str(exc.type or "").lower(), 500)
+            status = error_statuses.get(str(exc.type or "").lower(), 500)
         detail = exc.api_message or short_body(exc.body if exc.body is not None else exc)
         return status_failure(status, detail, exc.response.headers)
+    if isinstance(exc, TruncatedStream):
+        return Failure(status=None, retryable=True, detail=str(exc))
     if isinstance(exc, anthropic.APITimeoutError):
         return Failure(status=None, retryable=True, detail="request timed out")
     if isinstance(exc, anthropic.APIConnectionError):
@@ -188,6 +172,7 @@ class AnthropicProvider:
     """Claude through the Anthropic API (or whatever ANTHROPIC_BASE_URL points at)."""
 
     name = "anthropic"
+    error_statuses: Mapping[str, int] = ERROR_TYPE_STATUS
 
     def __init__(self, config: LlmConfig, *, retry: RetryPolicy | None = None) -> None:
         self.config = config
@@ -211,6 +196,9 @@ class AnthropicProvider:
             raise ConfigError("no Anthropic credentials found", field="llm.provider", hint=hint)
         return client
 
+    def classify(self, exc: BaseException) -> Failure | None:
+        return classify(exc, self.error_statuses)
+
     def _timeout(self) -> httpx2.Timeout:
         return httpx2.Timeout(self.config.timeout_seconds, connect=CONNECT_TIMEOUT)
 
@@ -232,13 +220,17 @@ class AnthropicProvider:
                 tools=shape.tools or anthropic.omit,
                 tool_choice=shape.tool_choice or anthropic.omit,
             ) as stream:
-                for _event in stream:
+                stopped = False
+                for event in stream:
                     if pending is not None:
                         first, pending = pending, None
                         first()
+                    stopped = stopped or event.type == "message_stop"
+                if not stopped:
+                    raise TruncatedStream("the stream ended before message_stop")
                 return stream.get_final_message()
 
-        done = self.retry.call(self.name, stream_once, classify)
+        done = self.retry.call(self.name, stream_once, self.classify)
         usage = usage_of(done.value)
         return BriefResult(
             text=answer_text(done.value),
@@ -263,4 +255,4 @@ class AnthropicProvider:
             )
             return counted.input_tokens
 
-        return self.retry.call(self.name, count, classify).value
+        return self.retry.call(self.name, count, self.classify).value

@@ -30,8 +30,10 @@ class BriefRequest(BaseModel):
     instructions: str
     model: str | None = None
     max_tokens: int = 8000
-    facts: list[Fact] = Field(description="The facts this persona's lens selected.")
+    facts: list[Fact] = Field(description="The facts of this persona's lens in the evidence.")
+    lens_facts: int = Field(0, description="Facts the lens selects in the whole bundle.")
     omitted_facts: int = Field(0, description="Facts cut to fit the budget.")
+    note: str | None = Field(None, description="The analyst's note, also in `instructions`.")
     repair: Repair | None = None
 
 
@@ -47,8 +49,13 @@ class BriefResult(BaseModel):
 
 FirstByte = Callable[[], None]
 
+# How long any provider waits for a connection; a model's answer gets llm.timeout_seconds.
+CONNECT_TIMEOUT = 10.0
+
 
 class Provider(Protocol):
+    """What generate needs of a model provider (the offline one included)."""
+
     name: str
 
     def generate(
@@ -57,5 +64,13 @@ class Provider(Protocol):
         """Answer one request; call `on_first_byte` once the response has begun.
 
         Raises ProviderError when the call fails after the retry policy.
+        """
+        ...
+
+    def count_tokens(self, request: BriefRequest) -> int | None:
+        """The request's input tokens: counted by the provider's endpoint where it has one,
+        else estimated; None when the provider has nothing to count (offline).
+
+        Generate uses it to fit the evidence budget and to price a run before paying.
         """
         ...

@@ -196,3 +196,6 @@ class BatchAnswers:
         if isinstance(outcome, ProviderError):
             raise outcome
         return outcome
+
+    def count_tokens(self, request: BriefRequest) -> int | None:
+        return self.provider.count_tokens(request)

@@ -7,13 +7,27 @@ without native structured output get the Report schema as a forced tool instead.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 
 import anthropic
 
 from execbrief.errors import ConfigError
-from execbrief.llm.anthropic_api import AnthropicProvider, estimate_request_tokens
+from execbrief.llm.anthropic_api import ERROR_TYPE_STATUS, AnthropicProvider
 from execbrief.llm.base import BriefRequest
 from execbrief.llm.pricing import DEFAULT_MODEL
+from execbrief.llm.schema import estimate_request_tokens
+
+# Bedrock names its in-stream errors after its own exceptions, not the API's error types.
+BEDROCK_ERROR_STATUS = {
+    "validationexception": 400,
+    "accessdeniedexception": 403,
+    "throttlingexception": 429,
+    "internalserverexception": 500,
+    "modelstreamerrorexception": 500,
+    "serviceunavailableexception": 503,
+    "modelnotreadyexception": 503,
+    "modeltimeoutexception": 504,
+}
 
 
 def default_bedrock_model() -> str:
@@ -23,6 +37,7 @@ def default_bedrock_model() -> str:
 
 class BedrockProvider(AnthropicProvider):
     name = "bedrock"
+    error_statuses: Mapping[str, int] = {**ERROR_TYPE_STATUS, **BEDROCK_ERROR_STATUS}
 
     def default_model(self) -> str:
         return default_bedrock_model()

@@ -1,8 +1,8 @@
 """The offline provider: a complete, deterministic report built from the facts alone.
 
-It is how the example runs on a fresh machine and how most tests run. Every sentence
-it writes is a fact from the bundle, cited by id, so its briefs are grounded by design;
-each says that no model wrote it.
+It is how the example runs on a fresh machine and how most tests run. Each section is
+written from the analyses it declares (offline_sections.py), every row cites its facts,
+so its briefs are grounded by design; each says that no model wrote it.
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ import re
 
 from execbrief.config import LlmConfig
 from execbrief.llm.base import BriefRequest, BriefResult, FirstByte
+from execbrief.llm.offline_sections import Context, write_section
 from execbrief.models import (
-    EvidenceSelector,
     Fact,
     Finding,
     Kpi,
@@ -29,7 +29,6 @@ MAX_FINDINGS = 12
 MAX_KPIS = 12
 KPIS_PER_FACT = 3
 MAX_RECOMMENDATIONS = 10
-MAX_SECTION_ITEMS = 10
 DETAIL_CHARS = 600
 
 _DUE_DAYS = {Severity.CRITICAL: 7, Severity.HIGH: 30, Severity.MEDIUM: 60}
@@ -54,20 +53,78 @@ class OfflineProvider:
     ) -> BriefResult:
         if on_first_byte is not None:
             on_first_byte()
-        report = build_offline_report(request.persona, request.facts)
+        report = build_offline_report(request.persona, request.facts, request.note)
         return BriefResult(text=report.model_dump_json(), model=OFFLINE_MODEL)
+
+    def count_tokens(self, request: BriefRequest) -> int | None:
+        """None: no model reads the prompt, so nothing is counted or billed."""
+        return None
 
 
 def _ranked(facts: list[Fact]) -> list[Fact]:
     return sorted(facts, key=lambda f: (f.severity.rank, f.kind, f.id))
 
 
-def build_offline_report(persona: Persona, facts: list[Fact]) -> Report:
-    """A report whose every statement is one cited fact, ordered worst first."""
+def build_offline_report(persona: Persona, facts: list[Fact], note: str | None = None) -> Report:
+    """A report built section by section from the lens's facts and analyses, every
+    statement cited; the analyst's note is shown as a note no model acted on."""
     ranked = _ranked(facts)
-    serious = [f for f in ranked if f.severity.rank <= Severity.MEDIUM.rank]
-    finding_facts = _diverse(serious or ranked, MAX_FINDINGS)
-    findings = [
+    ctx = Context(persona=persona, facts=ranked)
+    sections = [
+        ReportSection(id=section.id, markdown=write_section(ctx, section))
+        for section in persona.sections
+    ]
+    findings = _findings(ranked)
+    recommendations = ctx.recommendations[:MAX_RECOMMENDATIONS] or _recommendations(ctx, ranked)
+    kpis = ctx.kpis[:MAX_KPIS] or _kpis(persona, ranked)
+    counts = {s: sum(1 for f in facts if f.severity is s) for s in Severity}
+    worst = ", ".join(f"{n} {s.value}" for s, n in counts.items() if n) or "no facts"
+    summary = (
+        f"Written without a model (offline provider): each section below is built from the "
+        f"evidence bundle's facts and analyses selected by the {persona.title} lens, cited "
+        f"by id. The lens selected {len(facts)} facts ({worst})."
+    )
+    if findings:
+        summary += f" First in line: {findings[0].title.rstrip('.')}."
+    if note:
+        summary += (
+            f" Analyst's note: \u201c{_clip(note)}\u201d. No model acted on it: the offline "
+            "provider shows the note but does not follow instructions."
+        )
+    return Report(
+        subject=f"{len(facts)} facts in view ({worst})",
+        summary=summary,
+        findings=findings,
+        kpis=kpis,
+        recommendations=recommendations,
+        sections=sections,
+    )
+
+
+def _findings(ranked: list[Fact]) -> list[Finding]:
+    """The merged shortfalls when the lens has them, else the worst facts themselves."""
+    index = {f.id: f for f in ranked}
+    merged = sorted(
+        (f for f in ranked if f.kind == "analysis.shortfall" and any(i in index for i in f.inputs)),
+        key=lambda f: f.metrics.get("rank", 0),
+    )
+    if merged:
+        return [
+            Finding(
+                category=index[f.inputs[0]].kind.split(".")[0]
+                if f.inputs[0] in index
+                else "shortfall",
+                severity=f.severity,
+                title=f.title,
+                description=_describe(index[f.inputs[0]]) if f.inputs[0] in index else f.detail,
+                impact=_IMPACT[f.severity],
+                evidence=[f.id, *[i for i in f.inputs if i in index]],
+            )
+            for f in merged[:MAX_FINDINGS]
+        ]
+    plain = [f for f in ranked if not f.kind.startswith("analysis.")]
+    serious = [f for f in plain if f.severity.rank <= Severity.MEDIUM.rank]
+    return [
         Finding(
             category=fact.kind.split(".")[0],
             severity=fact.severity,
@@ -76,39 +133,23 @@ def build_offline_report(persona: Persona, facts: list[Fact]) -> Report:
             impact=_IMPACT[fact.severity],
             evidence=[fact.id],
         )
-        for fact in finding_facts
+        for fact in _diverse(serious or plain, MAX_FINDINGS)
     ]
-    recommendations = [
+
+
+def _recommendations(ctx: Context, ranked: list[Fact]) -> list[Recommendation]:
+    """Without an agenda section: one action per serious fact, owned by a role."""
+    return [
         Recommendation(
             action=_action(fact),
-            owner=persona.title,
+            owner=ctx.role(fact),
             due_in_days=_DUE_DAYS[fact.severity],
             impact=_IMPACT[fact.severity],
             evidence=[fact.id],
         )
         for fact in ranked
-        if fact.severity in _DUE_DAYS
+        if fact.severity in _DUE_DAYS and not fact.kind.startswith("analysis.")
     ][:MAX_RECOMMENDATIONS]
-    counts = {s: sum(1 for f in facts if f.severity is s) for s in Severity}
-    worst = ", ".join(f"{n} {s.value}" for s, n in counts.items() if n) or "no facts"
-    summary = (
-        f"Written without a model (offline provider): each item below is a fact from the "
-        f"evidence bundle selected by the {persona.title} lens, cited by id. "
-        f"The lens selected {len(facts)} facts ({worst})."
-    )
-    if ranked:
-        summary += f" First in line: {ranked[0].title.rstrip('.')}."
-    return Report(
-        subject=f"{len(facts)} facts in view ({worst})",
-        summary=summary,
-        findings=findings,
-        kpis=_kpis(persona, ranked),
-        recommendations=recommendations,
-        sections=[
-            ReportSection(id=section.id, markdown=_section_markdown(section.evidence, ranked))
-            for section in persona.sections
-        ],
-    )
 
 
 _SERIES_METRIC = re.compile(r"_\d{4}_\d{2}$")
@@ -160,20 +201,6 @@ def _kpis(persona: Persona, ranked: list[Fact]) -> list[Kpi]:
             if len(kpis) == MAX_KPIS:
                 return kpis
     return kpis
-
-
-def _section_markdown(selector: EvidenceSelector | None, ranked: list[Fact]) -> str:
-    chosen = [f for f in ranked if selector is None or selector.matches(f)][:MAX_SECTION_ITEMS]
-    if not chosen:
-        return (
-            "_The evidence bundle has nothing for this section; "
-            "a model-written brief would say what to collect._"
-        )
-    lines = [
-        f"- **{fact.title}** ({fact.severity.value}; `{fact.source.label()}`) `{fact.id}`"
-        for fact in chosen
-    ]
-    return "\n".join(lines)
 
 
 _LABEL = re.compile(r"^(?:risk|todo|blocked|blocker|decision)\s*:\s*", re.IGNORECASE)

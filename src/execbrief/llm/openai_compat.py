@@ -16,13 +16,11 @@ import httpx2
 
 from execbrief.config import LlmConfig
 from execbrief.errors import ConfigError, ProviderError
-from execbrief.llm.anthropic_api import REPORT_SCHEMA, estimate_request_tokens
-from execbrief.llm.base import BriefRequest, BriefResult, FirstByte
+from execbrief.llm.base import CONNECT_TIMEOUT, BriefRequest, BriefResult, FirstByte
 from execbrief.llm.pricing import cost_usd
 from execbrief.llm.retry import Failure, RetryPolicy, short_body, status_failure, transport_failure
+from execbrief.llm.schema import REPORT_SCHEMA, estimate_request_tokens
 from execbrief.models import Usage
-
-CONNECT_TIMEOUT = 10.0
 
 JsonMode = Literal["json_schema", "json_object"]
 
@@ -33,7 +31,7 @@ SCHEMA_NOTE = "Answer with one JSON object that matches this JSON schema:\n"
 
 
 class StreamError(Exception):
-    """An error the server reported inside a stream it had already begun."""
+    """An error inside a stream that had begun: reported by the server, or a cut-off."""
 
 
 def _error_detail(response: httpx2.Response) -> str:
@@ -169,6 +167,7 @@ class OpenAICompatProvider:
     def _stream(self, body: dict[str, Any], first_byte: FirstByte) -> tuple[str, Usage]:
         parts: list[str] = []
         reported: dict[str, Any] | None = None
+        done = False
         with self.client.stream("POST", "chat/completions", json=body) as response:
             if response.is_error:
                 response.read()
@@ -178,6 +177,7 @@ class OpenAICompatProvider:
                     continue
                 payload = line[len("data:") :].strip()
                 if payload == "[DONE]":
+                    done = True
                     break
                 chunk = json.loads(payload)
                 first_byte()
@@ -186,6 +186,9 @@ class OpenAICompatProvider:
                 reported = chunk.get("usage") or reported
                 for choice in chunk.get("choices") or []:
                     parts.append((choice.get("delta") or {}).get("content") or "")
+        if not done:
+            # half an answer is a dropped connection, not an answer: retried, never parsed
+            raise StreamError("the stream ended before [DONE]")
         return "".join(parts), _usage(reported)
 
     def count_tokens(self, request: BriefRequest) -> int:

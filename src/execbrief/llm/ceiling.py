@@ -1,0 +1,91 @@
+"""The spending ceiling: a run priced before its first paid call, refused above llm.max_cost_usd.
+
+Input is what the provider's counting endpoint says (an estimate where it has none),
+priced as the run is planned: the first persona writes the shared prefix to the cache,
+the others read it (a batch is priced without cache, at the batch discount). Output is
+priced at each persona's full max_tokens, the most it may write. A re-ask is not priced:
+it happens only after an invalid answer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from execbrief.config import LlmConfig
+from execbrief.errors import ExecbriefError, RefusedError
+from execbrief.llm.base import BriefRequest, Provider
+from execbrief.llm.pricing import DEFAULT_MODEL, cost_usd, estimate_tokens
+from execbrief.llm.schema import estimate_request_tokens
+from execbrief.models import Usage
+
+
+@dataclass(frozen=True)
+class RunPrice:
+    """What a run would cost at most, by the plan above."""
+
+    cost_usd: float
+    input_tokens: int
+    output_tokens: int
+    priced: bool  # False when no request's model has a known price
+
+
+def _input_tokens(provider: Provider, request: BriefRequest) -> int | None:
+    """Counted input tokens; the estimate when counting fails; None for a provider that
+    counts nothing because it bills nothing (offline)."""
+    try:
+        return provider.count_tokens(request)
+    except ExecbriefError:
+        return estimate_request_tokens(request)  # the calls themselves may still succeed
+
+
+def price_run(
+    provider: Provider, requests: list[BriefRequest], llm: LlmConfig, *, batch: bool = False
+) -> RunPrice:
+    """Price every persona's request with its output budget."""
+    total, inputs, outputs, priced = 0.0, 0, 0, False
+    for index, request in enumerate(requests):
+        tokens = _input_tokens(provider, request)
+        if tokens is None:
+            continue
+        model = request.model or llm.model or DEFAULT_MODEL
+        # the shared prefix's share of this request, as the estimate splits it
+        estimated = max(estimate_request_tokens(request), 1)
+        prefix = min(tokens, tokens * estimate_tokens(request.evidence) // estimated)
+        if batch:
+            usage = Usage(input_tokens=tokens, output_tokens=request.max_tokens)
+        elif index == 0:
+            usage = Usage(
+                input_tokens=tokens - prefix,
+                cache_creation_input_tokens=prefix,
+                output_tokens=request.max_tokens,
+            )
+        else:
+            usage = Usage(
+                input_tokens=tokens - prefix,
+                cache_read_input_tokens=prefix,
+                output_tokens=request.max_tokens,
+            )
+        cost = cost_usd(model, usage, llm.prices, batch=batch)
+        priced = priced or cost > 0
+        total += cost
+        inputs += tokens
+        outputs += request.max_tokens
+    return RunPrice(round(total, 4), inputs, outputs, priced)
+
+
+def check_ceiling(
+    provider: Provider, requests: list[BriefRequest], llm: LlmConfig, *, batch: bool = False
+) -> RunPrice | None:
+    """RefusedError when the run would cost more than llm.max_cost_usd; None without one."""
+    if llm.max_cost_usd is None or not requests:
+        return None
+    price = price_run(provider, requests, llm, batch=batch)
+    if price.cost_usd > llm.max_cost_usd:
+        raise RefusedError(
+            f"this generate would cost up to ${price.cost_usd:.2f} ({len(requests)} personas: "
+            f"{price.input_tokens:,} input tokens, up to {price.output_tokens:,} output tokens), "
+            f"above llm.max_cost_usd ${llm.max_cost_usd:.2f}; nothing was sent to the model",
+            hint="raise llm.max_cost_usd, lower llm.max_tokens or llm.evidence_budget_tokens, "
+            "generate fewer personas (--persona), or use --batch (half the price)",
+        )
+    return price
