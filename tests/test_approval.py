@@ -50,6 +50,7 @@ def test_each_warning_must_be_acknowledged_and_a_refusal_records_nothing(
     drafted: RunFolder,
 ) -> None:
     _warn(drafted, "cfo", 2)
+    _warn(drafted, "ceo", 0)
     asked: list[str] = []
 
     def decline_second(persona: str, warning: GroundingWarning) -> bool:
@@ -81,6 +82,7 @@ def test_each_warning_must_be_acknowledged_and_a_refusal_records_nothing(
 def test_an_approval_holds_for_its_bytes_and_its_revision_only(
     cli: Cli, example_workspace: Path, drafted: RunFolder
 ) -> None:
+    _warn(drafted, "cfo", 0)
     approve_drafts(drafted, drafted.read_manifest(), ["cfo"], by="ann", now=NOW)
     check_approved(drafted, "cfo", read_history(drafted, "cfo"))  # passes
 

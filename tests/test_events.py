@@ -31,6 +31,7 @@ from execbrief.models import (
 from execbrief.review import review_rows
 from execbrief.runs import RunFolder, append_jsonl, create_run
 from tests.conftest import Cli
+from tests.mail_servers import DOMAIN, use_addresses
 
 REGION = "us-west-2"
 QUEUE = "execbrief-events"
@@ -375,29 +376,33 @@ def test_a_missing_queue_says_to_run_the_setup(moto_server: str, tmp_path: Path)
 
 @pytest.mark.slow
 def test_events_sent_through_ses_show_in_review_per_recipient(
-    cli: Cli, example_workspace: Path, moto_server: str
+    cli: Cli, example_workspace: Path, moto_server: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # ses refuses reserved example domains: a real-looking domain, and the review gate
+    monkeypatch.setenv("SES_TO_ADDRESS", f"owner@{DOMAIN}")
     config = example_workspace / "execbrief.yaml"
     config.write_text(
-        config.read_text().replace(
+        use_addresses(config.read_text(), "file").replace(
             "transport: file",
             f"transport: ses\n  configuration_set: execbrief\n  events_queue: {QUEUE}",
         )
     )
     boto3.client("sesv2", region_name=REGION).create_email_identity(
-        EmailIdentity="briefs@example.com"
+        EmailIdentity=f"briefs@{DOMAIN}"
     )
     assert cli("events", "--workspace", example_workspace, "--setup").code == 0
     again = cli("events", "--workspace", example_workspace, "--setup")
     assert again.out.count("found") == 7
     assert cli("run", "--workspace", example_workspace, "--persona", "cto").code == 0
+    assert cli("approve", "-w", example_workspace, "--all", "--accept-warnings").code == 0
+    assert cli("send", "--workspace", example_workspace).code == 0
     outputs = example_workspace.parent.parent / "outputs"
     run = RunFolder((outputs / "latest").resolve())
     (sent,) = [r for r in read_records(run.ledger_path) if r.event is SendEvent.SENT]
     assert sent.message_id is not None
     boto3.client("sns", region_name=REGION).publish(
         TopicArn=_topic_arn(),
-        Message=bounce_event(sent.message_id, run.run_id, "cto", "owner@example.com"),
+        Message=bounce_event(sent.message_id, run.run_id, "cto", f"owner@{DOMAIN}"),
     )
 
     read = cli("events", "--workspace", example_workspace)
@@ -405,5 +410,5 @@ def test_events_sent_through_ses_show_in_review_per_recipient(
 
     assert read.code == 0, read.err
     assert "Recorded 1 events" in read.err
-    assert "cto owner@example.com: bounced (Permanent/General" in review.out
-    assert "owner@example.com: bounced (Permanent/General" in (run.path / "index.html").read_text()
+    assert f"cto owner@{DOMAIN}: bounced (Permanent/General" in review.out
+    assert f"owner@{DOMAIN}: bounced (Permanent/General" in (run.path / "index.html").read_text()

@@ -55,7 +55,10 @@ def _smtp_workspace(workspace: Path, port: int, monkeypatch: pytest.MonkeyPatch)
 @contextmanager
 def _drafted_and_approved(cli: Cli, workspace: Path) -> Iterator[None]:
     assert cli("run", "-w", workspace).code == 0
-    assert cli("approve", "-w", workspace, "--all", "--as", f"a@{DOMAIN}").code == 0
+    assert (
+        cli("approve", "-w", workspace, "--all", "--accept-warnings", "--as", f"a@{DOMAIN}").code
+        == 0
+    )
     yield
 
 
@@ -96,7 +99,10 @@ def test_a_failure_before_hand_over_is_retried_by_the_next_send(
             config = ws / "execbrief.yaml"
             config.write_text(config.read_text().replace(f"port: {port}", f"port: {actual}"))
             assert cli("render", "-w", ws).code == 0  # a new revision: approve it again
-            assert cli("approve", "-w", ws, "--all", "--as", f"a@{DOMAIN}").code == 0
+            assert (
+                cli("approve", "-w", ws, "--all", "--accept-warnings", "--as", f"a@{DOMAIN}").code
+                == 0
+            )
             retried = cli("send", "-w", ws, "--persona", "ceo")
 
     assert failed.code == 1
