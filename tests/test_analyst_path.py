@@ -164,7 +164,9 @@ def test_the_analyst_path_sends_each_revision_once_and_only_once_approved(
     review = cli("review", "-w", ws, "--json")
     assert review.code == 0
     rows = {row["persona"]: row for row in json.loads(review.out)}
-    assert rows["cfo"]["state"].startswith("rev 3 draft; rev 2 sent ")
+    assert re.fullmatch(
+        r"rev 3 draft(, \d+ warnings)?; rev 2 sent \d\d:\d\dZ", rows["cfo"]["state"]
+    )
     assert rows["ceo"]["state"].startswith("rev 1 sent ")
 
     again = cli("send", "-w", ws)
