@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import subprocess
 from datetime import UTC, datetime
@@ -49,6 +50,7 @@ def test_each_warning_must_be_acknowledged_and_a_refusal_records_nothing(
     drafted: RunFolder,
 ) -> None:
     _warn(drafted, "cfo", 2)
+    _warn(drafted, "ceo", 0)
     asked: list[str] = []
 
     def decline_second(persona: str, warning: GroundingWarning) -> bool:
@@ -80,6 +82,7 @@ def test_each_warning_must_be_acknowledged_and_a_refusal_records_nothing(
 def test_an_approval_holds_for_its_bytes_and_its_revision_only(
     cli: Cli, example_workspace: Path, drafted: RunFolder
 ) -> None:
+    _warn(drafted, "cfo", 0)
     approve_drafts(drafted, drafted.read_manifest(), ["cfo"], by="ann", now=NOW)
     check_approved(drafted, "cfo", read_history(drafted, "cfo"))  # passes
 
@@ -140,3 +143,27 @@ def test_the_approver_is_as_then_git_user_email_then_the_login(
         ["git", "-C", str(tmp_path / "repo"), "config", "user.email", "git@corp.dev"], check=True
     )
     assert approver(None, tmp_path / "repo") == "git@corp.dev"
+
+
+class _Terminal(io.StringIO):
+    """Answers typed at a terminal."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+def test_in_a_terminal_each_warning_is_asked_about_and_a_no_refuses(
+    cli: Cli, example_workspace: Path, drafted: RunFolder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _warn(drafted, "cfo", 2)
+    monkeypatch.setattr("sys.stdin", _Terminal("y\nn\n"))
+
+    declined = cli("approve", "-w", example_workspace, "--persona", "cfo", "--as", "ann")
+    monkeypatch.setattr("sys.stdin", _Terminal("y\ny\n"))
+    accepted = cli("approve", "-w", example_workspace, "--persona", "cfo", "--as", "ann")
+
+    assert declined.code == 2
+    assert "cfo: 1 of 2 grounding warnings not acknowledged" in declined.err
+    assert declined.out.count("accept findings[") == 2
+    assert accepted.code == 0, accepted.err
+    assert "Approved cfo rev 1 as ann, 2 grounding warnings accepted" in accepted.err

@@ -45,7 +45,12 @@ def test_approved_briefs_go_through_ses_and_a_second_send_sends_nothing(
     cli: Cli, ses_workspace: Path
 ) -> None:
     assert cli("run", "--workspace", ses_workspace).code == 0
-    assert cli("approve", "--workspace", ses_workspace, "--all", "--as", "a@b.dev").code == 0
+    assert (
+        cli(
+            "approve", "--workspace", ses_workspace, "--all", "--accept-warnings", "--as", "a@b.dev"
+        ).code
+        == 0
+    )
     result = cli("send", "--workspace", ses_workspace)
 
     assert result.code == 0, result.err
@@ -71,7 +76,12 @@ def test_an_unverified_sender_stops_the_send_before_anything_leaves(
     config = ses_workspace / "execbrief.yaml"
     config.write_text(config.read_text().replace(f"briefs@{DOMAIN}", f"nobody@{DOMAIN}"))
     assert cli("run", "--workspace", ses_workspace).code == 0
-    assert cli("approve", "--workspace", ses_workspace, "--all", "--as", "a@b.dev").code == 0
+    assert (
+        cli(
+            "approve", "--workspace", ses_workspace, "--all", "--accept-warnings", "--as", "a@b.dev"
+        ).code
+        == 0
+    )
 
     result = cli("send", "--workspace", ses_workspace)
 

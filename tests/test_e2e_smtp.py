@@ -58,7 +58,18 @@ def test_send_over_smtp_delivers_each_draft_once_with_the_audit_copy_in_the_enve
         )
     )
     assert cli("run", "--workspace", example_workspace, "--no-send").code == 0
-    assert cli("approve", "--workspace", example_workspace, "--all", "--as", "a@b.dev").code == 0
+    assert (
+        cli(
+            "approve",
+            "--workspace",
+            example_workspace,
+            "--all",
+            "--accept-warnings",
+            "--as",
+            "a@b.dev",
+        ).code
+        == 0
+    )
 
     sent = cli("send", "--workspace", example_workspace, "--transport", "smtp")
     again = cli("send", "--workspace", example_workspace, "--transport", "smtp")

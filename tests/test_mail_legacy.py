@@ -40,7 +40,7 @@ def legacy_workspace(cli: Cli, tmp_path: Path) -> Path:
 
 
 def test_env_file_fills_sender_recipients_and_audit_copy(cli: Cli, legacy_workspace: Path) -> None:
-    result = cli("run", "--workspace", legacy_workspace, "--persona", "ceo")
+    result = cli("run", "--workspace", legacy_workspace, "--persona", "ceo", "--send")
 
     assert result.code == 0, result.err
     run = legacy_workspace / "outputs" / "latest"

@@ -68,7 +68,7 @@ def test_a_repos_env_in_each_spelling_sends_with_the_right_addresses_and_region(
 
     results = [
         cli("run", "-w", example_workspace),
-        cli("approve", "-w", example_workspace, "--all", "--as", f"analyst@{DOMAIN}"),
+        cli("approve", "-w", example_workspace, "--all", "--accept-warnings", "--as", "me@x.dev"),
         cli("send", "-w", example_workspace, "--dry-run"),
         cli("send", "-w", example_workspace),
     ]

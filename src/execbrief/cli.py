@@ -485,7 +485,8 @@ def approve(
     require_drafts(ws.outputs, folder, personas, "message.eml")
     manifest = folder.read_manifest()
     rows = {row.persona: row for row in review_rows(folder, manifest)}
-    personas = [p for p in personas if p in rows and rows[p].revision is not None]
+    if not persona:  # --all: every persona that has a draft; a named one must have one
+        personas = [p for p in personas if p in rows and rows[p].revision is not None]
     audit = pipeline.mail_settings(ws).mail.bcc_audit
     for persona_id in personas:
         shown = describe_message(load_message(folder, persona_id), audit)

@@ -181,4 +181,5 @@ def require_drafts(outputs: Path, run: RunFolder, personas: list[str], draft: st
         if newest is not None and newest != run.run_id
         else f"write them with `execbrief generate --run {run.run_id}`"
     )
-    raise RefusedError(f"run {run.run_id} has no drafts ({draft}) to work on", hint=hint)
+    what = "no report (report.json)" if draft == "report.json" else "no rendered message"
+    raise RefusedError(f"run {run.run_id} has no drafts: {what} for any persona", hint=hint)

@@ -18,6 +18,7 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 from execbrief.models import Bundle
 from tests.adversarial.canaries import CANARIES, forms, written
 from tests.fixtures_repos import commit_all, git, init_repo, write
+from tests.mail_servers import DOMAIN, use_addresses
 from tests.messages_api_server import MessagesApiServer
 
 pytestmark = pytest.mark.slow
@@ -121,6 +122,10 @@ def test_no_planted_secret_leaves_in_any_output(
 ) -> None:
     handler, port = inbox
     _plant(example_workspace, port)
+    # smtp refuses reserved example domains before sending
+    config = example_workspace / "execbrief.yaml"
+    config.write_text(use_addresses(config.read_text(), "file"))
+    monkeypatch.setenv("SES_TO_ADDRESS", f"owner@{DOMAIN}")
     outputs = example_workspace.parent.parent / "outputs"
     printed: list[str] = []
 
@@ -134,6 +139,8 @@ def test_no_planted_secret_leaves_in_any_output(
         bodies = [json.dumps(r.body).encode() for r in api.log]
     printed += [online.out, online.err]
     assert online.code == 0, online.err
+    approved = cli("approve", "--workspace", example_workspace, "--all", "--accept-warnings")
+    assert approved.code == 0, approved.err
     sent = cli("send", "--workspace", example_workspace, "--transport", "smtp")
     printed += [sent.out, sent.err]
     assert sent.code == 0, sent.err

@@ -11,7 +11,6 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlparse
 
 import boto3
@@ -20,6 +19,7 @@ from moto.core.models import DEFAULT_ACCOUNT_ID
 from moto.ses.models import SESQuota, ses_backends
 
 from execbrief.models import SendEvent, SendRecord
+from tests.conftest import Cli
 from tests.mail_servers import DOMAIN, free_port, smtp_inbox, use_addresses
 from tests.reliability.fault_servers import (
     HangAfterData,
@@ -53,15 +53,18 @@ def _smtp_workspace(workspace: Path, port: int, monkeypatch: pytest.MonkeyPatch)
 
 
 @contextmanager
-def _drafted_and_approved(cli: Any, workspace: Path) -> Iterator[None]:
+def _drafted_and_approved(cli: Cli, workspace: Path) -> Iterator[None]:
     assert cli("run", "-w", workspace).code == 0
-    assert cli("approve", "-w", workspace, "--all", "--as", f"a@{DOMAIN}").code == 0
+    assert (
+        cli("approve", "-w", workspace, "--all", "--accept-warnings", "--as", f"a@{DOMAIN}").code
+        == 0
+    )
     yield
 
 
 @pytest.mark.parametrize("fault", ["reset", "hang"])
 def test_smtp_losing_the_answer_after_data_is_in_doubt_and_not_sent_again(
-    cli: Any, example_workspace: Path, monkeypatch: pytest.MonkeyPatch, fault: str
+    cli: Cli, example_workspace: Path, monkeypatch: pytest.MonkeyPatch, fault: str
 ) -> None:
     handler = ResetAfterData() if fault == "reset" else HangAfterData(seconds=3)
     with smtp_inbox(handler) as (_, port):
@@ -86,7 +89,7 @@ def test_smtp_losing_the_answer_after_data_is_in_doubt_and_not_sent_again(
 
 
 def test_a_failure_before_hand_over_is_retried_by_the_next_send(
-    cli: Any, example_workspace: Path, monkeypatch: pytest.MonkeyPatch
+    cli: Cli, example_workspace: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     port = free_port()  # nothing listens there yet
     ws = _smtp_workspace(example_workspace, port, monkeypatch)
@@ -96,7 +99,10 @@ def test_a_failure_before_hand_over_is_retried_by_the_next_send(
             config = ws / "execbrief.yaml"
             config.write_text(config.read_text().replace(f"port: {port}", f"port: {actual}"))
             assert cli("render", "-w", ws).code == 0  # a new revision: approve it again
-            assert cli("approve", "-w", ws, "--all", "--as", f"a@{DOMAIN}").code == 0
+            assert (
+                cli("approve", "-w", ws, "--all", "--accept-warnings", "--as", f"a@{DOMAIN}").code
+                == 0
+            )
             retried = cli("send", "-w", ws, "--persona", "ceo")
 
     assert failed.code == 1
@@ -112,7 +118,7 @@ def test_a_failure_before_hand_over_is_retried_by_the_next_send(
 
 
 def test_a_sender_killed_after_handing_over_leaves_an_attempt_that_blocks_only_that_persona(
-    cli: Any, example_workspace: Path, monkeypatch: pytest.MonkeyPatch
+    cli: Cli, example_workspace: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     handler = HoldAfterData()
     with smtp_inbox(handler) as (_, port):
@@ -173,7 +179,7 @@ def ses_behind_proxy(
 
 
 def test_ses_reset_after_it_accepted_is_in_doubt_and_not_sent_again(
-    cli: Any, ses_behind_proxy: tuple[Path, ResettingProxy]
+    cli: Cli, ses_behind_proxy: tuple[Path, ResettingProxy]
 ) -> None:
     ws, proxy = ses_behind_proxy
     with _drafted_and_approved(cli, ws):
