@@ -65,8 +65,11 @@ def _draft_state(
         word = f"in doubt since {state.last.ts:%H:%M}Z"
     elif state.sent is not None:
         delivery_word = "sent"
-        detail = f"{state.sent.ts:%Y-%m-%d %H:%M}Z via {state.sent.transport}"
-        word = f"sent {state.sent.ts:%H:%M}Z ({state.sent.message_id})"
+        detail = (
+            f"{state.sent.ts:%Y-%m-%d %H:%M}Z via {state.sent.transport} ({state.sent.message_id})"
+        )
+        # the message id stays in the detail: in the table it would wrap every row
+        word = f"sent {state.sent.ts:%H:%M}Z"
     elif state.failed and state.last is not None:
         delivery_word = "failed"
         detail = state.last.error or ""
