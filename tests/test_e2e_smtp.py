@@ -2,47 +2,23 @@
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterator
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
-from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from tests.conftest import Cli
-from tests.mail_servers import DOMAIN, use_addresses
+from tests.mail_servers import DOMAIN, Inbox, smtp_inbox, use_addresses
 
 pytestmark = pytest.mark.slow
 
 
-class Inbox:
-    """Keeps every envelope the server accepts."""
-
-    def __init__(self) -> None:
-        self.received: list[tuple[list[str], bytes]] = []
-
-    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
-        content = envelope.original_content or b""
-        self.received.append((list(envelope.rcpt_tos), content))
-        return "250 2.0.0 Ok: queued"
-
-
 @pytest.fixture
 def inbox() -> Iterator[tuple[Inbox, int]]:
-    # aiosmtpd checks readiness by connecting to the port it was given, so not port 0
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = int(probe.getsockname()[1])
-    handler = Inbox()
-    controller = Controller(handler, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield handler, port
-    finally:
-        controller.stop()
+    with smtp_inbox() as served:
+        yield served
 
 
 def test_send_over_smtp_delivers_each_draft_once_with_the_audit_copy_in_the_envelope(

@@ -6,19 +6,16 @@ delivered mail and no line of the process output holds any value, base64 or URL-
 from __future__ import annotations
 
 import json
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from execbrief.models import Bundle
 from tests.adversarial.canaries import CANARIES, forms, written
 from tests.fixtures_repos import commit_all, git, init_repo, write
-from tests.mail_servers import DOMAIN, use_addresses
+from tests.mail_servers import DOMAIN, Inbox, smtp_inbox, use_addresses
 from tests.messages_api_server import MessagesApiServer
 
 pytestmark = pytest.mark.slow
@@ -33,27 +30,10 @@ _IN_CODE = {
 }
 
 
-class _Inbox:
-    def __init__(self) -> None:
-        self.received: list[bytes] = []
-
-    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
-        self.received.append(envelope.original_content or b"")
-        return "250 2.0.0 Ok: queued"
-
-
 @pytest.fixture
-def inbox() -> Iterator[tuple[_Inbox, int]]:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = int(probe.getsockname()[1])
-    handler = _Inbox()
-    controller = Controller(handler, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield handler, port
-    finally:
-        controller.stop()
+def inbox() -> Iterator[tuple[Inbox, int]]:
+    with smtp_inbox() as served:
+        yield served
 
 
 def _plant(workspace: Path, smtp_port: int) -> None:
@@ -117,7 +97,7 @@ def _hits(name: str, content: bytes) -> list[str]:
 def test_no_planted_secret_leaves_in_any_output(
     cli: Any,
     example_workspace: Path,
-    inbox: tuple[_Inbox, int],
+    inbox: tuple[Inbox, int],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     handler, port = inbox
@@ -152,7 +132,9 @@ def test_no_planted_secret_leaves_in_any_output(
         for hit in _hits(str(path.relative_to(outputs)), path.read_bytes())
     ]
     leaks += [hit for n, body in enumerate(bodies) for hit in _hits(f"request {n}", body)]
-    leaks += [hit for n, mail in enumerate(handler.received) for hit in _hits(f"mail {n}", mail)]
+    leaks += [
+        hit for n, (_, mail) in enumerate(handler.received) for hit in _hits(f"mail {n}", mail)
+    ]
     leaks += [hit for n, text in enumerate(printed) for hit in _hits(f"output {n}", text.encode())]
     assert leaks == []
 

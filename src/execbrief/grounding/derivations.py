@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from itertools import combinations, permutations
 from statistics import mean
 
-from execbrief.fact_values import Stated
+from execbrief.grounding.fact_values import Stated
 from execbrief.models import MetricUnit
 from execbrief.numbers import FoundNumber, NumberKind, find_numbers, format_number
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 
-from execbrief.fact_values import Stated
+from execbrief.grounding.fact_values import Stated
 from execbrief.models import MetricUnit
 from execbrief.numbers import FoundNumber, NumberKind
 

@@ -26,11 +26,11 @@ Warnings, in the report's order (`WarningKind`):
 - SIGN_MISMATCH: the cited value runs the other way ("net burn of $1,063" where the fact
   is a net inflow of 1,063.55; "-$180" for +180).
 - CONTRADICTION: the claim asserts the opposite of a condition a cited fact states
-  ("sits behind a WAF" where the fact says no WAF; see `execbrief.polarity`).
+  ("sits behind a WAF" where the fact says no WAF; see `polarity`).
 - DERIVATION: written arithmetic that does not hold, or an operand of it the cited facts
-  do not state (see `execbrief.derivations`).
+  do not state (see `derivations`).
 
-How numbers are read is `execbrief.numbers`; what a fact states is `execbrief.fact_values`.
+How numbers are read is `execbrief.numbers`; what a fact states is `fact_values`.
 A number matches within the precision written ("$7.2K" is 7,150-7,250); "$7K" is read
 that loosely only after a hedge ("about", "~"), else it means 7,000 within 1 %. A
 percentage matches the same ratio stored as a fraction (19 % and 0.19). Named
@@ -55,7 +55,7 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from execbrief.claim_units import (
+from execbrief.grounding.claim_units import (
     IDS,
     Claim,
     ids_in,
@@ -63,8 +63,20 @@ from execbrief.claim_units import (
     report_citations,
     section_claims,
 )
-from execbrief.derivations import find_arithmetic, named_derivation
-from execbrief.fact_values import Direction, Stated, direction_near, stated_values
+from execbrief.grounding.derivations import find_arithmetic, named_derivation
+from execbrief.grounding.fact_values import Direction, Stated, direction_near, stated_values
+from execbrief.grounding.number_match import (
+    AT_LEAST,
+    AT_MOST,
+    POINTS,
+    WEEKS_OR_YEARS,
+    candidates,
+    named_metrics,
+    names_metric,
+    precision_slack,
+    unit_fits,
+)
+from execbrief.grounding.polarity import contradictions
 from execbrief.models import (
     Bundle,
     Fact,
@@ -76,19 +88,7 @@ from execbrief.models import (
     Report,
     WarningKind,
 )
-from execbrief.number_match import (
-    AT_LEAST,
-    AT_MOST,
-    POINTS,
-    WEEKS_OR_YEARS,
-    candidates,
-    named_metrics,
-    names_metric,
-    precision_slack,
-    unit_fits,
-)
 from execbrief.numbers import FoundNumber, NumberKind, find_numbers, format_number, from_value
-from execbrief.polarity import contradictions
 
 __all__ = ["GroundingIndex", "check_grounding", "claims", "missing_sections"]
 
