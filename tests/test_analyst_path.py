@@ -14,8 +14,16 @@ import boto3
 import pytest
 from moto.core.models import DEFAULT_ACCOUNT_ID
 from moto.ses.models import SESQuota, ses_backends
+from pydantic import TypeAdapter
 
-from execbrief.models import Manifest, Provenance, SendEvent, SendRecord, WarningKind
+from execbrief.models import (
+    GroundingWarning,
+    Manifest,
+    Provenance,
+    SendEvent,
+    SendRecord,
+    WarningKind,
+)
 from tests.conftest import Cli
 from tests.mail_servers import DOMAIN, smtp_inbox, use_addresses
 
@@ -130,6 +138,10 @@ def test_the_analyst_path_sends_each_revision_once_and_only_once_approved(
     cfo = Manifest.model_validate_json((run / "manifest.json").read_bytes()).personas["cfo"]
     assert cfo.provenance is Provenance.EDITED
     assert "$99,999" in [w.text for w in cfo.warnings if w.kind is WarningKind.UNGROUNDED_NUMBER]
+    beside = TypeAdapter(list[GroundingWarning]).validate_json(
+        (run / "cfo" / "grounding.json").read_bytes()
+    )
+    assert beside == cfo.warnings  # the file beside the report says what the manifest says
     count = len(cfo.warnings)
     assert "Edited by hand" in (run / "cfo" / "report.md").read_text()
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import cast
 
 import jinja2
-from pydantic import TypeAdapter, ValidationError
+from pydantic import ValidationError
 
 from execbrief.config import LlmConfig
 from execbrief.errors import ExecbriefError, ProviderError, ReportInvalid
@@ -24,7 +24,6 @@ from execbrief.models import (
     Bundle,
     Fact,
     Gap,
-    GroundingWarning,
     Persona,
     PersonaRun,
     PersonaStatus,
@@ -36,7 +35,6 @@ from execbrief.runs import RunFolder, write_atomic
 from execbrief.secrets.mask import redact_text
 
 FIRST_BYTE_POLL_SECONDS = 0.02
-_WARNINGS = TypeAdapter(list[GroundingWarning])
 
 PersonaDone = Callable[[PersonaRun], None]
 
@@ -398,9 +396,7 @@ def generate_reports(ctx: GenerationContext, requests: list[BriefRequest]) -> li
             # the model never saw a secret, but what it writes goes through the same net
             text = redact_text(report.model_dump_json(indent=2))
             write_atomic(run.report_path(request.persona.id), text + "\n")
-            # report.json stays the answer as validated; its check result sits beside it
-            checked = _WARNINGS.dump_json(outcome.warnings, indent=2).decode()
-            write_atomic(run.persona_dir(request.persona.id) / "grounding.json", checked + "\n")
+            run.write_grounding(request.persona.id, outcome.warnings)
         with lock:
             manifest = run.read_manifest()
             manifest.personas[outcome.persona] = outcome

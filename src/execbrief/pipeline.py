@@ -314,6 +314,7 @@ def render(
         outcome.warnings = check_grounding(report, bundle, persona) + missing_sections(
             report, persona
         )
+        run.write_grounding(persona.id, outcome.warnings)
         outcome.findings_by_severity = {
             s: n for s in Severity if (n := sum(f.severity is s for f in report.findings))
         }

@@ -10,12 +10,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TypeVar
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from execbrief.errors import ConfigError
-from execbrief.models import Bundle, Manifest, Report
+from execbrief.models import Bundle, GroundingWarning, Manifest, Report
 
 LATEST = "latest"
+_WARNINGS = TypeAdapter(list[GroundingWarning])
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -120,6 +121,11 @@ class RunFolder:
 
     def report_path(self, persona_id: str) -> Path:
         return self.persona_dir(persona_id) / "report.json"
+
+    def write_grounding(self, persona_id: str, warnings: list[GroundingWarning]) -> None:
+        """The report's check result beside it (report.json stays the answer as validated)."""
+        checked = _WARNINGS.dump_json(warnings, indent=2).decode()
+        write_atomic(self.persona_dir(persona_id) / "grounding.json", checked + "\n")
 
     def read_report(self, persona_id: str) -> Report:
         path = self.report_path(persona_id)
