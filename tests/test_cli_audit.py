@@ -77,5 +77,17 @@ def test_an_unknown_check_or_severity_is_bad_input(cli: Cli, repo: Path) -> None
     assert cli("audit", repo, "--fail-on", "dire").code == 2
 
 
+def test_a_missing_folder_is_bad_input_not_zero_findings(
+    cli: Cli, repo: Path, tmp_path: Path
+) -> None:
+    missing = tmp_path / "no-such-repo"
+
+    result = cli("audit", str(repo), str(missing))
+
+    assert result.code == 2
+    assert f"error: {missing}: no such repository folder" in result.err
+    assert "findings" not in result.err
+
+
 def test_severity_enum_is_what_fail_on_accepts() -> None:
     assert [s.value for s in Severity] == ["critical", "high", "medium", "low", "info"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from html.parser import HTMLParser
 
 import pytest
+from markdown_it import MarkdownIt
 
 from execbrief.errors import ConfigError
 from execbrief.models import (
@@ -16,7 +17,7 @@ from execbrief.models import (
     Severity,
     WarningKind,
 )
-from execbrief.render import mark_ungrounded, markdown_to_safe_html
+from execbrief.render import mark_ungrounded, markdown_to_safe_html, markdown_to_safe_markdown
 from execbrief.subject import render_subject
 
 
@@ -57,6 +58,36 @@ def test_model_markdown_cannot_inject_active_content(markdown: str) -> None:
     assert not {"script", "img", "form", "input", "iframe", "style"} & set(found.tags)
     assert not [name for name, _ in found.attributes if name.startswith("on")]
     assert not [v for n, v in found.attributes if n in {"href", "src"} and "https:" not in v]
+
+
+@pytest.mark.parametrize(
+    "markdown",
+    [
+        "hello <script>alert(1)</script>",
+        '<img src="https://tracker.example.com/p.gif" onerror="steal()">',
+        "[click](javascript:alert(1))",
+        '<a href="https://example.com" onclick="steal()">x</a>',
+        '<form action="https://example.com"><input name="pw"></form>',
+        "![pixel](https://tracker.example.com/p.gif)",
+        "[x](http://plain.example.com)",
+        "[x](data:text/html;base64,PHNjcmlwdD4=)",
+    ],
+)
+def test_the_markdown_draft_cannot_carry_active_content(markdown: str) -> None:
+    # a viewer that renders raw HTML, as many Markdown previews do
+    viewer = MarkdownIt("commonmark", {"html": True})
+    found = _elements(viewer.render(markdown_to_safe_markdown(markdown)))
+
+    assert found.tags == ["p"]
+    assert found.attributes == []
+
+
+def test_the_markdown_draft_keeps_code_spans_local_images_and_https_links() -> None:
+    draft = "Use `<unit>_price`; ![chart](charts/burn.png) [docs](https://example.com) <unit>"
+
+    assert markdown_to_safe_markdown(draft) == (
+        "Use `<unit>_price`; ![chart](charts/burn.png) [docs](https://example.com) &lt;unit>"
+    )
 
 
 def test_markdown_formatting_and_https_links_survive() -> None:

@@ -432,6 +432,14 @@ def audit(
     from execbrief.collectors.code_audit.audit_cache import AuditCache
     from execbrief.collectors.code_audit.collector import DEFAULT_MAX_FILE_BYTES, audit_paths
 
+    for path in paths:
+        if not path.is_dir():
+            # a typo must not pass a CI gate as "0 findings"
+            raise ConfigError(
+                "no such repository folder",
+                path=path,
+                hint="`execbrief audit` takes the folders of repositories to audit",
+            )
     store = AuditCache() if cache else None
     result = audit_paths(paths, checks, datetime.now(UTC), DEFAULT_MAX_FILE_BYTES, engine, store)
     facts = sorted(result.facts, key=lambda f: (f.severity.rank, f.source.path or "", f.id))

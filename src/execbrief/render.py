@@ -65,6 +65,36 @@ def markdown_to_safe_html(text: str) -> Markup:
     return Markup(cleaned)  # noqa: S704 - sanitized by nh3 just above
 
 
+# Markdown viewers render raw HTML and follow any link: the draft gets the HTML's rules.
+_CODE_SPAN = re.compile(r"(`+).+?\1", re.DOTALL)
+_RAW_TAG = re.compile(r"<(?=/?[A-Za-z][A-Za-z0-9-]*(?:[\s/>]|$)|[!?])")
+_LINK = re.compile(r"(!?)\[([^\]\n]*)\]\(\s*<?([^)\s>]*)>?(?:\s+[^)]*)?\)")
+_SAFE_LINK_SCHEMES = frozenset({"https", "mailto"})
+
+
+def markdown_to_safe_markdown(text: str) -> str:
+    """Markdown no viewer turns into active content: raw HTML shown as text, links only
+    to https, mailto or a relative path, and no remote image (nothing is fetched)."""
+    pieces: list[str] = []
+    last = 0
+    for span in _CODE_SPAN.finditer(text):
+        pieces += [_safe_prose(text[last : span.start()]), span.group(0)]
+        last = span.end()
+    pieces.append(_safe_prose(text[last:]))
+    return "".join(pieces)
+
+
+def _safe_prose(text: str) -> str:
+    def link(match: re.Match[str]) -> str:
+        image, label, target = match.groups()
+        scheme = target.split(":", 1)[0].lower() if ":" in target else ""
+        if scheme and (image or scheme not in _SAFE_LINK_SCHEMES):
+            return label
+        return match.group(0)
+
+    return _LINK.sub(link, _RAW_TAG.sub("&lt;", text))
+
+
 @dataclass(frozen=True)
 class RenderedSection:
     id: str
@@ -192,7 +222,7 @@ def render_persona(
         return env.get_template(template).render(context, charts=figures)
 
     local_src = {c.name: f"charts/{c.name}.png" for c in charts}
-    markdown = draw("report.md.j2", local_src)
+    markdown = markdown_to_safe_markdown(draw("report.md.j2", local_src))
     text = env.get_template("report.txt.j2").render(context)
     html = _INLINER.inline(draw("report.html.j2", local_src))
     mail_html = _INLINER.inline(
