@@ -71,6 +71,11 @@ def _metric_readings(
     return out
 
 
+def _portfolio(read: Callable[[Bundle], list[Reading]]) -> Callable[[Bundle], list[Reading]]:
+    """Only the readings for the whole portfolio, not those of one entity."""
+    return lambda bundle: [r for r in read(bundle) if r.entity is None]
+
+
 def _analysis_metric(kind: str, metric: str, unit: MetricType) -> Callable[[Bundle], list[Reading]]:
     def read(bundle: Bundle) -> list[Reading]:
         return [
@@ -189,11 +194,7 @@ CATALOGUE: tuple[KpiSpec, ...] = (
         ("ceo", "cfo"),
         "the bank and Stripe exports in sources.ledger",
         "the monthly spending ceiling",
-        lambda b: [
-            r
-            for r in _analysis_metric("analysis.burn", "gross_burn_monthly_usd", USD_MONTH)(b)
-            if r.entity is None
-        ],
+        _portfolio(_analysis_metric("analysis.burn", "gross_burn_monthly_usd", USD_MONTH)),
     ),
     KpiSpec(
         "net_burn",
@@ -201,11 +202,7 @@ CATALOGUE: tuple[KpiSpec, ...] = (
         ("ceo", "cfo"),
         "the bank and Stripe exports in sources.ledger",
         "how much cash each month draws down",
-        lambda b: [
-            r
-            for r in _analysis_metric("analysis.burn", "net_burn_monthly_usd", USD_MONTH)(b)
-            if r.entity is None
-        ],
+        _portfolio(_analysis_metric("analysis.burn", "net_burn_monthly_usd", USD_MONTH)),
     ),
     KpiSpec(
         "runway",

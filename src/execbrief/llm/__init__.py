@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable, Mapping
 
 from execbrief.config import LlmConfig
-from execbrief.errors import ConfigError
 from execbrief.llm.base import Provider
+from execbrief.registry import resolve
 
 ProviderFactory = Callable[[LlmConfig], Provider]
 
@@ -29,16 +28,5 @@ def resolve_provider_name(config: LlmConfig, environ: Mapping[str, str]) -> str:
 
 def get_provider(name: str, config: LlmConfig) -> Provider:
     """Build the provider registered under `name`."""
-    target = PROVIDERS.get(name)
-    if target is None:
-        raise ConfigError(
-            f"unknown provider {name!r}",
-            field="llm.provider",
-            hint="one of: " + ", ".join(PROVIDERS),
-        )
-    if isinstance(target, str):
-        module_name, _, class_name = target.partition(":")
-        factory: ProviderFactory = getattr(importlib.import_module(module_name), class_name)
-    else:
-        factory = target
+    factory: ProviderFactory = resolve(PROVIDERS, name, kind="provider", field="llm.provider")
     return factory(config)

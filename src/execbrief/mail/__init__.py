@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
 from pathlib import Path
 
-from execbrief.errors import ConfigError
 from execbrief.mail.base import Transport
 from execbrief.mail.settings import MailSettings
+from execbrief.registry import resolve
 
 # (settings, the run's outbox folder) -> a ready transport
 TransportFactory = Callable[[MailSettings, Path], Transport]
@@ -23,16 +22,5 @@ TRANSPORTS: dict[str, str | TransportFactory] = {
 
 def get_transport(name: str, settings: MailSettings, outbox: Path) -> Transport:
     """Build the transport registered under `name`."""
-    target = TRANSPORTS.get(name)
-    if target is None:
-        raise ConfigError(
-            f"unknown transport {name!r}",
-            field="mail.transport",
-            hint="one of: " + ", ".join(TRANSPORTS),
-        )
-    if isinstance(target, str):
-        module_name, _, function_name = target.partition(":")
-        factory: TransportFactory = getattr(importlib.import_module(module_name), function_name)
-    else:
-        factory = target
+    factory: TransportFactory = resolve(TRANSPORTS, name, kind="transport", field="mail.transport")
     return factory(settings, outbox)

@@ -20,12 +20,13 @@ from pathlib import Path
 from typing import Any
 
 import boto3
-from botocore.exceptions import BotoCoreError, ClientError, NoRegionError
+from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel, Field, ValidationError
 
 from execbrief.config import MailConfig, Workspace
 from execbrief.errors import AwsCallError, ConfigError
 from execbrief.jsonl import append_line, read_lines
+from execbrief.mail.aws_clients import mail_client
 from execbrief.mail.ledger import read_records
 from execbrief.models import DeliveryEvent, DeliveryEventKind
 from execbrief.runs import LATEST, RunFolder
@@ -68,19 +69,7 @@ class _Unusable(Exception):
 
 def aws_client(service: str, mail: MailConfig, session: boto3.Session | None = None) -> Any:
     """A client in the mail region; AWS_ENDPOINT_URL and the profile's settings apply."""
-    try:
-        return (session or boto3.Session()).client(service, region_name=mail.region)
-    except NoRegionError as exc:
-        raise ConfigError(
-            "no AWS region for the SES events",
-            field="mail.region",
-            hint="set mail.region, or SES_REGION / AWS_REGION in the environment",
-        ) from exc
-    except BotoCoreError as exc:
-        raise ConfigError(
-            f"cannot set up the {service} client: {exc}",
-            hint="check AWS_PROFILE, AWS_ENDPOINT_URL and the AWS config files",
-        ) from exc
+    return mail_client(session or boto3.Session(), service, mail.region, purpose="the SES events")
 
 
 def events_queue(mail: MailConfig) -> str:

@@ -20,7 +20,6 @@ from botocore.exceptions import (
     BotoCoreError,
     ClientError,
     HTTPClientError,
-    NoRegionError,
 )
 from botocore.exceptions import (
     ConnectionError as NoConnectionError,
@@ -31,6 +30,7 @@ from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_expo
 from execbrief.config import MailConfig
 from execbrief.errors import ConfigError, RefusedError, SendError, SendInDoubt
 from execbrief.mail.addresses import MAX_RECIPIENTS, check_allowed, recipient_domain
+from execbrief.mail.aws_clients import mail_client
 from execbrief.mail.settings import MailSettings
 from execbrief.models import OutgoingMessage
 
@@ -285,25 +285,14 @@ class SesTransport:
         return request
 
     def _make_client(self, service: str) -> Any:
-        try:
-            # Retries are ours (Throttling, with the injected sleep); endpoint_url is left
-            # alone so AWS_ENDPOINT_URL and the profile's endpoint settings apply.
-            return self._session.client(
-                service,
-                region_name=self.config.region,
-                config=Config(retries={"total_max_attempts": 1}),
-            )
-        except NoRegionError as exc:
-            raise ConfigError(
-                "no AWS region for the ses transport",
-                field="mail.region",
-                hint="set mail.region, or SES_REGION / AWS_REGION in the environment",
-            ) from exc
-        except BotoCoreError as exc:
-            raise ConfigError(
-                f"cannot set up the {service} client: {exc}",
-                hint="check AWS_PROFILE, AWS_ENDPOINT_URL and the AWS config files",
-            ) from exc
+        # Retries are ours (Throttling, with the injected sleep).
+        return mail_client(
+            self._session,
+            service,
+            self.config.region,
+            purpose="the ses transport",
+            config=Config(retries={"total_max_attempts": 1}),
+        )
 
 
 def tag_value(value: str) -> str:
