@@ -17,7 +17,7 @@ from execbrief.generate import (
     generate_reports,
     prompt_environment,
 )
-from execbrief.llm.base import BriefRequest, BriefResult, FirstByte
+from execbrief.llm.base import BriefRequest, BriefResult, FirstByte, Question
 from execbrief.llm.pricing import estimate_tokens
 from execbrief.models import (
     Bundle,
@@ -122,6 +122,12 @@ class Counting:
 
     def count_tokens(self, request: BriefRequest) -> int | None:
         return None
+
+    def small_model(self) -> str | None:
+        return None
+
+    def ask(self, question: Question) -> BriefResult:
+        raise AssertionError("no second opinion is asked for here")
 
 
 def test_a_brief_with_no_facts_in_view_fails_without_a_model_call(

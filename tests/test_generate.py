@@ -17,7 +17,7 @@ from execbrief.generate import (
     generate_reports,
     prompt_environment,
 )
-from execbrief.llm.base import BriefRequest, BriefResult, FirstByte
+from execbrief.llm.base import BriefRequest, BriefResult, FirstByte, Question
 from execbrief.llm.offline import build_offline_report
 from execbrief.models import Bundle, GroundingWarning, Persona, PersonaStatus, WarningKind
 from execbrief.runs import RunFolder
@@ -121,6 +121,12 @@ class ScriptedProvider:
 
     def count_tokens(self, request: BriefRequest) -> int | None:
         return None
+
+    def small_model(self) -> str | None:
+        return None
+
+    def ask(self, question: Question) -> BriefResult:
+        raise AssertionError("no second opinion is asked for here")
 
 
 def test_an_invalid_answer_is_asked_again_once_then_the_persona_fails_alone(

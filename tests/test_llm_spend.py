@@ -16,7 +16,7 @@ from execbrief.generate import (
     generate_reports,
     prompt_environment,
 )
-from execbrief.llm.base import BriefRequest, BriefResult, FirstByte
+from execbrief.llm.base import BriefRequest, BriefResult, FirstByte, Question
 from execbrief.models import Manifest, PersonaStatus, Usage
 from tests.conftest import Cli
 from tests.messages_api_server import AnswerContext, MessagesApiServer
@@ -84,6 +84,12 @@ class PaidThenDown:
 
     def count_tokens(self, request: BriefRequest) -> int | None:
         return None
+
+    def small_model(self) -> str | None:
+        return None
+
+    def ask(self, question: Question) -> BriefResult:
+        raise AssertionError("no second opinion is asked for here")
 
 
 PAID = Usage(input_tokens=1000, output_tokens=200)

@@ -7,7 +7,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveFloat
+from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, StrictBool, field_validator
 
 from execbrief.errors import ConfigError
 from execbrief.models import Entity, Strict
@@ -111,6 +111,24 @@ class LlmConfig(Strict):
     max_cost_usd: float | None = Field(
         None, gt=0, description="Refuse a generate priced above this, before any paid call."
     )
+    verify: StrictBool = Field(
+        False,
+        description="Ask a small model once per brief which claims the cited facts "
+        "do not support (off with the offline provider).",
+    )
+    verify_model: str | None = Field(
+        None, description="The model llm.verify asks; default: the provider's smallest."
+    )
+
+    @field_validator("verify_model")
+    @classmethod
+    def _a_model_name(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip():
+            raise ValueError(
+                "must name a model (e.g. claude-haiku-5-5), or be left out for the "
+                "provider's smallest"
+            )
+        return value
 
 
 class SmtpConfig(Strict):

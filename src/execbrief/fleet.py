@@ -109,7 +109,7 @@ def run_workspace(root: Path, persona_ids: list[str], strict: bool) -> Workspace
         personas_ok=len(outcomes) - failed,
         personas_failed=failed,
         warnings=sum(len(o.warnings) for o in outcomes),
-        cost_usd=round(sum(o.cost_usd for o in outcomes), 6),
+        cost_usd=round(sum(o.total_cost_usd for o in outcomes), 6),
         seconds=round(time.perf_counter() - started, 3),
         error=f"{failed} personas failed" if failed else None,
     )

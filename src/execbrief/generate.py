@@ -18,6 +18,7 @@ from execbrief.config import LlmConfig
 from execbrief.errors import ExecbriefError, ProviderError, ReportInvalid
 from execbrief.evidence import GAP_SHARE, choose_facts, choose_gaps, rank_facts
 from execbrief.grounding import GroundingIndex, missing_sections
+from execbrief.grounding.verify import SecondOpinion
 from execbrief.llm.base import BriefRequest, BriefResult, FirstByte, Provider, Repair
 from execbrief.llm.pricing import estimate_tokens
 from execbrief.models import (
@@ -185,11 +186,19 @@ def parse_report(text: str) -> Report:
 class _Generation:
     """One persona's call, its single re-ask, and the checks on the answer."""
 
-    def __init__(self, provider: Provider, provider_name: str, bundle: Bundle, strict: bool):
+    def __init__(
+        self,
+        provider: Provider,
+        provider_name: str,
+        bundle: Bundle,
+        strict: bool,
+        second_opinion: SecondOpinion | None = None,
+    ):
         self.provider = provider
         self.provider_name = provider_name
         self.grounding = GroundingIndex(bundle)
         self.strict = strict
+        self.second_opinion = second_opinion
 
     def run(
         self, request: BriefRequest, on_first_byte: FirstByte | None
@@ -224,6 +233,10 @@ class _Generation:
             outcome.warnings = self.grounding.check(report, persona) + missing_sections(
                 report, persona
             )
+            if self.second_opinion is not None:
+                opinion = self.second_opinion.verify(report)
+                outcome.verify = opinion.run
+                outcome.warnings += opinion.warnings
             outcome.findings_by_severity = {
                 s: n for s in Severity if (n := sum(f.severity is s for f in report.findings))
             }
@@ -346,6 +359,7 @@ class GenerationContext:
     strict: bool = False
     notes: dict[str, str] = field(default_factory=dict)
     on_done: PersonaDone | None = None
+    second_opinion: SecondOpinion | None = None
 
 
 def generate_reports(ctx: GenerationContext, requests: list[BriefRequest]) -> list[PersonaRun]:
@@ -358,7 +372,7 @@ def generate_reports(ctx: GenerationContext, requests: list[BriefRequest]) -> li
     """
     run, bundle, provider, provider_name = ctx.run, ctx.bundle, ctx.provider, ctx.provider_name
     concurrency, strict, notes, on_done = ctx.concurrency, ctx.strict, ctx.notes, ctx.on_done
-    generation = _Generation(provider, provider_name, bundle, strict)
+    generation = _Generation(provider, provider_name, bundle, strict, ctx.second_opinion)
     lock = threading.Lock()
     outcomes: list[PersonaRun] = []
     unreachable: list[ProviderError] = []

@@ -414,6 +414,19 @@ class Report(Strict):
     sections: list[ReportSection]
 
 
+class UnsupportedClaim(Strict):
+    claim: str = Field(description="The claim's id exactly as listed, e.g. c7.")
+    place: str = Field(description="The claim's place exactly as listed, e.g. summary.")
+    quote: str = Field(description="The words at fault, copied exactly from the claim's text.")
+    reason: str = Field(description="One sentence: what the cited facts state instead.")
+
+
+class VerifyAnswer(Strict):
+    """What the second opinion (llm.verify) must return: the claims its facts do not support."""
+
+    unsupported: list[UnsupportedClaim]
+
+
 # --- runs -----------------------------------------------------------------------------
 
 
@@ -453,6 +466,8 @@ class WarningKind(StrEnum):
     SIGN_MISMATCH = "sign_mismatch"
     CONTRADICTION = "contradiction"
     DERIVATION = "derivation"
+    # the second opinion (llm.verify): a small model read the claim as unsupported
+    MODEL_UNSUPPORTED = "model_unsupported"
 
 
 class GroundingWarning(Strict):
@@ -488,6 +503,28 @@ class Provenance(StrEnum):
     EDITED = "edited"
 
 
+class VerifyStatus(StrEnum):
+    OK = "ok"
+    GAP = "gap"
+
+
+class VerifyRun(Strict):
+    """The second opinion on one brief (llm.verify): its call, counted apart from generation."""
+
+    model: str
+    status: VerifyStatus
+    usage: Usage = Field(default_factory=Usage)
+    cost_usd: float = 0.0
+    attempts: int = 0
+    facts: int = Field(0, description="Cited facts sent: the only evidence the model saw.")
+    claims: int = Field(0, description="Claims of the report the model was asked about.")
+    warnings: int = Field(0, description="Claims it read as unsupported, now warnings.")
+    dropped: int = Field(
+        0, description="Answer items naming a claim or place the report does not have."
+    )
+    error: str | None = Field(None, description="Why there is no second opinion (a gap).")
+
+
 class PersonaRun(Strict):
     """One persona's outcome within a run, as the manifest records it."""
 
@@ -509,6 +546,17 @@ class PersonaRun(Strict):
     provenance: Provenance | None = Field(
         None, description="Who wrote the rendered report: a model, offline, or a hand edit."
     )
+    verify: VerifyRun | None = Field(None, description="The second opinion, with llm.verify.")
+
+    @property
+    def total_usage(self) -> Usage:
+        """Generation and second opinion together: what the persona used in all."""
+        return self.usage + self.verify.usage if self.verify else self.usage
+
+    @property
+    def total_cost_usd(self) -> float:
+        """Generation and second opinion together: what the persona cost in all."""
+        return round(self.cost_usd + (self.verify.cost_usd if self.verify else 0.0), 6)
 
 
 class StageTiming(Strict):

@@ -28,6 +28,7 @@ from execbrief.generate import (
     prompt_environment,
 )
 from execbrief.grounding import check_grounding, missing_sections
+from execbrief.grounding.verify import plan_second_opinion, standing_opinions
 from execbrief.llm import get_provider, resolve_provider_name
 from execbrief.llm.base import BriefRequest, Provider
 from execbrief.llm.ceiling import check_ceiling
@@ -183,7 +184,11 @@ def generate(
     env = prompt_environment(workspace.root)
     notes = {p.id: note for p in personas} if note else {}
     requests = fit_to_budget(env, bundle, personas, llm, notes, provider.count_tokens)
-    check_ceiling(provider, requests, llm, batch=batch)
+    second_opinion, verify_note = plan_second_opinion(
+        llm.verify, llm.verify_model, provider, provider_name, bundle
+    )
+    verify_plan = second_opinion.price_plan() if second_opinion else None
+    check_ceiling(provider, requests, llm, batch=batch, verify=verify_plan)
     if hooks.generation_started:
         hooks.generation_started(provider_name, len(requests))
     if batch:
@@ -197,8 +202,14 @@ def generate(
         strict=strict,
         notes=notes,
         on_done=hooks.persona_done,
+        second_opinion=second_opinion,
     )
     outcomes = generate_reports(ctx, requests)
+    if verify_note:
+        manifest = run.read_manifest()
+        if verify_note not in manifest.notes:
+            manifest.notes.append(verify_note)
+            run.write_manifest(manifest)
     written = datetime.now(UTC)
     for outcome in outcomes:
         # a persona that failed before answering keeps whatever report it had before
@@ -311,8 +322,10 @@ def render(
         if outcome is None or not run.report_path(persona.id).is_file():
             continue
         report = run.read_report(persona.id)
-        outcome.warnings = check_grounding(report, bundle, persona) + missing_sections(
-            report, persona
+        outcome.warnings = (
+            check_grounding(report, bundle, persona)
+            + missing_sections(report, persona)
+            + standing_opinions(outcome.warnings, report)
         )
         run.write_grounding(persona.id, outcome.warnings)
         outcome.findings_by_severity = {

@@ -27,13 +27,14 @@ from anthropic.types.message_create_params import MessageCreateParamsNonStreamin
 
 from execbrief.config import LlmConfig
 from execbrief.errors import ConfigError
-from execbrief.llm.base import CONNECT_TIMEOUT, BriefRequest, BriefResult, FirstByte
-from execbrief.llm.pricing import DEFAULT_MODEL, cost_usd
+from execbrief.llm.base import CONNECT_TIMEOUT, BriefRequest, BriefResult, FirstByte, Question
+from execbrief.llm.pricing import DEFAULT_MODEL, SMALL_MODEL, cost_usd
 from execbrief.llm.retry import Failure, RetryPolicy, short_body, status_failure, transport_failure
 from execbrief.llm.schema import REPORT_SCHEMA
 from execbrief.models import Usage
 
 REPORT_TOOL = "submit_report"
+ANSWER_TOOL = "submit_answer"
 
 # Models from before native structured output; on them a forced tool carries the schema.
 # Current models refuse forced tool use, so this list only ever shrinks.
@@ -128,10 +129,40 @@ def shape_request(request: BriefRequest, model: str) -> MessageShape:
     )
 
 
-def answer_text(message: Message) -> str:
-    """The report JSON the model produced: the forced tool's input, else its text blocks."""
+def shape_question(question: Question) -> MessageShape:
+    """A one-off question: its schema as native output (a forced tool on older models)."""
+    system: list[TextBlockParam] = [{"type": "text", "text": question.system}]
+    messages: list[MessageParam] = [{"role": "user", "content": question.prompt}]
+    if uses_native_schema(question.model):
+        return MessageShape(
+            model=question.model,
+            max_tokens=question.max_tokens,
+            system=system,
+            messages=messages,
+            output_config={"format": {"type": "json_schema", "schema": question.answer_schema}},
+            tools=None,
+            tool_choice=None,
+        )
+    tool: ToolParam = {
+        "name": ANSWER_TOOL,
+        "description": f"Submit the {question.schema_name.replace('_', ' ')}.",
+        "input_schema": {"type": "object", **question.answer_schema},
+    }
+    return MessageShape(
+        model=question.model,
+        max_tokens=question.max_tokens,
+        system=system,
+        messages=messages,
+        output_config=None,
+        tools=[tool],
+        tool_choice={"type": "tool", "name": ANSWER_TOOL},
+    )
+
+
+def answer_text(message: Message, tool: str = REPORT_TOOL) -> str:
+    """The JSON the model produced: the forced tool's input, else its text blocks."""
     for block in message.content:
-        if block.type == "tool_use" and block.name == REPORT_TOOL:
+        if block.type == "tool_use" and block.name == tool:
             return json.dumps(block.input)
     return "".join(block.text for block in message.content if block.type == "text")
 
@@ -182,6 +213,9 @@ class AnthropicProvider:
 
     def default_model(self) -> str:
         return DEFAULT_MODEL
+
+    def small_model(self) -> str | None:
+        return SMALL_MODEL
 
     def connect(self) -> anthropic.Anthropic | anthropic.AnthropicBedrock:
         # The SDK's own retries are off so they do not stack with llm/retry.py's.
@@ -256,3 +290,28 @@ class AnthropicProvider:
             return counted.input_tokens
 
         return self.retry.call(self.name, count, self.classify).value
+
+    def ask(self, question: Question) -> BriefResult:
+        """One question, not streamed: its answer is short (question.max_tokens)."""
+        shape = shape_question(question)
+
+        def create() -> Message:
+            return self.client.messages.create(
+                model=shape.model,
+                max_tokens=shape.max_tokens,
+                system=shape.system,
+                messages=shape.messages,
+                output_config=shape.output_config or anthropic.omit,
+                tools=shape.tools or anthropic.omit,
+                tool_choice=shape.tool_choice or anthropic.omit,
+            )
+
+        done = self.retry.call(self.name, create, self.classify)
+        usage = usage_of(done.value)
+        return BriefResult(
+            text=answer_text(done.value, ANSWER_TOOL),
+            model=shape.model,
+            usage=usage,
+            attempts=done.attempts,
+            cost_usd=cost_usd(shape.model, usage, self.config.prices),
+        )

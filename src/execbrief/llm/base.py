@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Protocol
+from typing import Any, Protocol
 
 from pydantic import BaseModel, Field
 
@@ -47,6 +47,18 @@ class BriefResult(BaseModel):
     cost_usd: float = 0.0
 
 
+class Question(BaseModel):
+    """A one-off request whose answer is JSON in a given schema (the second opinion), not a
+    brief: no shared prefix, no cache, no re-ask."""
+
+    model: str
+    system: str
+    prompt: str
+    answer_schema: dict[str, Any] = Field(description="Strict JSON schema of the answer.")
+    schema_name: str = Field(pattern=r"^[a-z_]+$")
+    max_tokens: int = Field(gt=0)
+
+
 FirstByte = Callable[[], None]
 
 # How long any provider waits for a connection; a model's answer gets llm.timeout_seconds.
@@ -72,5 +84,17 @@ class Provider(Protocol):
         else estimated; None when the provider has nothing to count (offline).
 
         Generate uses it to fit the evidence budget and to price a run before paying.
+        """
+        ...
+
+    def small_model(self) -> str | None:
+        """The provider's smallest, cheapest model, the default of llm.verify_model; None
+        when it has no model to ask (offline), which turns llm.verify off."""
+        ...
+
+    def ask(self, question: Question) -> BriefResult:
+        """Answer one question with JSON in its schema.
+
+        Raises ProviderError when the call fails after the retry policy.
         """
         ...

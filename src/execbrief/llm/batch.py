@@ -25,7 +25,7 @@ from execbrief.llm.anthropic_api import (
     shape_request,
     usage_of,
 )
-from execbrief.llm.base import BriefRequest, BriefResult
+from execbrief.llm.base import BriefRequest, BriefResult, Question
 from execbrief.llm.pricing import cost_usd
 from execbrief.llm.retry import RetryPolicy
 
@@ -199,3 +199,10 @@ class BatchAnswers:
 
     def count_tokens(self, request: BriefRequest) -> int | None:
         return self.provider.count_tokens(request)
+
+    def small_model(self) -> str | None:
+        return self.provider.small_model()
+
+    def ask(self, question: Question) -> BriefResult:
+        """Live, not batched: one short call per brief, after its batch answer."""
+        return self.provider.ask(question)

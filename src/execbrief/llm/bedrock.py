@@ -14,7 +14,7 @@ import anthropic
 from execbrief.errors import ConfigError
 from execbrief.llm.anthropic_api import ERROR_TYPE_STATUS, AnthropicProvider
 from execbrief.llm.base import BriefRequest
-from execbrief.llm.pricing import DEFAULT_MODEL
+from execbrief.llm.pricing import DEFAULT_MODEL, SMALL_MODEL
 from execbrief.llm.schema import estimate_request_tokens
 
 # Bedrock names its in-stream errors after its own exceptions, not the API's error types.
@@ -41,6 +41,9 @@ class BedrockProvider(AnthropicProvider):
 
     def default_model(self) -> str:
         return default_bedrock_model()
+
+    def small_model(self) -> str | None:
+        return f"global.anthropic.{SMALL_MODEL}"
 
     def connect(self) -> anthropic.AnthropicBedrock:
         region = (

@@ -4,11 +4,14 @@ Input is what the provider's counting endpoint says (an estimate where it has no
 priced as the run is planned: the first persona writes the shared prefix to the cache,
 the others read it (a batch is priced without cache, at the batch discount). Output is
 priced at each persona's full max_tokens, the most it may write. A re-ask is not priced:
-it happens only after an invalid answer.
+it happens only after an invalid answer. With llm.verify, each persona's second opinion
+is priced on top at its model's price, without cache: its input by an estimate bounded by
+the persona's facts in view and the report it may write, its output at its full budget.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from execbrief.config import LlmConfig
@@ -29,6 +32,15 @@ class RunPrice:
     priced: bool  # False when no request's model has a known price
 
 
+@dataclass(frozen=True)
+class VerifyPlan:
+    """The second opinion each persona's brief gets (llm.verify), as the ceiling prices it."""
+
+    model: str
+    input_tokens: Callable[[BriefRequest], int]
+    output_tokens: int
+
+
 def _input_tokens(provider: Provider, request: BriefRequest) -> int | None:
     """Counted input tokens; the estimate when counting fails; None for a provider that
     counts nothing because it bills nothing (offline)."""
@@ -39,9 +51,14 @@ def _input_tokens(provider: Provider, request: BriefRequest) -> int | None:
 
 
 def price_run(
-    provider: Provider, requests: list[BriefRequest], llm: LlmConfig, *, batch: bool = False
+    provider: Provider,
+    requests: list[BriefRequest],
+    llm: LlmConfig,
+    *,
+    batch: bool = False,
+    verify: VerifyPlan | None = None,
 ) -> RunPrice:
-    """Price every persona's request with its output budget."""
+    """Price every persona's request with its output budget, and its second opinion."""
     total, inputs, outputs, priced = 0.0, 0, 0, False
     for index, request in enumerate(requests):
         tokens = _input_tokens(provider, request)
@@ -66,26 +83,42 @@ def price_run(
                 output_tokens=request.max_tokens,
             )
         cost = cost_usd(model, usage, llm.prices, batch=batch)
-        priced = priced or cost > 0
-        total += cost
         inputs += tokens
         outputs += request.max_tokens
+        if verify is not None:
+            # live, never batched: it asks about the answer once it is in
+            asked = Usage(
+                input_tokens=verify.input_tokens(request), output_tokens=verify.output_tokens
+            )
+            cost += cost_usd(verify.model, asked, llm.prices)
+            inputs += asked.input_tokens
+            outputs += asked.output_tokens
+        priced = priced or cost > 0
+        total += cost
     return RunPrice(round(total, 4), inputs, outputs, priced)
 
 
 def check_ceiling(
-    provider: Provider, requests: list[BriefRequest], llm: LlmConfig, *, batch: bool = False
+    provider: Provider,
+    requests: list[BriefRequest],
+    llm: LlmConfig,
+    *,
+    batch: bool = False,
+    verify: VerifyPlan | None = None,
 ) -> RunPrice | None:
     """RefusedError when the run would cost more than llm.max_cost_usd; None without one."""
     if llm.max_cost_usd is None or not requests:
         return None
-    price = price_run(provider, requests, llm, batch=batch)
+    price = price_run(provider, requests, llm, batch=batch, verify=verify)
     if price.cost_usd > llm.max_cost_usd:
+        second = f", a second opinion by {verify.model} included" if verify else ""
         raise RefusedError(
             f"this generate would cost up to ${price.cost_usd:.2f} ({len(requests)} personas: "
-            f"{price.input_tokens:,} input tokens, up to {price.output_tokens:,} output tokens), "
-            f"above llm.max_cost_usd ${llm.max_cost_usd:.2f}; nothing was sent to the model",
+            f"{price.input_tokens:,} input tokens, up to {price.output_tokens:,} output tokens"
+            f"{second}), above llm.max_cost_usd ${llm.max_cost_usd:.2f}; nothing was sent to "
+            "the model",
             hint="raise llm.max_cost_usd, lower llm.max_tokens or llm.evidence_budget_tokens, "
-            "generate fewer personas (--persona), or use --batch (half the price)",
+            "generate fewer personas (--persona), or use --batch (half the price)"
+            + (", or turn off llm.verify" if verify else ""),
         )
     return price

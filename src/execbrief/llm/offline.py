@@ -10,7 +10,8 @@ from __future__ import annotations
 import re
 
 from execbrief.config import LlmConfig
-from execbrief.llm.base import BriefRequest, BriefResult, FirstByte
+from execbrief.errors import ProviderError
+from execbrief.llm.base import BriefRequest, BriefResult, FirstByte, Question
 from execbrief.llm.offline_sections import (
     NAME_UNITS,
     Context,
@@ -63,6 +64,13 @@ class OfflineProvider:
     def count_tokens(self, request: BriefRequest) -> int | None:
         """None: no model reads the prompt, so nothing is counted or billed."""
         return None
+
+    def small_model(self) -> str | None:
+        """None: there is no model to ask for a second opinion, so llm.verify is off."""
+        return None
+
+    def ask(self, question: Question) -> BriefResult:
+        raise ProviderError("the offline provider has no model to ask", provider=self.name)
 
 
 def _ranked(facts: list[Fact]) -> list[Fact]:

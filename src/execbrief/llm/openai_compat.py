@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from typing import Any, Literal
 
 import httpx2
 
 from execbrief.config import LlmConfig
 from execbrief.errors import ConfigError, ProviderError
-from execbrief.llm.base import CONNECT_TIMEOUT, BriefRequest, BriefResult, FirstByte
+from execbrief.llm.base import CONNECT_TIMEOUT, BriefRequest, BriefResult, FirstByte, Question
 from execbrief.llm.pricing import cost_usd
 from execbrief.llm.retry import Failure, RetryPolicy, short_body, status_failure, transport_failure
 from execbrief.llm.schema import REPORT_SCHEMA, estimate_request_tokens
@@ -138,23 +139,7 @@ class OpenAICompatProvider:
                 first, pending = pending, None
                 first()
 
-        mode = self.mode
-        try:
-            done = self.retry.call(
-                self.name, lambda: self._stream(self.body(request, mode), first_byte), classify
-            )
-            attempts = done.attempts
-        except ProviderError as exc:
-            if mode != "json_schema" or not _refuses_schema(exc):
-                raise
-            self.mode = "json_object"
-            done = self.retry.call(
-                self.name,
-                lambda: self._stream(self.body(request, "json_object"), first_byte),
-                classify,
-            )
-            attempts = exc.attempts + done.attempts
-        text, usage = done.value
+        text, usage, attempts = self._complete(lambda mode: self.body(request, mode), first_byte)
         model = request.model or self.model
         return BriefResult(
             text=text,
@@ -162,6 +147,68 @@ class OpenAICompatProvider:
             usage=usage,
             attempts=attempts,
             cost_usd=cost_usd(model, usage, self.config.prices),
+        )
+
+    def _complete(
+        self, body: Callable[[JsonMode], dict[str, Any]], first_byte: FirstByte
+    ) -> tuple[str, Usage, int]:
+        """(text, usage, attempts) of one streamed request, in JSON mode if the server
+        refuses a schema."""
+        mode = self.mode
+        try:
+            done = self.retry.call(
+                self.name, lambda: self._stream(body(mode), first_byte), classify
+            )
+            attempts = done.attempts
+        except ProviderError as exc:
+            if mode != "json_schema" or not _refuses_schema(exc):
+                raise
+            self.mode = "json_object"
+            done = self.retry.call(
+                self.name, lambda: self._stream(body("json_object"), first_byte), classify
+            )
+            attempts = exc.attempts + done.attempts
+        text, usage = done.value
+        return text, usage, attempts
+
+    def small_model(self) -> str | None:
+        """The configured model: a compatible server's models are its own, none known smaller."""
+        return self.model
+
+    def ask(self, question: Question) -> BriefResult:
+        def body(mode: JsonMode) -> dict[str, Any]:
+            prompt = question.prompt
+            response_format: dict[str, Any] = {"type": "json_object"}
+            if mode == "json_schema":
+                response_format = {
+                    "type": "json_schema",
+                    "json_schema": {
+                        "name": question.schema_name,
+                        "strict": True,
+                        "schema": question.answer_schema,
+                    },
+                }
+            else:
+                prompt = f"{prompt}\n\n{SCHEMA_NOTE}{json.dumps(question.answer_schema)}"
+            return {
+                "model": question.model,
+                "max_tokens": question.max_tokens,
+                "messages": [
+                    {"role": "system", "content": question.system},
+                    {"role": "user", "content": prompt},
+                ],
+                "response_format": response_format,
+                "stream": True,
+                "stream_options": {"include_usage": True},
+            }
+
+        text, usage, attempts = self._complete(body, lambda: None)
+        return BriefResult(
+            text=text,
+            model=question.model,
+            usage=usage,
+            attempts=attempts,
+            cost_usd=cost_usd(question.model, usage, self.config.prices),
         )
 
     def _stream(self, body: dict[str, Any], first_byte: FirstByte) -> tuple[str, Usage]:

@@ -1,4 +1,4 @@
-"""Model prices, token estimates and what a call cost; the default model is named here only."""
+"""Model prices, token estimates and what a call cost; the default models are named here only."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ from execbrief.config import ModelPrice
 from execbrief.models import Usage
 
 DEFAULT_MODEL = "claude-sonnet-5-5"
+# The smallest, cheapest model: what llm.verify asks unless llm.verify_model says otherwise.
+SMALL_MODEL = "claude-haiku-5-5"
 
 CHARS_PER_TOKEN = 4
 

@@ -1,4 +1,4 @@
-"""What every provider sends the same way: the Report's output schema and a request's size.
+"""What every provider sends the same way: the output schemas and a request's size.
 
 The schema is built once, so every request of a run (and every provider) carries
 identical bytes; the estimate serves providers without a token counting endpoint.
@@ -12,11 +12,13 @@ import anthropic
 
 from execbrief.llm.base import BriefRequest
 from execbrief.llm.pricing import estimate_tokens
-from execbrief.models import Report
+from execbrief.models import Report, VerifyAnswer
 
 # The Anthropic SDK's transform makes the strict subset of JSON schema that structured
 # output accepts; OpenAI-compatible servers take the same subset.
 REPORT_SCHEMA = anthropic.transform_schema(Report)
+# What the second opinion (llm.verify) answers: the claims its facts do not support.
+VERIFY_SCHEMA = anthropic.transform_schema(VerifyAnswer)
 
 
 def estimate_request_tokens(request: BriefRequest) -> int:
