@@ -223,6 +223,8 @@ class SecondOpinion:
             return Opinion([], _gap(record, exc.message, exc.usage, exc.cost_usd, exc.attempts))
         except ExecbriefError as exc:
             return Opinion([], _gap(record, exc.message, Usage(), 0.0, 1))
+        except Exception as exc:  # a crash here must not take the brief, or the run, with it
+            return Opinion([], _gap(record, f"{type(exc).__name__}: {exc}", Usage(), 0.0, 1))
         record = record.model_copy(
             update={
                 "model": result.model,
