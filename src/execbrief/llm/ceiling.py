@@ -5,7 +5,7 @@ priced as the run is planned: the first persona writes the shared prefix to the 
 the others read it (a batch is priced without cache, at the batch discount). Output is
 priced at each persona's full max_tokens, the most it may write. A re-ask is not priced:
 it happens only after an invalid answer. With llm.verify, each persona's second opinion
-is priced on top at its model's price, without cache: its input by an estimate bounded by
+is priced on top at its model's price, without cache: its input estimated from
 the persona's facts in view and the report it may write, its output at its full budget.
 """
 
