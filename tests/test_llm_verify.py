@@ -11,10 +11,16 @@ from pathlib import Path
 
 import pytest
 
+from execbrief import pipeline
 from execbrief.config import LlmConfig, load_workspace
 from execbrief.errors import ConfigError, RefusedError
-from execbrief.grounding.verify import VERIFY_MAX_TOKENS, estimate_verify_input, standing_opinions
-from execbrief.llm.base import BriefRequest
+from execbrief.grounding.verify import (
+    VERIFY_MAX_TOKENS,
+    estimate_verify_input,
+    plan_second_opinion,
+    standing_opinions,
+)
+from execbrief.llm.base import BriefRequest, BriefResult, Question
 from execbrief.llm.ceiling import VerifyPlan, check_ceiling, price_run
 from execbrief.llm.offline import OfflineProvider
 from execbrief.llm.pricing import SMALL_MODEL, cost_usd
@@ -359,12 +365,69 @@ def test_a_claim_edited_by_hand_loses_its_second_opinion() -> None:
     assert standing_opinions([opinion], edited) == []
 
 
-def _context() -> AnswerContext:
+def _context(ids: list[str] | None = None) -> AnswerContext:
     return AnswerContext(
         persona="cfo",
         model="m",
         instructions="",
-        fact_ids=["f_0123456789ab"],
+        fact_ids=ids or ["f_0123456789ab"],
         section_ids=[],
         repair=False,
     )
+
+
+@pytest.mark.slow
+def test_the_ceiling_refuses_a_run_its_second_opinion_would_push_over(
+    cli: Cli, example_workspace: Path, api: MessagesApiServer
+) -> None:
+    config = example_workspace / "execbrief.yaml"
+    original = config.read_text()
+
+    def ceiling(usd: float, *lines: str) -> None:
+        config.write_text(original)
+        _configure(example_workspace, f"max_cost_usd: {usd}", *lines)
+
+    assert cli("collect", "--workspace", example_workspace).code == 0
+    ceiling(0.0001)
+    priced = cli("generate", "--workspace", example_workspace, "--persona", "cfo")
+    found = re.search(r"would cost up to \$(\d+\.\d\d)", priced.err)
+    assert found, priced.err
+    # above the brief's own price (shown rounded to cents), below it with a second opinion
+    # asked of a model that costs $5/$25 a million tokens
+    ceiling(float(found.group(1)) + 0.01, "verify: true", "verify_model: claude-opus-4-8")
+
+    refused = cli("generate", "--workspace", example_workspace, "--persona", "cfo")
+    ceiling(float(found.group(1)) + 0.01)
+    allowed = cli("generate", "--workspace", example_workspace, "--persona", "cfo")
+
+    assert refused.code == 2
+    assert "second opinion by claude-opus-4-8 included" in refused.err
+    assert "turn off llm.verify" in refused.err
+    assert allowed.code == 0, allowed.err
+    assert len(api.messages()) == 1  # only the allowed brief was asked for
+
+
+class Crashing(OfflineProvider):
+    """A provider whose question crashes (a bug, not a ProviderError)."""
+
+    def small_model(self) -> str | None:
+        return "crashing-model"
+
+    def ask(self, question: Question) -> BriefResult:
+        raise RuntimeError("boom")
+
+
+def test_a_crash_while_asking_is_a_gap_not_an_exception(example_workspace: Path) -> None:
+    workspace = load_workspace(example_workspace)
+    _run, bundle = pipeline.collect(workspace)
+    ids = [f.id for f in bundle.facts[:2]]
+    report = Report.model_validate_json(default_answer(_context(ids)))
+    second, note = plan_second_opinion(True, None, Crashing(), "crashing", bundle)
+
+    assert second is not None and note is None
+    opinion = second.verify(report)
+
+    assert opinion.warnings == []
+    assert (opinion.run.status, opinion.run.model) == (VerifyStatus.GAP, "crashing-model")
+    assert opinion.run.error == "RuntimeError: boom"
+    assert opinion.run.facts == 2
