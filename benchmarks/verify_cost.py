@@ -196,7 +196,9 @@ def main() -> int:
             f"**{share:.1%}** to a brief's cost (a run of eight: ${run_gen:.4f} for the "
             f"briefs, ${run_ver:.4f} for their second opinions). The spending ceiling's "
             f"pre-run estimate of its input was {m('ver_estimate_in'):,.0f} tokens (it "
-            "assumes every fact of the lens cited and the report at its full max_tokens).",
+            "assumes every fact of the lens cited and the report at its full max_tokens). "
+            "The output is the scripted answer (two claims flagged); each further claim "
+            "flagged adds about 40 output tokens.",
             "",
             *rows,
             "",
