@@ -114,6 +114,14 @@ class CodeAuditCollector:
             result.gaps.extend(repo.gaps)
         return result
 
+    def audit(
+        self, paths: list[Path], checks: set[str] | None, now: datetime, engine: str, cache: bool
+    ) -> CollectResult:
+        """The Auditor capability (`execbrief audit`): folders outside any workspace, with
+        the result cache unless `cache` is off."""
+        store = AuditCache() if cache else None
+        return audit_paths(paths, checks, now, self.max_file_bytes, engine, store)
+
 
 def audit_paths(
     paths: list[Path],
