@@ -111,14 +111,33 @@ def test_portfolio_figures_add_up_every_entity(tmp_path: Path) -> None:
     assert burn.entity is None
     # runway = 2,800 / 368.333... = 7.60 months
     assert the_fact(result, "finance.runway", "portfolio").metrics["runway_months"] == 7.6
-    # fixed = (1,600 + 0, 1,600 + 75, 1,600 + 150) -> 5,025 / 3 = 1,675; 1,675 / 200 = 8.375
-    portfolio_tours = the_fact(result, "finance.break_even", "portfolio tour")
-    assert portfolio_tours.metrics["fixed_costs_monthly_usd"] == 1675.0
-    assert portfolio_tours.metrics["break_even_units"] == 8.38
     # Beta takes in more than it spends, so it gets no runway; no tour costs, no break-even.
     assert [f.source.section for f in kinds(result, "finance.runway")] == ["portfolio", "acme"]
     assert [f.source.section for f in kinds(result, "finance.break_even")] == [
-        "portfolio tour",
+        "portfolio",
+        "acme tour",
+    ]
+
+
+def test_the_portfolio_gets_no_break_even_that_mixes_its_entities_units(tmp_path: Path) -> None:
+    # Two units of sale: Acme's tours (its fuel is tour cost) and rooms, which no entity's
+    # costs name, so no entity's break-even is in rooms.
+    units = TOURS | {"room_price": 120, "room_variable_cost": 20}
+    ctx = workspace(tmp_path, "books.csv", "chart_of_accounts.yaml", unit_economics=units)
+    result = LedgerCollector().collect(ctx)
+
+    portfolio = the_fact(result, "finance.break_even", "portfolio")
+    assert portfolio.entity is None
+    assert portfolio.metrics == {}
+    assert "not_computed" in portfolio.tags
+    assert portfolio.title == (
+        "Test Holdings: no portfolio break-even, its entities sell different units"
+    )
+    assert "from that entity's own unit economics: Acme Charters (tour)." in portfolio.detail
+    # Each entity's break-even is its own: Acme's 1,600 of fixed costs / (250 - 50) tours.
+    assert the_fact(result, "finance.break_even", "acme tour").metrics["break_even_units"] == 8.0
+    assert [f.source.section for f in kinds(result, "finance.break_even")] == [
+        "portfolio",
         "acme tour",
     ]
 
@@ -428,3 +447,16 @@ def test_every_kind_emitted_is_documented() -> None:
     result = LedgerCollector().collect(example_context("books"))
 
     assert {f.kind for f in result.facts} == documented
+
+
+def test_with_no_entity_selling_the_unit_the_portfolio_fact_says_none_is_computed(
+    tmp_path: Path,
+) -> None:
+    rooms = {"room_price": 120, "room_variable_cost": 20}
+    ctx = workspace(tmp_path, "books.csv", "chart_of_accounts.yaml", unit_economics=rooms)
+    result = LedgerCollector().collect(ctx)
+
+    [portfolio] = kinds(result, "finance.break_even")
+    assert portfolio.source.section == "portfolio"
+    assert "No entity's cost entries name a unit of unit_economics (room)" in portfolio.detail
+    assert "break_even_units" not in portfolio.metrics

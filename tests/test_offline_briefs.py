@@ -221,3 +221,49 @@ def test_a_kpi_carries_the_unit_its_fact_states(
     assert (kpi.value, kpi.unit) == (25.0, "%")
     burn = [k for k in reports["cfo"].kpis if k.unit == "USD/month"]
     assert burn, [(k.name, k.unit) for k in reports["cfo"].kpis]
+
+
+def test_cmo_email_campaign_is_audience_channel_and_a_gated_sequence(
+    example: tuple[Bundle, dict[str, Report]],
+) -> None:
+    bundle, reports = example
+    campaign = _section(reports["cmo"], "email_campaign")
+    marketing = _one(bundle, "handoff.section", "jada", "Marketing")
+    sandbox = _one(bundle, "aws.ses.sandbox", None)
+
+    assert campaign.startswith("**Audience**")
+    assert "Email list: 3,676 contacts (past guests, event sign-ups, the 2024 boat show " in (
+        campaign
+    )
+    assert f"No sends since. `{marketing.id}`" in campaign
+    assert "| sandbox | SES in us-west-2 is in the sandbox |" in campaign
+    sequence = campaign.split("**Sequence and milestones**")[1]
+    consent = sequence.index("Confirm the list's consent")
+    gate = sequence.index("Request SES production access: SES in us-west-2 is in the sandbox")
+    send = sequence.index("Send the first campaign to the email list (3,676)")
+    assert consent < gate < send < sequence.index("Measure:")
+    assert f"`{sandbox.id}`" in sequence
+    assert "~$49K" in campaign.split("**The notes' own model**")[1]
+
+
+def test_cto_security_gaps_are_grouped_by_system_with_owner_and_fix(
+    example: tuple[Bundle, dict[str, Report]],
+) -> None:
+    bundle, reports = example
+    gaps = _section(reports["cto"], "security_gaps")
+    routes = [
+        f
+        for f in bundle.facts
+        if f.kind == "auth.endpoint_unauthenticated" and f.title.startswith("Lambda route")
+    ]
+
+    assert gaps.startswith("**repository queenofsandiego-app** (queenofsandiego)")
+    [row] = [line for line in gaps.splitlines() if "Lambda route" in line]
+    assert row.startswith("| Put authentication in front of it | high |")
+    assert f"({len(routes)} alike)" in row and "| developer (contractor) |" in row
+    assert all(f"`{f.id}`" in row for f in routes)
+    assert "**Lambda qosd-ship-captain-crew** (queenofsandiego)" in gaps
+    assert "**S3 bucket quickdumpnow-site** (quickdumpnow)" in gaps
+    spanning = gaps.split("One problem in several systems")[1]
+    assert "Stripe secrets readable in 3 places" in spanning
+    assert "Lambda qosd-ship-captain-crew, repository queenofsandiego-app" in spanning

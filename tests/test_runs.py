@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from execbrief.errors import ConfigError
-from execbrief.runs import create_run, open_run, write_atomic
+from execbrief.files import write_atomic
+from execbrief.runs import create_run, open_run
 
 NOW = datetime(2026, 11, 25, 14, 15, 0, tzinfo=UTC)
 

@@ -257,6 +257,10 @@ class AwsInventoryCollector:
     def __init__(self, snapshot_out: Path | None = None) -> None:
         self.snapshot_out = snapshot_out
 
+    def with_snapshot_out(self, path: Path) -> AwsInventoryCollector:
+        """The SnapshotWriter capability: this collector, also saving the snapshot it reads."""
+        return AwsInventoryCollector(snapshot_out=path)
+
     def collect(self, ctx: CollectContext) -> CollectResult:
         """Replay `sources.aws.snapshot`, or read the live account; nothing without `aws`."""
         source = ctx.config.sources.aws

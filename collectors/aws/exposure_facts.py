@@ -62,7 +62,7 @@ def bucket_exposure_facts(
     make: FactMaker, bucket: S3Bucket, account: PublicAccessBlock | None
 ) -> Iterator[Fact]:
     entity = make.match.resolve(bucket.name, bucket.tags)
-    where = f"arn:aws:s3:::{bucket.name}"
+    about = make.about(f"arn:aws:s3:::{bucket.name}", entity)
     statements = bucket.policy_statements
     grants = bucket.acl_public_permissions
     block_read = "public_access_block" not in bucket.unread
@@ -74,55 +74,51 @@ def bucket_exposure_facts(
     if grants is not None and acl_open and any(g in grants for g in _WRITE_GRANTS):
         writers.append("its ACL")
     if writers:
-        yield make.fact(
+        yield about.finding(
             "aws.s3.public_write",
-            Source(resource=where, section="write"),
+            "write",
             f"Anyone on the internet can write to S3 bucket {bucket.name}",
             severity=Severity.CRITICAL,
             detail=(
                 f"Through {' and '.join(writers)}, anyone can upload, overwrite or delete its "
                 "files: malware on your site, a huge bill, or lost data."
             ),
-            entity=entity,
             tags=["security"],
         )
     if grants is not None and acl_open and any(g in grants for g in _LIST_GRANTS):
-        yield make.fact(
+        yield about.finding(
             "aws.s3.public_list",
-            Source(resource=where, section="list"),
+            "list",
             f"Anyone on the internet can list S3 bucket {bucket.name}",
             severity=Severity.HIGH,
             detail=(
                 "Its ACL lets anyone list every file name, so nothing in it stays hidden "
                 "even when its address was never shared."
             ),
-            entity=entity,
             tags=["security"],
         )
     if statements is not None and not denies_plain_http(statements):
-        yield make.fact(
+        yield about.finding(
             "aws.s3.no_secure_transport",
-            Source(resource=where, section="secure-transport"),
+            "secure-transport",
             f"S3 bucket {bucket.name} accepts unencrypted HTTP",
             severity=Severity.MEDIUM,
             detail=(
                 "No bucket policy denies plain HTTP, so files can travel unencrypted and be "
                 "read or altered on the way; deny aws:SecureTransport false."
             ),
-            entity=entity,
             tags=["security"],
         )
     if bucket.access_logging is False:
-        yield make.fact(
+        yield about.finding(
             "aws.s3.no_access_logging",
-            Source(resource=where, section="logging"),
+            "logging",
             f"S3 bucket {bucket.name} keeps no access log",
             severity=Severity.LOW,
             detail=(
                 "If its files are read or deleted by someone else, there is no record of who, "
                 "when or from where."
             ),
-            entity=entity,
             tags=["security", "infra"],
         )
 
@@ -132,30 +128,29 @@ def bucket_exposure_facts(
 
 def lambda_exposure_facts(make: FactMaker, fn: LambdaFunction) -> Iterator[Fact]:
     entity = make.match.resolve(fn.name, fn.tags)
+    about = make.about(fn.arn, entity)
     for hit in fn.env_secrets or []:
-        yield make.fact(
+        yield about.finding(
             "aws.lambda.secret_in_env",
-            Source(resource=fn.arn, section=f"env:{hit.where}"),
+            f"env:{hit.where}",
             f"Lambda {fn.name} holds a {hit.label} in environment variable {hit.where}",
             severity=Severity(hit.severity),
             detail=(
                 f"The value ({hit.masked}) is readable in plain text by anyone allowed to view "
                 "the function's settings; move it to Secrets Manager and rotate it."
             ),
-            entity=entity,
             tags=_SECRETS,
         )
     for hit in fn.code_secrets or []:
-        yield make.fact(
+        yield about.finding(
             "aws.lambda.secret_in_code",
-            Source(resource=fn.arn, section=f"code:{hit.where}"),
+            f"code:{hit.where}",
             f"Lambda {fn.name} has a {hit.label} in its deployed code ({hit.where})",
             severity=Severity(hit.severity),
             detail=(
                 f"The key ({hit.masked}) ships inside the code archive, so every copy of the "
                 "deploy zip carries it; move it to Secrets Manager and rotate it."
             ),
-            entity=entity,
             tags=_SECRETS,
         )
     statements = fn.policy_statements or []
@@ -172,29 +167,27 @@ def lambda_exposure_facts(make: FactMaker, fn: LambdaFunction) -> Iterator[Fact]
         )
     ]
     if public:
-        yield make.fact(
+        yield about.finding(
             "aws.lambda.public_policy",
-            Source(resource=fn.arn, section="resource-policy"),
+            "resource-policy",
             f"Lambda {fn.name} can be called by anyone (public resource policy)",
             severity=Severity.HIGH,
             detail=(
                 "Its resource policy lets any AWS account invoke it, so strangers can run "
                 "your code and run up the bill; name the callers in the policy."
             ),
-            entity=entity,
             tags=["security", "auth"],
         )
     if fn.url_cors_origins is not None and "*" in fn.url_cors_origins:
-        yield make.fact(
+        yield about.finding(
             "aws.lambda.url_cors_wildcard",
-            Source(resource=fn.arn, section="function-url-cors"),
+            "function-url-cors",
             f"Lambda {fn.name}'s function URL accepts browser calls from any website",
             severity=Severity.MEDIUM,
             detail=(
                 "Its CORS setting allows origin *, so any web page a customer visits can call "
                 "it from their browser; list your own sites instead."
             ),
-            entity=entity,
             tags=["security"],
         )
 
@@ -249,31 +242,30 @@ def distribution_exposure_facts(
     names = " ".join([*distribution.aliases, *distribution.origins])
     entity = make.match.resolve(names, distribution.tags)
     label = ", ".join(distribution.aliases) or distribution.domain_name
-    where = distribution.arn
+    about = make.about(distribution.arn, entity)
     plain = [
         behavior.path
         for behavior in distribution.behaviors or []
         if behavior.viewer_protocol_policy == "allow-all"
     ]
     if plain:
-        yield make.fact(
+        yield about.finding(
             "aws.cloudfront.plain_http",
-            Source(resource=where, section="viewer-protocol"),
+            "viewer-protocol",
             f"CloudFront {distribution.id} ({label}) serves visitors over plain HTTP",
             severity=Severity.MEDIUM,
             detail=(
                 f"Paths {', '.join(plain)} allow HTTP, so pages, logins and cookies can be read "
                 "or changed on public Wi-Fi; redirect HTTP to HTTPS."
             ),
-            entity=entity,
             tags=["security"],
         )
     for origin in distribution.origin_details or []:
         if origin.s3 and origin.oac_id is None:
             legacy = origin.oai is not None
-            yield make.fact(
+            yield about.finding(
                 "aws.cloudfront.s3_origin_no_oac",
-                Source(resource=where, section=f"origin:{origin.id}"),
+                f"origin:{origin.id}",
                 f"CloudFront {distribution.id} reads S3 origin {origin.domain_name} without "
                 "origin access control",
                 severity=Severity.LOW if legacy else Severity.MEDIUM,
@@ -283,18 +275,16 @@ def distribution_exposure_facts(
                     else "The bucket has to be readable by anyone for CloudFront to serve it, "
                     "so visitors can skip CloudFront (and its protections) entirely."
                 ),
-                entity=entity,
                 tags=["security"],
             )
     if distribution.logging is False:
-        yield make.fact(
+        yield about.finding(
             "aws.cloudfront.no_logging",
-            Source(resource=where, section="logging"),
+            "logging",
             f"CloudFront {distribution.id} ({label}) keeps no access log",
             severity=Severity.LOW,
             detail=(
                 "An attack, a scrape or a traffic spike leaves no record of who asked for what."
             ),
-            entity=entity,
             tags=["security", "infra"],
         )

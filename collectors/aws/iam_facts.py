@@ -50,11 +50,11 @@ def iam_facts(make: FactMaker, iam: IamAccount) -> Iterator[Fact]:
 
 def _root_facts(make: FactMaker, iam: IamAccount) -> Iterator[Fact]:
     root = iam.root
-    where = f"arn:aws:iam::{make.account}:root"
+    about = make.about(f"arn:aws:iam::{make.account}:root")
     if root.mfa_enabled is False:
-        yield make.fact(
+        yield about.finding(
             "aws.iam.root_no_mfa",
-            Source(resource=where, section="mfa"),
+            "mfa",
             "The AWS root user has no MFA",
             severity=Severity.CRITICAL,
             detail=(
@@ -64,9 +64,9 @@ def _root_facts(make: FactMaker, iam: IamAccount) -> Iterator[Fact]:
             tags=_SECURITY,
         )
     if root.access_keys_present:
-        yield make.fact(
+        yield about.finding(
             "aws.iam.root_access_keys",
-            Source(resource=where, section="access-keys"),
+            "access-keys",
             "The AWS root user has an access key",
             severity=Severity.CRITICAL,
             detail=(
@@ -79,9 +79,9 @@ def _root_facts(make: FactMaker, iam: IamAccount) -> Iterator[Fact]:
     if used:
         days = (make.now - max(used)).days
         if days <= ROOT_RECENT_DAYS:
-            yield make.fact(
+            yield about.finding(
                 "aws.iam.root_used",
-                Source(resource=where, section="usage"),
+                "usage",
                 f"The AWS root user was used {days} days ago",
                 severity=Severity.HIGH,
                 detail=(
@@ -92,9 +92,9 @@ def _root_facts(make: FactMaker, iam: IamAccount) -> Iterator[Fact]:
                 tags=_SECURITY,
             )
     if iam.password_policy is False:
-        yield make.fact(
+        yield about.finding(
             "aws.iam.no_password_policy",
-            Source(resource=where, section="password-policy"),
+            "password-policy",
             "The AWS account has no IAM password policy",
             severity=Severity.MEDIUM,
             detail=(
@@ -111,7 +111,7 @@ def _older(make: FactMaker, stamp: datetime | None, days: int) -> bool:
 
 def _user_facts(make: FactMaker, user: IamUser, admin: bool, reported: bool) -> Iterator[Fact]:
     entity = make.match.in_name(user.name)
-    where = user.arn
+    about = make.about(user.arn, entity)
     keys = [key for key in user.access_keys if key.active]
     no_mfa = user.mfa_active is False
     if admin:
@@ -121,22 +121,21 @@ def _user_facts(make: FactMaker, user: IamUser, admin: bool, reported: bool) -> 
             if keys and no_mfa
             else "Whoever controls this user controls every resource and the bill."
         )
-        yield make.fact(
+        yield about.finding(
             "aws.iam.user_admin",
-            Source(resource=where, section="administrator"),
+            "administrator",
             f"IAM user {user.name} is an administrator",
             severity=Severity.CRITICAL if keys and no_mfa else Severity.HIGH,
             detail=f"{stolen} Grant only the actions the user's work needs.",
-            entity=entity,
             tags=_SECURITY,
         )
     if not reported:
         return
     if no_mfa and (user.password_enabled or keys):
         console = bool(user.password_enabled)
-        yield make.fact(
+        yield about.finding(
             "aws.iam.user_no_mfa",
-            Source(resource=where, section="mfa"),
+            "mfa",
             f"IAM user {user.name} has no MFA",
             severity=Severity.HIGH if console or admin else Severity.MEDIUM,
             detail=(
@@ -146,20 +145,18 @@ def _user_facts(make: FactMaker, user: IamUser, admin: bool, reported: bool) -> 
                 "between a thief and its permissions; add MFA and require it for sensitive "
                 "actions."
             ),
-            entity=entity,
             tags=_SECURITY,
         )
     if len(keys) == 2:
-        yield make.fact(
+        yield about.finding(
             "aws.iam.user_two_active_keys",
-            Source(resource=where, section="access-keys"),
+            "access-keys",
             f"IAM user {user.name} has two active access keys",
             severity=Severity.LOW,
             detail=(
                 "Two live keys for one user usually means an old copy was never retired, "
                 "so a leak is harder to trace and to stop."
             ),
-            entity=entity,
             tags=_SECURITY,
         )
     for key in keys:
@@ -170,9 +167,9 @@ def _user_facts(make: FactMaker, user: IamUser, admin: bool, reported: bool) -> 
             last is None and _older(make, user.created_at, CREDENTIAL_MAX_DAYS)
         )
         if idle:
-            yield make.fact(
+            yield about.finding(
                 "aws.iam.unused_credentials",
-                Source(resource=where, section="password"),
+                "password",
                 f"IAM user {user.name} has a console password unused for "
                 f"{CREDENTIAL_MAX_DAYS}+ days",
                 severity=Severity.MEDIUM,
@@ -180,7 +177,6 @@ def _user_facts(make: FactMaker, user: IamUser, admin: bool, reported: bool) -> 
                     "A sign-in nobody uses is one nobody would notice being used by someone "
                     "else; remove the password."
                 ),
-                entity=entity,
                 tags=_SECURITY,
             )
 
@@ -188,20 +184,20 @@ def _user_facts(make: FactMaker, user: IamUser, admin: bool, reported: bool) -> 
 def _key_facts(
     make: FactMaker, user: IamUser, key: AccessKey, entity: str | None
 ) -> Iterator[Fact]:
+    about = make.about(user.arn, entity)
     section = f"access-key-{key.slot}"
     rotated = key.last_rotated
     if rotated is not None and _older(make, rotated, CREDENTIAL_MAX_DAYS):
         days = (make.now - rotated).days
-        yield make.fact(
+        yield about.finding(
             "aws.iam.access_key_old",
-            Source(resource=user.arn, section=section),
+            section,
             f"IAM user {user.name}'s access key {key.slot} is {days} days old",
             severity=Severity.MEDIUM,
             detail=(
                 f"A key that has not been replaced in over {CREDENTIAL_MAX_DAYS} days has had "
                 "that long to leak into laptops, scripts and repositories; rotate it."
             ),
-            entity=entity,
             metrics={"key_age_days": days},
             tags=_SECURITY,
         )
@@ -209,14 +205,13 @@ def _key_facts(
         key.last_used is None and _older(make, key.last_rotated, CREDENTIAL_MAX_DAYS)
     )
     if idle:
-        yield make.fact(
+        yield about.finding(
             "aws.iam.unused_credentials",
-            Source(resource=user.arn, section=section),
+            section,
             f"IAM user {user.name}'s access key {key.slot} is unused for "
             f"{CREDENTIAL_MAX_DAYS}+ days",
             severity=Severity.MEDIUM,
             detail=("A live key nobody uses can only help an attacker; deactivate and delete it."),
-            entity=entity,
             tags=_SECURITY,
         )
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import date, datetime
 from fnmatch import fnmatchcase
 
@@ -153,12 +154,48 @@ class FactMaker:
             observed_at=self.now,
         )
 
+    def about(self, resource: str, entity: str | None = None) -> ResourceFacts:
+        """A maker for the findings about one resource: its ARN and entity filled in."""
+        return ResourceFacts(self, resource, entity)
+
+
+@dataclass(frozen=True)
+class ResourceFacts:
+    """Findings about one resource, each at a section of it (`mfa`, `env:KEY`, `logging`)."""
+
+    make: FactMaker
+    resource: str
+    entity: str | None
+
+    def finding(
+        self,
+        kind: str,
+        section: str | None,
+        title: str,
+        *,
+        severity: Severity,
+        detail: str,
+        metrics: dict[str, float] | None = None,
+        tags: list[str],
+    ) -> Fact:
+        return self.make.fact(
+            kind,
+            Source(resource=self.resource, section=section),
+            title,
+            severity=severity,
+            detail=detail,
+            entity=self.entity,
+            metrics=metrics,
+            tags=tags,
+        )
+
 
 # --- Lambda ---------------------------------------------------------------------------
 
 
 def lambda_facts(make: FactMaker, fn: LambdaFunction, region: str) -> Iterator[Fact]:
     entity = make.match.resolve(fn.name, fn.tags)
+    about = make.about(fn.arn, entity)
     where = Source(resource=fn.arn)
     runtime = fn.runtime or "container image"
     modified = fn.last_modified.date().isoformat() if fn.last_modified else "unknown"
@@ -205,9 +242,9 @@ def lambda_facts(make: FactMaker, fn: LambdaFunction, region: str) -> Iterator[F
     by_value = {hit.where for hit in fn.env_secrets or []}
     for name in fn.env_var_names:
         if is_secret_name(name) and name not in by_value:
-            yield make.fact(
+            yield about.finding(
                 "aws.lambda.secret_env_name",
-                Source(resource=fn.arn, section=f"env:{name}"),
+                f"env:{name}",
                 f"Lambda {fn.name} keeps a secret in environment variable {name}",
                 severity=Severity.HIGH,
                 detail=(
@@ -215,20 +252,18 @@ def lambda_facts(make: FactMaker, fn: LambdaFunction, region: str) -> Iterator[F
                     "by anyone allowed lambda:GetFunctionConfiguration; execbrief read its name "
                     "only. Move it to Secrets Manager or an SSM SecureString parameter."
                 ),
-                entity=entity,
                 tags=["security", "secrets"],
             )
     if fn.url_auth_type == "NONE":
-        yield make.fact(
+        yield about.finding(
             "aws.lambda.url_no_auth",
-            Source(resource=fn.arn, section="function-url"),
+            "function-url",
             f"Lambda {fn.name} has a public function URL (AuthType NONE)",
             severity=Severity.HIGH,
             detail=(
                 f"{fn.url or 'Its function URL'} accepts calls from anyone on the internet; "
                 "any check happens in the function's own code, with no rate limit in front."
             ),
-            entity=entity,
             tags=["security", "auth"],
         )
 
@@ -354,31 +389,29 @@ def table_protection_facts(
 ) -> Iterator[Fact]:
     """Deletion protection and AWS Backup coverage of one table."""
     entity = make.match.resolve(table.name, table.tags)
-    where = table.arn
+    about = make.about(table.arn, entity)
     if table.deletion_protection is False:
-        yield make.fact(
+        yield about.finding(
             "aws.dynamodb.no_deletion_protection",
-            Source(resource=where, section="deletion-protection"),
+            "deletion-protection",
             f"DynamoDB table {table.name} can be deleted in one call",
             severity=Severity.MEDIUM,
             detail=(
                 "No deletion protection: one wrong command or script wipes the table and every "
                 "record in it; turn deletion protection on."
             ),
-            entity=entity,
             tags=["infra", "resilience"],
         )
     if selections is not None and not any(_selected(table, s) for s in selections):
-        yield make.fact(
+        yield about.finding(
             "aws.dynamodb.no_backup_plan",
-            Source(resource=where, section="backup-plan"),
+            "backup-plan",
             f"DynamoDB table {table.name} is in no AWS Backup plan",
             severity=Severity.MEDIUM,
             detail=(
                 "No scheduled backup is kept apart from the table, so a deleted table or a bad "
                 "migration past the recovery window is gone for good."
             ),
-            entity=entity,
             tags=["infra", "resilience"],
         )
 

@@ -131,31 +131,29 @@ def record_takeover_facts(
 
 
 def domain_facts(make: FactMaker, domain: Domain) -> Iterator[Fact]:
-    where = f"arn:aws:route53domains:::domain/{domain.name}"
     entity = make.match.in_name(domain.name)
+    about = make.about(f"arn:aws:route53domains:::domain/{domain.name}", entity)
     if domain.transfer_lock is False:
-        yield make.fact(
+        yield about.finding(
             "aws.route53.domain_no_transfer_lock",
-            Source(resource=where, section="transfer-lock"),
+            "transfer-lock",
             f"Domain {domain.name} has no transfer lock",
             severity=Severity.MEDIUM,
             detail=(
                 "Someone with access to the registrar account or its email could move the "
                 "domain away, and the website and email with it; turn the lock on."
             ),
-            entity=entity,
             tags=["security", "domains"],
         )
     if domain.privacy is False:
-        yield make.fact(
+        yield about.finding(
             "aws.route53.domain_no_privacy",
-            Source(resource=where, section="privacy"),
+            "privacy",
             f"Domain {domain.name} publishes its owner's contact details",
             severity=Severity.LOW,
             detail=(
                 "Names, addresses and phone numbers in WHOIS feed spam and targeted phishing; "
                 "turn on privacy protection."
             ),
-            entity=entity,
             tags=["security", "domains"],
         )

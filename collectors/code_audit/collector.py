@@ -16,7 +16,7 @@ from functools import partial
 from pathlib import Path
 from typing import Protocol
 
-from execbrief.boundary import base_of, escaping_link
+from execbrief.boundary import Matches, glob_inside
 from execbrief.config import CollectContext
 from execbrief.errors import ConfigError
 from execbrief.models import CollectResult, Entity, Fact, Gap
@@ -88,8 +88,14 @@ class CodeAuditCollector:
         entities = ctx.config.entities
         jobs: list[tuple[Path, str | None]] = []
         for pattern in ctx.config.sources.repos:
-            paths = _expand(ctx.root, pattern)
-            if not paths:
+            # A glob's match must stay inside the workspace; a path named outright is a
+            # repository root the config chose.
+            matches = (
+                glob_inside(ctx.root, pattern, "dir")
+                if glob.has_magic(pattern)
+                else Matches(inside=[ctx.root / pattern])
+            )
+            if not matches:
                 result.gaps.append(
                     Gap(
                         collector=COLLECTOR,
@@ -98,21 +104,23 @@ class CodeAuditCollector:
                         hint="check sources.repos in execbrief.yaml",
                     )
                 )
-            base = base_of(ctx.root, pattern)
-            for path in paths:
-                # A glob's match must stay inside the workspace; a path named outright is
-                # a repository root the config chose.
-                outside = escaping_link(path, base) if glob.has_magic(pattern) else None
-                if outside is not None:
-                    result.gaps.append(
-                        Gap(collector=COLLECTOR, source=pattern, reason=f"not audited: {outside}")
-                    )
-                    continue
-                jobs.append((path, match_entity(path.name, entities)))
+            for _, outside in matches.outside:
+                result.gaps.append(
+                    Gap(collector=COLLECTOR, source=pattern, reason=f"not audited: {outside}")
+                )
+            jobs += [(path, match_entity(path.name, entities)) for path in matches.inside]
         for repo in audit_many(jobs, self.checks, ctx.now, self.max_file_bytes, "auto", self.cache):
             result.facts.extend(repo.facts)
             result.gaps.extend(repo.gaps)
         return result
+
+    def audit(
+        self, paths: list[Path], checks: set[str] | None, now: datetime, engine: str, cache: bool
+    ) -> CollectResult:
+        """The Auditor capability (`execbrief audit`): folders outside any workspace, with
+        the result cache unless `cache` is off."""
+        store = AuditCache() if cache else None
+        return audit_paths(paths, checks, now, self.max_file_bytes, engine, store)
 
 
 def audit_paths(
@@ -367,13 +375,6 @@ def _redact(result: CollectResult, raw_values: set[str]) -> CollectResult:
     ]
     gaps = [gap.model_copy(update={"reason": clean(gap.reason)}) for gap in result.gaps]
     return CollectResult(facts=facts, gaps=gaps)
-
-
-def _expand(root: Path, pattern: str) -> list[Path]:
-    """Folders a `sources.repos` entry names: a path, or a glob relative to the workspace."""
-    if glob.has_magic(pattern):
-        return sorted(p for p in root.glob(pattern) if p.is_dir())
-    return [root / pattern]
 
 
 _TOKEN = re.compile(r"[a-z0-9]+")

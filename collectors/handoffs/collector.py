@@ -39,7 +39,7 @@ from typing import Any
 
 import yaml
 
-from execbrief.boundary import base_of, escaping_link
+from execbrief.boundary import glob_inside
 from execbrief.config import CollectContext
 from execbrief.models import CollectResult, Entity, Fact, Gap, Severity, Source
 from execbrief.secrets.exposure import Exposures
@@ -150,17 +150,6 @@ def _named_entity(value: str, entities: list[Entity]) -> Entity | None:
     return None
 
 
-def _glob(root: Path, pattern: str) -> list[Path]:
-    """Files matching `pattern`, relative to `root` unless it is absolute."""
-    path = Path(pattern)
-    base = Path(path.anchor) if path.is_absolute() else root
-    relative = path.relative_to(path.anchor).as_posix() if path.is_absolute() else pattern
-    try:
-        return sorted(match for match in base.glob(relative) if match.is_file())
-    except (ValueError, NotImplementedError, OSError):
-        return []
-
-
 def _relative(path: Path, root: Path) -> str:
     return Path(os.path.relpath(path, root)).as_posix()
 
@@ -181,7 +170,7 @@ class HandoffsCollector:
     def _files(self, ctx: CollectContext, result: CollectResult) -> list[Path]:
         found: dict[Path, None] = {}
         for pattern in ctx.config.sources.handoffs:
-            matches = _glob(ctx.root, pattern)
+            matches = glob_inside(ctx.root, pattern, "file")
             if not matches:
                 result.gaps.append(
                     Gap(
@@ -191,19 +180,16 @@ class HandoffsCollector:
                         hint="fix sources.handoffs in execbrief.yaml (paths are relative to it)",
                     )
                 )
-            base = base_of(ctx.root, pattern)
-            for match in matches:
-                if (outside := escaping_link(match, base)) is None:
-                    found[match] = None
-                else:
-                    result.gaps.append(
-                        Gap(
-                            collector=NAME,
-                            source=_relative(match, ctx.root),
-                            reason=f"not read: {outside}",
-                            hint="copy the note into the workspace instead of linking it",
-                        )
+            found.update(dict.fromkeys(matches.inside))
+            for match, outside in matches.outside:
+                result.gaps.append(
+                    Gap(
+                        collector=NAME,
+                        source=_relative(match, ctx.root),
+                        reason=f"not read: {outside}",
+                        hint="copy the note into the workspace instead of linking it",
                     )
+                )
         return list(found)
 
     def _collect_file(

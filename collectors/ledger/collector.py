@@ -16,7 +16,7 @@ from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 
-from execbrief.boundary import base_of, escaping_link
+from execbrief.boundary import base_of, escaping_link, glob_inside
 from execbrief.config import CollectContext
 from execbrief.models import CollectResult, Fact, Gap, Severity, Source
 from execbrief.secrets.exposure import Exposures
@@ -116,10 +116,13 @@ class LedgerCollector:
 
         target = root / configured
         if GLOB_CHARACTERS & set(configured.as_posix()):
-            files = glob_files(root, configured)
+            matches = glob_inside(root, configured.as_posix(), "file")
+            files = matches.inside
             books_dir = files[0].parent if files else root
-            if not files:
+            if not matches:
                 gap(configured.as_posix(), f"no file matches {configured.as_posix()}")
+            for path, why in matches.outside:
+                gap(relative(root, path), f"not read: {why}")
         elif target.is_dir():
             files, books_dir = sorted(target.glob("*.csv")), target
             if not files:
@@ -161,14 +164,6 @@ class LedgerCollector:
             reason = f"chart of accounts not read: {outside}"
             return None, [Gap(collector=COLLECTOR, source=relative(root, path), reason=reason)]
         return load_chart(path, relative(root, path))
-
-
-def glob_files(root: Path, pattern: Path) -> list[Path]:
-    """Files matching a glob relative to root, or absolute."""
-    if pattern.is_absolute():
-        anchor = Path(pattern.anchor)
-        return sorted(p for p in anchor.glob(str(pattern.relative_to(anchor))) if p.is_file())
-    return sorted(p for p in root.glob(pattern.as_posix()) if p.is_file())
 
 
 def relative(root: Path, path: Path) -> str:

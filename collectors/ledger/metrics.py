@@ -13,10 +13,12 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Literal
 
-from execbrief.models import Entity, Fact, Gap, Severity, Source
+from execbrief.models import Entity, Fact, Gap, MetricType, MetricUnit, Severity, Source
 
 from .books import COLLECTOR, ChartOfAccounts, Entry
 
+_TOTAL_USD = MetricType(unit=MetricUnit.USD)
+_COUNT = MetricType(unit=MetricUnit.COUNT)
 BURN_WINDOW = 3
 """Complete months the burn and break-even average over."""
 PORTFOLIO = "portfolio"
@@ -62,6 +64,31 @@ class MonthTotals:
             self.operating -= amount
 
 
+CATEGORY_TYPES = ("revenue", "cost_of_sales", "expense", "asset", "liability", "equity")
+"""The types a category's entries post to: its chart account's type, else (no chart, or a
+category the chart does not map) revenue or expense by the entry's sign."""
+UNCATEGORIZED_KEY = "uncategorized"
+
+
+@dataclass
+class CategoryTotal:
+    """One ledger category of one scope, over the complete months."""
+
+    total: Decimal = ZERO
+    """Revenue and balance-sheet moves as booked (money in positive); costs as spent."""
+    entries: int = 0
+    months: set[str] = field(default_factory=set)
+    accounts: set[str] = field(default_factory=set)
+
+
+def category_type(entry: Entry, chart: ChartOfAccounts | None) -> tuple[str, str]:
+    """The type the entry posts to and its account as `code name`, or "" without one."""
+    account = chart.account_for(entry) if chart is not None else None
+    if account is None:
+        return ("revenue" if entry.sale or entry.amount > 0 else "expense"), ""
+    return account.type, f"{account.code} {account.name}"
+
+
 @dataclass
 class Scope:
     """The figures of one entity, or of the whole portfolio."""
@@ -73,6 +100,23 @@ class Scope:
     streams: dict[str, Decimal] = field(default_factory=dict)
     names: set[str] = field(default_factory=set)
     """Categories and accounts of its costs, to tell which units of sale the scope pays for."""
+    categories: dict[tuple[str, str], CategoryTotal] = field(default_factory=dict)
+    """(type, category) -> its totals over the complete months; type `uncategorized` holds
+    the entries without a category, as gross (absolute) amounts."""
+
+    def add_category(self, entry: Entry, chart: ChartOfAccounts | None) -> None:
+        kind, account = category_type(entry, chart)
+        if entry.uncategorized:
+            key, amount = (UNCATEGORIZED_KEY, UNCATEGORIZED_KEY), abs(entry.amount)
+        else:
+            costs = kind in ("cost_of_sales", "expense")
+            key, amount = (kind, entry.category), -entry.amount if costs else entry.amount
+        total = self.categories.setdefault(key, CategoryTotal())
+        total.total += amount
+        total.entries += 1
+        total.months.add(entry.month)
+        if account:
+            total.accounts.add(account)
 
 
 @dataclass(frozen=True)
@@ -145,6 +189,8 @@ def build_scopes(
             if where == "revenue" and entry.month in complete_set:
                 stream = entry.category or "uncategorized"
                 scope.streams[stream] = scope.streams.get(stream, ZERO) + entry.amount
+            if entry.month in complete_set:
+                scope.add_category(entry, chart)
     return list(scopes.values())
 
 
@@ -199,6 +245,9 @@ class FinanceFacts:
             if self.complete:
                 out.append(self.burn(scope))
                 out += self.gross_margin(scope) + self.revenue_by_stream(scope)
+                out += self.category_totals(scope)
+                if scope.key == PORTFOLIO and self.units:
+                    out.append(self.no_portfolio_break_even(scope, scopes))
                 out += [
                     self.break_even(scope, unit) for unit in self.units if deals_in(scope, unit)
                 ]
@@ -403,6 +452,49 @@ class FinanceFacts:
             )
         ]
 
+    def category_totals(self, scope: Scope) -> list[Fact]:
+        """Every ledger category of the scope with its type, account, total, entries and
+        the complete months it appears in: the chart of accounts the books imply."""
+        if not scope.categories:
+            return []
+        order = {kind: n for n, kind in enumerate((*CATEGORY_TYPES, UNCATEGORIZED_KEY))}
+        ranked = sorted(scope.categories.items(), key=lambda i: (order[i[0][0]], i[0][1]))
+        lines = []
+        metrics: dict[str, float] = {}
+        types: dict[str, MetricType] = {}
+        for (kind, category), total in ranked:
+            name = kind if kind == UNCATEGORIZED_KEY else f"{kind}_{metric_key(category)}"
+            account = f" ({', '.join(sorted(total.accounts))})" if total.accounts else ""
+            shown = "entries without a category (gross)" if kind == UNCATEGORIZED_KEY else category
+            lines.append(
+                f"- {kind.replace('_', ' ')}: {shown}{account}: {money(total.total)} USD, "
+                f"{plural_entries(total.entries)} in {len(total.months)} of "
+                f"{len(self.complete)} complete months"
+            )
+            metrics |= {
+                f"{name}_usd": cents(total.total),
+                f"{name}_months_seen": float(len(total.months)),
+            }
+            types |= {f"{name}_usd": _TOTAL_USD, f"{name}_months_seen": _COUNT}
+        return [
+            self._fact(
+                "finance.category_totals",
+                scope,
+                f"{scope.key} categories",
+                title=f"{scope.label}: totals by ledger category, {self.complete[0]}.."
+                f"{self.complete[-1]}",
+                detail=(
+                    "Each category's entries over the complete months, by the type of the "
+                    "account it posts to (the chart's; without one, revenue or expense by "
+                    "sign). Costs are amounts spent; revenue, asset, liability and equity "
+                    "amounts are as booked (money in positive):\n" + "\n".join(lines)
+                ),
+                metrics=metrics | {"complete_months": float(len(self.complete))},
+                metric_types=types | {"complete_months": _COUNT},
+                tags=["finance", "accounting"],
+            )
+        ]
+
     def break_even(self, scope: Scope, unit: UnitEconomics) -> Fact:
         window = self.window
         fixed_parts = [scope.months[m].operating for m in window]
@@ -449,6 +541,40 @@ class FinanceFacts:
             tags=["finance"],
         )
 
+    def no_portfolio_break_even(self, portfolio: Scope, scopes: Sequence[Scope]) -> Fact:
+        """Why the portfolio has no break-even: its entities sell different units, and
+        one unit's margin cannot cover another business's fixed costs."""
+        sellers = [
+            f"{scope.label} ({unit.unit})"
+            for unit in self.units
+            for scope in scopes
+            if scope.key != PORTFOLIO and deals_in(scope, unit)
+        ]
+        units = ", ".join(unit.unit for unit in self.units)
+        per_entity = (
+            f"Break-even is computed per entity, from that entity's own unit economics: "
+            f"{', '.join(sellers)}."
+            if sellers
+            else f"No entity's cost entries name a unit of unit_economics ({units}), so no "
+            "entity's break-even is computed either."
+        )
+        return self._fact(
+            "finance.break_even",
+            portfolio,
+            PORTFOLIO,
+            title=f"{portfolio.label}: no portfolio break-even, its entities sell different units",
+            detail=(
+                f"{per_entity} A portfolio break-even would divide every entity's fixed costs "
+                "by one unit's contribution margin, adding units of different businesses "
+                "(charters to dumpster rentals), so it is not computed."
+            ),
+            tags=["finance", "not_computed"],
+        )
+
+
+def plural_entries(count: int) -> str:
+    return "1 entry" if count == 1 else f"{count} entries"
+
 
 def burn_title(label: str, net: Decimal, gross: Decimal, months: int) -> str:
     # Handoff notes often say "burn" for gross spend, so the title names both.
@@ -459,7 +585,8 @@ def burn_title(label: str, net: Decimal, gross: Decimal, months: int) -> str:
 
 
 def deals_in(scope: Scope, unit: UnitEconomics) -> bool:
-    """The portfolio always; an entity when one of its cost categories or accounts names the
-    unit (charter_fuel for charter): it bears the unit's variable cost."""
+    """An entity when one of its cost categories or accounts names the unit (charter_fuel
+    for charter): it bears the unit's variable cost. Never the portfolio, whose entities
+    sell different units."""
     name = unit.unit.casefold()
-    return scope.key == PORTFOLIO or any(name in seen for seen in scope.names)
+    return scope.key != PORTFOLIO and any(name in seen for seen in scope.names)

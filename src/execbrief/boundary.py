@@ -9,7 +9,9 @@ followed, so nothing outside what the config names reaches the bundle.
 from __future__ import annotations
 
 import glob
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 
 def base_of(root: Path, pattern: str) -> Path:
@@ -24,6 +26,39 @@ def base_of(root: Path, pattern: str) -> Path:
             break
         fixed.append(part)
     return Path(*fixed) if fixed else Path(path.anchor)
+
+
+@dataclass
+class Matches:
+    """What a configured glob matched: the paths that may be read, and each one a symlink
+    leads out of the folder the glob may not leave, with why (for a gap)."""
+
+    inside: list[Path] = field(default_factory=list)
+    outside: list[tuple[Path, str]] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.inside or self.outside)
+
+
+def glob_inside(root: Path, pattern: str, kind: Literal["file", "dir"]) -> Matches:
+    """Files (or folders) matching `pattern`, relative to `root` unless it is absolute, in
+    sorted order, split by whether they resolve inside `base_of(root, pattern)`."""
+    path = Path(pattern)
+    start = Path(path.anchor) if path.is_absolute() else root
+    relative = path.relative_to(path.anchor).as_posix() if path.is_absolute() else pattern
+    wanted = Path.is_file if kind == "file" else Path.is_dir
+    try:
+        found = sorted(match for match in start.glob(relative) if wanted(match))
+    except (ValueError, NotImplementedError, OSError):
+        found = []
+    base = base_of(root, pattern)
+    matches = Matches()
+    for match in found:
+        if (why := escaping_link(match, base)) is None:
+            matches.inside.append(match)
+        else:
+            matches.outside.append((match, why))
+    return matches
 
 
 def escaping_link(path: Path, base: Path) -> str | None:

@@ -8,10 +8,11 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from functools import partial
 from importlib.metadata import entry_points
-from typing import Protocol
+from pathlib import Path
+from typing import Protocol, runtime_checkable
 
 from execbrief.config import CollectContext, Workspace, WorkspaceConfig
-from execbrief.errors import CollectorError
+from execbrief.errors import CollectorError, ConfigError
 from execbrief.limits import cap_facts
 from execbrief.models import Bundle, CollectorRun, CollectResult, Fact, Gap
 from execbrief.secrets.exposure import Exposures
@@ -21,10 +22,36 @@ ENTRY_POINT_GROUP = "execbrief.collectors"
 
 
 class Collector(Protocol):
+    """A source of facts. A collector may also have an optional capability below (it has
+    the capability's method; nothing to import from the engine). The engine finds the
+    collector by its entry-point name and asks for the capability (`as_auditor`,
+    `as_snapshot_writer`), never importing a collector."""
+
     name: str
 
     def collect(self, ctx: CollectContext) -> CollectResult:
         """Facts and gaps from one kind of source."""
+        ...
+
+
+@runtime_checkable
+class SnapshotWriter(Collector, Protocol):
+    """Optional: saves the raw source it reads, so a later collect can replay that moment
+    (`execbrief collect --aws-snapshot-out`)."""
+
+    def with_snapshot_out(self, path: Path) -> Collector:
+        """This collector, also writing what it reads to `path` (a failed write is a gap)."""
+        ...
+
+
+@runtime_checkable
+class Auditor(Collector, Protocol):
+    """Optional: runs on folders named outright, outside any workspace (`execbrief audit`)."""
+
+    def audit(
+        self, paths: list[Path], checks: set[str] | None, now: datetime, engine: str, cache: bool
+    ) -> CollectResult:
+        """Facts and gaps about `paths`, which carry no entity."""
         ...
 
 
@@ -57,6 +84,41 @@ def installed_collectors() -> dict[str, CollectorFactory]:
         except Exception as exc:  # a broken plug-in is a gap, not a crash
             factories[ep.name] = partial(_UnloadableCollector, ep.name, exc)
     return factories
+
+
+def as_snapshot_writer(collector: Collector, needed_for: str) -> SnapshotWriter:
+    """The collector's SnapshotWriter capability, or a refusal naming what needed it."""
+    if isinstance(collector, SnapshotWriter):
+        return collector
+    raise _lacks(collector.name, "SnapshotWriter", needed_for)
+
+
+def as_auditor(collector: Collector, needed_for: str) -> Auditor:
+    """The collector's Auditor capability, or a refusal naming what needed it."""
+    if isinstance(collector, Auditor):
+        return collector
+    raise _lacks(collector.name, "Auditor", needed_for)
+
+
+def installed_collector(
+    name: str, needed_for: str, available: dict[str, CollectorFactory] | None = None
+) -> Collector:
+    """The installed collector registered as `name`; a refusal when none is."""
+    factories = installed_collectors() if available is None else available
+    factory = factories.get(name)
+    if factory is None:
+        raise ConfigError(
+            f"no collector {name!r} is installed, and {needed_for} needs it",
+            hint="reinstall execbrief; installed collectors: " + (", ".join(factories) or "none"),
+        )
+    return factory()
+
+
+def _lacks(name: str, capability: str, needed_for: str) -> ConfigError:
+    return ConfigError(
+        f"collector {name!r} has no {capability} capability, which {needed_for} needs",
+        hint=f"install a version of {name!r} that provides it, or drop {needed_for}",
+    )
 
 
 # A built-in collector runs only when the workspace names its source, so that no AWS

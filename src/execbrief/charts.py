@@ -1,8 +1,8 @@
 """Charts an executive would rather look at than read, drawn from bundle facts.
 
 - AWS cost by service over the months collected (facts `aws.cost.monthly`).
-- Monthly revenue against expenses, with the break-even revenue line (facts
-  `finance.revenue_monthly`, `finance.expenses_monthly`, `finance.break_even`).
+- The portfolio's monthly revenue against expenses (facts `finance.revenue_monthly`,
+  `finance.expenses_monthly`).
 
 A persona gets a chart when its lens selects the facts the chart is drawn from. PNGs
 are deterministic (no timestamps in their metadata), so re-rendering changes nothing.
@@ -86,7 +86,7 @@ def aws_cost_chart(facts: list[Fact]) -> Chart | None:
 
 
 def burn_chart(facts: list[Fact]) -> Chart | None:
-    """Portfolio revenue against expenses by month, and the revenue that breaks even."""
+    """Portfolio revenue against expenses by month."""
     portfolio = [f for f in facts if f.entity is None]
     revenue = next((f for f in portfolio if f.kind == "finance.revenue_monthly"), None)
     expenses = next((f for f in portfolio if f.kind == "finance.expenses_monthly"), None)
@@ -106,17 +106,12 @@ def burn_chart(facts: list[Fact]) -> Chart | None:
              width=0.4, color="#b3261e", label="expenses")  # fmt: skip
     axes.bar([p + 0.2 for p in positions], [series["revenue"].get(m, 0) for m in months],
              width=0.4, color="#1f7a3a", label="revenue")  # fmt: skip
-    evidence = [revenue.id, expenses.id]
-    break_even = next((f for f in portfolio if f.kind == "finance.break_even"), None)
-    if break_even is not None and {"break_even_units", "unit_price_usd"} <= set(break_even.metrics):
-        needed = break_even.metrics["break_even_units"] * break_even.metrics["unit_price_usd"]
-        axes.axhline(needed, color="#14324f", linestyle="--", linewidth=1,
-                     label="break-even revenue")  # fmt: skip
-        evidence.append(break_even.id)
     axes.set_xticks(list(positions), months)
     axes.legend(fontsize=7, frameon=False)
     figure.tight_layout()
-    return Chart("burn", "Revenue, expenses and break-even", _png(figure), evidence)
+    # No break-even line: the ledger computes break-even per entity only, never for a
+    # portfolio whose entities sell different units.
+    return Chart("burn", "Revenue and expenses", _png(figure), [revenue.id, expenses.id])
 
 
 def charts_for(persona: Persona, bundle: Bundle) -> list[Chart]:

@@ -17,6 +17,7 @@ from pydantic import ValidationError
 from execbrief.config import LlmConfig
 from execbrief.errors import ExecbriefError, ProviderError, ReportInvalid
 from execbrief.evidence import GAP_SHARE, choose_facts, choose_gaps, rank_facts
+from execbrief.files import write_atomic
 from execbrief.grounding import GroundingIndex, missing_sections
 from execbrief.grounding.verify import SecondOpinion
 from execbrief.llm.base import BriefRequest, BriefResult, FirstByte, Provider, Repair
@@ -32,7 +33,7 @@ from execbrief.models import (
     Severity,
     Usage,
 )
-from execbrief.runs import RunFolder, write_atomic
+from execbrief.runs import RunFolder
 from execbrief.secrets.mask import redact_text
 
 FIRST_BYTE_POLL_SECONDS = 0.02

@@ -285,6 +285,8 @@ class SectionLayout(StrEnum):
     MILESTONES = "milestones"
     CHART_OF_ACCOUNTS = "chart_of_accounts"
     JOURNAL_TEMPLATES = "journal_templates"
+    EMAIL_CAMPAIGN = "email_campaign"
+    SECURITY_GAPS = "security_gaps"
 
 
 class PersonaSection(Strict):

@@ -14,8 +14,11 @@ from execbrief.analysis import analyze
 from execbrief.approval import Acknowledge, ApprovalResult, approve_drafts
 from execbrief.bundle import (
     Collector,
+    as_auditor,
+    as_snapshot_writer,
     collect_bundle,
     collectors_for,
+    installed_collector,
     installed_collectors,
 )
 from execbrief.config import LlmConfig, TransportName, Workspace
@@ -70,6 +73,11 @@ from execbrief.send import AfterAttempt, Notice, send_run
 if TYPE_CHECKING:
     from execbrief.llm.batch import BatchProgress
     from execbrief.mail.events import EventsReport
+
+
+# The entry-point names of the collectors two commands ask for a capability.
+AWS_COLLECTOR = "aws_inventory"
+AUDIT_COLLECTOR = "code_audit"
 
 
 @dataclass
@@ -141,8 +149,6 @@ def collect(
 def _with_snapshot_out(
     workspace: Workspace, collectors: list[Collector], path: Path
 ) -> list[Collector]:
-    from execbrief.collectors.aws.collector import AwsInventoryCollector
-
     source = workspace.config.sources.aws
     if source is None or source.snapshot is not None:
         why = "has no sources.aws" if source is None else "replays sources.aws.snapshot"
@@ -153,7 +159,9 @@ def _with_snapshot_out(
             hint="set sources.aws (regions, profile, role_arn) without `snapshot`",
         )
     return [
-        AwsInventoryCollector(snapshot_out=path.resolve()) if c.name == "aws_inventory" else c
+        as_snapshot_writer(c, "--aws-snapshot-out").with_snapshot_out(path.resolve())
+        if c.name == AWS_COLLECTOR
+        else c
         for c in collectors
     ]
 
@@ -442,9 +450,6 @@ def audit(
     paths: list[Path], checks: set[str] | None, engine: str = "auto", cache: bool = True
 ) -> CollectResult:
     """The code audit on repositories outside any workspace, worst findings first."""
-    from execbrief.collectors.code_audit.audit_cache import AuditCache
-    from execbrief.collectors.code_audit.collector import DEFAULT_MAX_FILE_BYTES, audit_paths
-
     for path in paths:
         if not path.is_dir():
             # a typo must not pass a CI gate as "0 findings"
@@ -453,8 +458,8 @@ def audit(
                 path=path,
                 hint="`execbrief audit` takes the folders of repositories to audit",
             )
-    store = AuditCache() if cache else None
-    result = audit_paths(paths, checks, datetime.now(UTC), DEFAULT_MAX_FILE_BYTES, engine, store)
+    auditor = as_auditor(installed_collector(AUDIT_COLLECTOR, "execbrief audit"), "execbrief audit")
+    result = auditor.audit(paths, checks, datetime.now(UTC), engine, cache)
     facts = sorted(result.facts, key=lambda f: (f.severity.rank, f.source.path or "", f.id))
     return CollectResult(facts=[mask_fact(f) for f in facts], gaps=result.gaps)
 

@@ -23,6 +23,7 @@ from markupsafe import Markup
 
 from execbrief.citations import Citations
 from execbrief.diff import changes_in_lens, summarise_changes
+from execbrief.files import write_atomic
 from execbrief.mail.addresses import check_header_value
 from execbrief.mail.recipients import PersonaAddresses
 from execbrief.models import (
@@ -37,7 +38,7 @@ from execbrief.models import (
     Report,
     WarningKind,
 )
-from execbrief.runs import RunFolder, write_atomic
+from execbrief.runs import RunFolder
 from execbrief.subject import render_subject
 from execbrief.templates import environment
 

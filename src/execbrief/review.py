@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
+from execbrief.files import write_atomic
 from execbrief.mail.events import describe_event, recipient_states
 from execbrief.mail.ledger import PersonaDelivery, delivery_states, read_records
 from execbrief.models import Bundle, Manifest, PersonaStatus, Provenance, Severity
 from execbrief.revisions import read_history, sha256_file
-from execbrief.runs import RunFolder, write_atomic
+from execbrief.runs import RunFolder
 from execbrief.templates import environment
 
 _SHORT = {

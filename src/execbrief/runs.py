@@ -1,10 +1,9 @@
-"""Run folders: ids, atomic writes, the manifest and the `latest` link."""
+"""Run folders: ids, the manifest and the `latest` link (written through files.write_atomic)."""
 
 from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -13,6 +12,7 @@ from typing import TypeVar
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from execbrief.errors import ConfigError
+from execbrief.files import write_atomic
 from execbrief.models import Bundle, GroundingWarning, Manifest, Report
 
 LATEST = "latest"
@@ -35,26 +35,6 @@ def _read_model(path: Path, model: type[M], hint: str) -> M:
         ) from exc
     except OSError as exc:
         raise ConfigError(f"cannot read {path.name}: {exc.strerror}", path=path, hint=hint) from exc
-
-
-def write_atomic(path: Path, content: bytes | str) -> None:
-    """Write to a temporary file beside `path`, fsync, then rename over it.
-
-    A killed process leaves either the old file or the new one, never half of one.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    data = content.encode("utf-8") if isinstance(content, str) else content
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        Path(tmp).replace(path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            Path(tmp).unlink()
-        raise
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from execbrief.config import CONFIG_NAME
 from execbrief.errors import RefusedError
-from execbrief.runs import write_atomic
+from execbrief.files import write_atomic
 
 CONFIG_TEMPLATE = """\
 # execbrief workspace. Relative paths are relative to this file.

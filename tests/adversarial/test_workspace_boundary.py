@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
+from execbrief.boundary import glob_inside
 from execbrief.collectors.code_audit import CodeAuditCollector
 from execbrief.collectors.handoffs import HandoffsCollector
 from execbrief.collectors.ledger import LedgerCollector
@@ -109,3 +110,23 @@ def test_a_repos_glob_entry_symlinked_outside_is_not_audited(tmp_path: Path) -> 
 
     assert not [f for f in result.facts if f.kind.startswith("secret.")]
     assert any("symlink repos/other points outside the workspace" in g.reason for g in result.gaps)
+
+
+def test_one_glob_helper_splits_matches_by_where_they_resolve(tmp_path: Path) -> None:
+    root, outside = tmp_path / "ws", _outside(tmp_path)
+    (root / "notes" / "sub").mkdir(parents=True)
+    (root / "notes" / "a.md").write_text("a")
+    (root / "notes" / "b.md").symlink_to(outside / "passwd")
+    (root / "notes" / "c.md").symlink_to(root / "notes" / "a.md")
+
+    files = glob_inside(root, "notes/*", "file")
+    folders = glob_inside(root, "notes/*", "dir")
+    absolute = glob_inside(root, f"{root}/notes/*.md", "file")
+
+    assert files.inside == [root / "notes" / "a.md", root / "notes" / "c.md"]
+    assert files.outside == [
+        (root / "notes" / "b.md", "symlink notes/b.md points outside the workspace")
+    ]
+    assert folders.inside == [root / "notes" / "sub"] and not folders.outside
+    assert absolute.inside == files.inside
+    assert not glob_inside(root, "nothing/*", "file")

@@ -521,6 +521,218 @@ def journal_templates(ctx: Context, section: PersonaSection) -> str:
     )
 
 
+_EMAIL = re.compile(r"\b(?:e-?mail|newsletter|blast|mailing|campaign)s?\b", re.IGNORECASE)
+_CONSENT = re.compile(r"\b(?:consent|opt-?in|opted|unsubscribe[sd]?)\b", re.IGNORECASE)
+_MODEL = re.compile(r"\bmodel", re.IGNORECASE)
+_SES_FIX = {
+    "aws.ses.sandbox": "Request SES production access",
+    "aws.ses.identity": "Finish verifying the sending identity",
+}
+
+
+def _bullets(text: str) -> list[str]:
+    """The `- ` bullets of a note section, each joined with its indented continuation."""
+    bullets: list[str] = []
+    open_bullet = False
+    for line in text.splitlines():
+        if line.startswith("- "):
+            bullets.append(line[2:].strip())
+            open_bullet = True
+        elif open_bullet and line.startswith("  ") and line.strip():
+            bullets[-1] += " " + line.strip()
+        else:
+            open_bullet = False
+    return [bullet.replace("**", "") for bullet in bullets]
+
+
+def email_campaign(ctx: Context, section: PersonaSection) -> str:
+    """Audience, sending channel, the campaign's sequence with milestones, and the notes'
+    own model, each from the facts that state it."""
+    pool = [f for f in ctx.facts if (section.evidence or ctx.persona.evidence).matches(f)]
+    notes = [f for f in pool if f.kind == "handoff.section"]
+    lists = [
+        (f, name, value)
+        for f in notes
+        for name, value in f.metrics.items()
+        if "email" in name or "mailing" in name or "newsletter" in name
+    ]
+    listed = {f.id: f for f, _, _ in lists}
+    audience = [
+        f"- **{_owner(f)}**: {bullet} {cite(f.id)}"
+        for f in listed.values()
+        for bullet in _bullets(f.detail)
+        if _EMAIL.search(bullet) and not _MODEL.search(bullet)
+    ]
+    consent = [f for f in pool if _CONSENT.search(f.title + " " + f.detail)]
+    audience.append(
+        "- Consent: " + " ".join(f"{_claim(f)} {cite(f.id)}" for f in consent)
+        if consent
+        else "- Consent: not stated in the evidence, so confirming it is step 1; a list of "
+        "unknown consent is not mailed."
+    )
+    ses = [f for f in pool if f.kind.startswith("aws.ses.")]
+    channel = ["| Sending check | State | Evidence |", "| --- | --- | --- |"]
+    channel += [f"| {f.kind.removeprefix('aws.ses.')} | {f.title} | {cite(f.id)} |" for f in ses]
+    steps: list[tuple[str, str, list[str]]] = []
+    if not consent:
+        steps.append(("Confirm the list's consent (how each contact joined)", "by day 7", []))
+    gates = [f for f in ses if f.severity is not Severity.INFO]
+    gates += [f for f in pool if f.kind == "handoff.blocker" and _EMAIL.search(f.title)]
+    for fact in gates:
+        action = _SES_FIX.get(fact.kind, "Clear the blocker")
+        steps.append((f"{action}: {_claim(fact)}", "by day 14", [fact.id]))
+    sends = [f for f in pool if f.kind == "handoff.todo" and _EMAIL.search(f.title)]
+    for fact in sends:
+        steps.append((f"Do: {_claim(fact)}", "by day 30", [fact.id]))
+    if not sends:
+        for fact, name, value in lists:
+            label = name.replace("_", " ")
+            steps.append(
+                (f"Send the first campaign to the {label} ({value:,.0f})", "by day 30", [fact.id])
+            )
+    for fact in ctx.analyses(section, "analysis.milestone"):
+        if _EMAIL.search(fact.title):
+            steps.append((f"Meet the date: {_claim(fact)}", fact.title.split(" ", 1)[0], [fact.id]))
+    steps.append(
+        (
+            "Measure: a code or landing page per send, replies and bookings counted against it",
+            "by day 60",
+            [],
+        )
+    )
+    sequence = ["| # | Step | Milestone | Evidence |", "| --- | --- | --- | --- |"]
+    sequence += [
+        f"| {n} | {step} | {due} | {cite(*ids) or 'no fact: a proposed step'} |"
+        for n, (step, due, ids) in enumerate(steps, start=1)
+    ]
+    model = [
+        f"- {_owner(f)}'s note: {bullet} {cite(f.id)}"
+        for f in notes
+        for bullet in _bullets(f.detail)
+        if _EMAIL.search(bullet) and _MODEL.search(bullet)
+    ]
+    used = [f.id for f in ses + gates + consent + notes]
+    ctx.used.update(used + [i for _, _, ids in steps for i in ids])
+    parts = [
+        "**Audience**\n\n" + "\n".join(audience),
+        "**Channel: email through SES**\n\n"
+        + (
+            "\n".join(channel) if ses else "No SES fact in the evidence: sending readiness unknown."
+        ),
+        "**Sequence and milestones** (each gate before the send)\n\n" + "\n".join(sequence),
+    ]
+    if model:
+        parts.append(
+            "**The notes' own model** (their rates and figures, not computed here)\n\n"
+            + "\n".join(model)
+        )
+    return "\n\n".join(parts)
+
+
+def _owner(fact: Fact) -> str:
+    return fact.title.split(" handoff:", 1)[0]
+
+
+_FIXES = {
+    "auth.jwt_no_expiry": "Give tokens an expiry and check it on decode",
+    "code.bandit": "Fix the flagged call",
+    "aws.apigw.no_throttle": "Set throttling limits",
+}
+_ARN_NAMES = {
+    "lambda": "Lambda",
+    "s3": "S3 bucket",
+    "apigateway": "API Gateway",
+    "cloudfront": "CloudFront",
+    "dynamodb": "DynamoDB",
+    "ses": "SES",
+    "iam": "IAM",
+}
+
+
+def system_of(fact: Fact) -> str:
+    """The system a fact is about: a repository, or an AWS resource named by its ARN."""
+    resource, path = fact.source.resource, fact.source.path
+    if resource and resource.startswith("arn:"):
+        parts = resource.split(":", 5)
+        service, rest = parts[2], parts[5] if len(parts) > 5 else ""
+        pieces = [p for p in re.split(r"[/:]", rest) if p]
+        # function:NAME, distribution/ID, table/NAME, /apis/ID/...: the id is second
+        second = service in ("apigateway", "lambda", "cloudfront", "dynamodb")
+        name = pieces[1] if second and len(pieces) > 1 else (pieces[0] if pieces else rest)
+        return f"{_ARN_NAMES.get(service, service)} {name}".strip()
+    if resource:
+        return f"repository {resource}"
+    return path.split("/", 1)[0] if path else "portfolio"
+
+
+def _where(fact: Fact) -> str:
+    source = fact.source
+    if source.path:
+        return f"{source.path}:{source.line}" if source.line else source.path
+    return source.section or "the resource"
+
+
+def security_gaps(ctx: Context, section: PersonaSection) -> str:
+    """Gaps grouped by system, worst system first; one row per kind of gap in a system
+    (its locations listed), with severity, owner and the fix; then what spans systems."""
+    selector = section.evidence or ctx.persona.evidence
+    chosen = [f for f in ctx.facts if not f.kind.startswith("analysis.") and selector.matches(f)]
+    systems: dict[str, dict[str, list[Fact]]] = {}
+    for fact in sorted(chosen, key=lambda f: (f.severity.rank, f.kind, f.id)):
+        systems.setdefault(system_of(fact), {}).setdefault(fact.kind, []).append(fact)
+    order = sorted(
+        systems.items(),
+        key=lambda item: (
+            min(f.severity.rank for group in item[1].values() for f in group),
+            -sum(len(group) for group in item[1].values()),
+            item[0],
+        ),
+    )
+    blocks = []
+    for system, kinds in order[:MAX_SECTION_ITEMS]:
+        first = next(iter(kinds.values()))[0]
+        whose = f" ({first.entity})" if first.entity else ""
+        # The fix leads each row: a row is read as one prescription, not as a state.
+        rows = [
+            "| Fix | Severity | Gap | Where | Owner | Evidence |",
+            "| --- | --- | --- | --- | --- | --- |",
+        ]
+        for found in kinds.values():
+            group = sorted(
+                found,
+                key=lambda f: (f.source.path or f.source.section or "", f.source.line or 0, f.id),
+            )
+            lead = group[0]
+            more = f" ({len(group)} alike)" if len(group) > 1 else ""
+            where = ", ".join(dict.fromkeys(_where(f) for f in group))
+            fix = (
+                _FIXES.get(lead.kind)
+                or _VERBS.get(lead.kind)
+                or _VERBS.get(lead.kind.split(".")[0])
+                or "Resolve"
+            )
+            rows.append(
+                f"| {fix} | {lead.severity.value} | {lead.title}{more} | {where} | "
+                f"{ctx.role(lead)} | {cite(*(f.id for f in group))} |"
+            )
+            ctx.used.update(f.id for f in group)
+        blocks.append(f"**{system}**{whose}\n\n" + "\n".join(rows))
+    left = len(order) - MAX_SECTION_ITEMS
+    if left > 0:
+        blocks.append(f"Left off: {left} more systems with lower-severity gaps.")
+    index = {f.id: system_of(f) for f in chosen}
+    spanning = []
+    for fact in ctx.analyses(section, "analysis.shortfall"):
+        places = sorted({index[i] for i in fact.inputs if i in index})
+        if len(places) > 1:
+            spanning.append(f"- {_claim(fact)}: {', '.join(places)} {cite(fact.id)}")
+    if spanning:
+        blocks.append(
+            "One problem in several systems (fix it once, everywhere):\n" + "\n".join(spanning)
+        )
+    return "\n\n".join(blocks)
+
+
 WRITERS: dict[SectionLayout, Writer] = {
     SectionLayout.INVENTORY: inventory,
     SectionLayout.SHORTFALLS: shortfalls,
@@ -536,6 +748,8 @@ WRITERS: dict[SectionLayout, Writer] = {
     SectionLayout.MILESTONES: milestones,
     SectionLayout.CHART_OF_ACCOUNTS: chart_of_accounts,
     SectionLayout.JOURNAL_TEMPLATES: journal_templates,
+    SectionLayout.EMAIL_CAMPAIGN: email_campaign,
+    SectionLayout.SECURITY_GAPS: security_gaps,
 }
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+from execbrief.files import write_atomic
 from execbrief.mail.settings import MailSettings
 from execbrief.models import OutgoingMessage
-from execbrief.runs import write_atomic
 
 
 class FileTransport:
