@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic import BaseModel, Field
 
 from execbrief.mail.events import describe_event, recipient_states
-from execbrief.mail.ledger import PersonaDelivery, delivery_states, read_records
+from execbrief.mail.ledger import PersonaDelivery, delivery_states, open_ledger
 from execbrief.models import Bundle, Manifest, PersonaStatus, Provenance, Severity
 from execbrief.revisions import read_history, sha256_file
 from execbrief.runs import RunFolder, write_atomic
@@ -93,7 +93,7 @@ def _draft_state(
 
 def review_rows(run: RunFolder, manifest: Manifest) -> list[ReviewRow]:
     """The state of every persona of a run, from its manifest, drafts, revisions and ledger."""
-    states = delivery_states(read_records(run.ledger_path))
+    states = delivery_states(open_ledger(run, manifest.ledger).records())
     recipients = recipient_states(run)
     rows: list[ReviewRow] = []
     for persona_id, outcome in manifest.personas.items():
