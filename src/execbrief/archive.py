@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import mimetypes
 import os
-import re
 import shutil
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -20,12 +19,12 @@ import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel, Field
 
+from execbrief.config import parse_s3_url
 from execbrief.errors import AwsCallError, ConfigError
 from execbrief.runs import RunFolder
 
 SCHEME = "s3://"
 CACHE = ".archive"
-_PART = re.compile(r"^[A-Za-z0-9_.=-]+$")
 
 
 class ArchiveReport(BaseModel):
@@ -38,17 +37,15 @@ class ArchiveReport(BaseModel):
 
 def split_url(url: str) -> tuple[str, str]:
     """(bucket, key prefix without slashes at either end) of an s3:// address."""
-    if not url.startswith(SCHEME):
-        raise ConfigError(f"not an s3:// address: {url!r}", hint="s3://bucket/prefix/<run-id>")
-    bucket, _, prefix = url[len(SCHEME) :].partition("/")
-    parts = [p for p in prefix.split("/") if p]
-    if not bucket or not all(_PART.match(p) and p not in (".", "..") for p in parts):
+    parsed = parse_s3_url(url)
+    if parsed is None:
         raise ConfigError(
             f"not an archive address: {url!r}",
             field="--run",
-            hint="s3://bucket/prefix/<run-id>, folder names of letters, digits and _ . = -",
+            hint="s3://bucket/prefix/<run-id>: a lower-case bucket name, then folder names "
+            "of letters, digits and _ . = -",
         )
-    return bucket, "/".join(parts)
+    return parsed
 
 
 def _make_client(service: str, session: boto3.Session | None) -> Any:

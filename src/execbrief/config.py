@@ -167,7 +167,19 @@ class Limits(Strict):
 # DynamoDB's rule for table names; S3's for bucket names (lower case, no dots: a dotted
 # name breaks TLS under virtual-hosted addressing); prefix parts become cache folder names.
 _TABLE_NAME = re.compile(r"^[A-Za-z0-9_.-]{3,255}$")
-_ARCHIVE_URL = re.compile(r"^s3://([a-z0-9][a-z0-9-]{1,61}[a-z0-9])((?:/[A-Za-z0-9_.=-]+)*)/?$")
+_S3_URL = re.compile(r"^s3://([a-z0-9][a-z0-9-]{1,61}[a-z0-9])((?:/[A-Za-z0-9_.=-]+)*)/?$")
+
+
+def parse_s3_url(url: str) -> tuple[str, str] | None:
+    """(bucket, key prefix) of `s3://bucket/a/b`; None for anything else, `.` and `..`
+    folders included (the folders also name the local copy's folders)."""
+    match = _S3_URL.match(url)
+    if match is None:
+        return None
+    folders = [p for p in match.group(2).split("/") if p]
+    if {".", ".."} & set(folders):
+        return None
+    return match.group(1), "/".join(folders)
 
 
 class SendLedgerConfig(Strict):
@@ -230,7 +242,7 @@ class WorkspaceConfig(Strict):
     @field_validator("archive")
     @classmethod
     def _archive_is_s3(cls, value: str | None) -> str | None:
-        if value is not None and not _ARCHIVE_URL.match(value):
+        if value is not None and parse_s3_url(value) is None:
             raise PydanticCustomError(
                 "archive_url",
                 "expected s3://bucket/prefix (a lower-case bucket name, then folder names "

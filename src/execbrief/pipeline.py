@@ -271,12 +271,16 @@ def addresses_for(
 
 def check_delivery(workspace: Workspace, personas: list[Persona], *, sending: bool = False) -> None:
     """Refuse bad mail settings (no sender, no recipients, a malformed address), subject
-    templates and provider settings up front, before a run collects and writes anything;
-    and `run --send` through a transport that needs approval, since drafts not yet written
-    cannot have been approved."""
+    templates, provider settings and a send ledger table that cannot be read up front,
+    before a run collects and writes anything; and `run --send` through a transport that
+    needs approval, since drafts not yet written cannot have been approved."""
     settings = mail_settings(workspace)
     addresses_for(workspace, personas, settings)
     check_workspace(workspace, personas, provider=True)
+    if (ref := workspace.config.ledger_ref()) is not None:
+        from execbrief.mail.dynamodb_ledger import DynamoLedger
+
+        DynamoLedger(ref, run_id="").check()
     transport = settings.mail.transport
     if sending and transport != "file":
         raise RefusedError(

@@ -11,6 +11,8 @@ to the claim's records. A test send gets an item of its own and always holds.
 
 from __future__ import annotations
 
+import os
+import threading
 import uuid
 from typing import Any
 
@@ -24,6 +26,23 @@ from execbrief.mail.ledger import FIRST_REVISION, Claim
 from execbrief.models import LedgerRef, SendRecord
 
 CONDITION_FAILED = "ConditionalCheckFailedException"
+PURPOSE = "the DynamoDB send ledger"
+
+# Building a client takes a good part of a second, and send, review and events open the
+# ledger of each run they touch: one client per region (and endpoint, and profile) serves
+# them all. Clients are thread-safe; building them on a shared session is not: the lock.
+_clients: dict[tuple[str | None, ...], Any] = {}
+_clients_lock = threading.Lock()
+
+
+def _shared_client(region: str | None) -> Any:
+    key = (region, os.environ.get("AWS_ENDPOINT_URL"), os.environ.get("AWS_PROFILE"))
+    with _clients_lock:
+        if key not in _clients:
+            _clients[key] = mail_client(
+                boto3.Session(), "dynamodb", region, purpose=PURPOSE, field="ledger.region"
+            )
+        return _clients[key]
 
 
 class DynamoLedger:
@@ -32,13 +51,12 @@ class DynamoLedger:
     def __init__(self, ref: LedgerRef, run_id: str, session: boto3.Session | None = None) -> None:
         self.ref = ref
         self.run_id = run_id
-        self._client = mail_client(
-            session or boto3.Session(),
-            "dynamodb",
-            ref.region,
-            purpose="the DynamoDB send ledger",
-            field="ledger.region",
-        )
+        if session is None:
+            self._client = _shared_client(ref.region)
+        else:
+            self._client = mail_client(
+                session, "dynamodb", ref.region, purpose=PURPOSE, field="ledger.region"
+            )
 
     @property
     def where(self) -> str:
@@ -70,6 +88,19 @@ class DynamoLedger:
                 break
             request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
         return sorted(records, key=lambda r: r.ts)
+
+    def check(self) -> None:
+        """Refuse a table that cannot be read (missing, no access) before anything is paid
+        for; a ConfigError or AwsCallError."""
+        try:
+            self._client.query(
+                TableName=self.ref.table,
+                KeyConditionExpression="workspace = :w",
+                ExpressionAttributeValues={":w": {"S": self.ref.workspace}},
+                Limit=1,
+            )
+        except (ClientError, BotoCoreError) as exc:
+            raise self._failed("dynamodb:Query", exc) from exc
 
     def claim(self, attempt: SendRecord, *, seen: int, sha256: str) -> Claim | None:
         revision = attempt.revision or FIRST_REVISION
