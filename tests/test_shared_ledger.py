@@ -585,3 +585,21 @@ def test_an_archived_object_naming_a_path_outside_the_run_is_refused(
 
     assert result.code == 2 and "does not name a file inside the run" in result.err
     assert not list(tmp_path.rglob("evil.txt"))
+
+
+def test_each_workspace_of_a_fleet_is_archived_and_a_failed_upload_fails_only_it(
+    moto_server: str, tmp_path: Path
+) -> None:
+    from execbrief.fleet import FleetStatus, run_workspace
+
+    root = _workspace(tmp_path / "ws", ARCHIVE)
+
+    missing = run_workspace(root, [], False)  # the bucket does not exist yet
+    _bucket()
+    archived = run_workspace(root, [], False)
+
+    assert missing.status is FleetStatus.FAILED
+    assert missing.error is not None and missing.error.startswith("archive: s3:PutObject")
+    assert missing.personas_ok == 3  # the drafts are written; only the upload failed
+    assert archived.status is FleetStatus.OK, archived.error
+    assert f"briefs/{archived.run_id}/manifest.json" in _keys(f"briefs/{archived.run_id}/")
