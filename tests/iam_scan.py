@@ -2,11 +2,12 @@
 
 Used by tests/test_scheduling.py to hold the docs' IAM policies to what the code calls.
 A client is recognised where the code makes one (`scope("s3")`, `aws_client("sqs", ...)`,
-`self._make_client("sesv2")`, `ServiceCalls(pool, "sts", ...)`); the variable or attribute
-it is bound to is followed into the functions it is passed to. An operation is a method
-of such a client (`client.get_account()`, `client.send_email`), the first argument of its
-`call` / `pages` / `get_paginator`, or a string literal naming one of the service's
-operations in a function that has one client only (e.g. the S3 settings read by name).
+`self._make_client("sesv2")`, `ServiceCalls(pool, "sts", ...)`, `mail_client(s,
+"dynamodb")`); the variable or attribute it is bound to is followed into the functions it
+is passed to. An operation is a method of such a client (`client.get_account()`,
+`client.send_email`), the first argument of its `call` / `pages` / `get_paginator`, or a
+string literal naming one of the service's operations in a function that has one client
+only (e.g. the S3 settings read by name).
 Every name is checked against botocore's model of the service, so a label such as
 "region" never passes for an operation.
 """
@@ -25,7 +26,9 @@ from botocore.model import ServiceModel
 from execbrief.collectors.aws.calls import iam_action
 
 # Calls that make a client; the service is their first string argument.
-CLIENT_MAKERS = frozenset({"scope", "aws_client", "_make_client", "ServiceCalls", "client"})
+CLIENT_MAKERS = frozenset(
+    {"scope", "aws_client", "_make_client", "ServiceCalls", "client", "mail_client"}
+)
 # Methods of our call wrappers (ServiceCalls) and of boto3 clients taking an operation name.
 OPERATION_TAKERS = frozenset({"call", "pages", "get_paginator"})
 # An operation whose IAM action differs from its name: SES v2 SendEmail with raw

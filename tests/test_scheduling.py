@@ -22,6 +22,7 @@ RUNTIME_SOURCES = sorted(
     for p in [
         *(REPO / "collectors" / "aws").glob("*.py"),
         *(REPO / "src/execbrief/mail").glob("*.py"),
+        REPO / "src/execbrief/archive.py",
     ]
     if p not in SETUP_SOURCES
 )
@@ -105,6 +106,9 @@ def test_the_scan_finds_calls_made_through_each_way_the_code_makes_them() -> Non
     assert ("s3", "get_bucket_lifecycle_configuration") in calls
     assert {("sqs", "receive_message"), ("sqs", "delete_message")} <= calls
     assert ("sts", "assume_role") in calls
+    # the shared ledger (a client from mail_client) and the run archive
+    assert {("dynamodb", "put_item"), ("dynamodb", "update_item"), ("dynamodb", "query")} <= calls
+    assert {("s3", "put_object"), ("s3", "get_object"), ("s3", "list_objects_v2")} <= calls
 
 
 def test_the_task_role_grants_exactly_the_calls_a_run_makes() -> None:
@@ -134,6 +138,21 @@ def test_the_task_role_sends_only_as_the_configured_identity_and_reads_only_the_
     )
     assert allows(policy, "sqs:ReceiveMessage", queue)
     assert not allows(policy, "sqs:ReceiveMessage", queue + "-other")
+
+
+def test_the_task_role_writes_only_the_ledger_table_and_the_archive_prefix() -> None:
+    policy = _load("task-role-policy.json")
+    table = "arn:aws:dynamodb:us-west-2:123456789012:table/execbrief-ledger"
+
+    for action in ("dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query"):
+        assert allows(policy, action, table)
+        assert not allows(policy, action, table + "-other")
+        assert not allows(policy, action, "arn:aws:dynamodb:us-west-2:123456789012:table/bookings")
+    assert allows(policy, "s3:PutObject", "arn:aws:s3:::execbrief-archive/briefs/20261130T0900Z/x")
+    assert not allows(policy, "s3:PutObject", "arn:aws:s3:::execbrief-archive/other/x")
+    assert not allows(policy, "s3:PutObject", "arn:aws:s3:::another-bucket/briefs/x")
+    (listing,) = [s for s in _statements(policy) if "s3:ListBucket" in _as_list(s["Action"])]
+    assert listing["Condition"] == {"StringLike": {"s3:prefix": ["briefs/*"]}}
 
 
 def test_the_task_definition_runs_the_image_with_its_roles_and_the_model_key() -> None:

@@ -84,6 +84,7 @@ _S3_ACTIONS = {
     "GetBucketLifecycleConfiguration": "s3:GetLifecycleConfiguration",
     "GetPublicAccessBlock": "s3:GetBucketPublicAccessBlock",
     "GetBucketLogging": "s3:GetBucketLogging",
+    "ListObjectsV2": "s3:ListBucket",
 }
 # S3 Control's account-level calls carry the account's name for the action.
 _S3CONTROL_ACTIONS = {"GetPublicAccessBlock": "s3:GetAccountPublicAccessBlock"}

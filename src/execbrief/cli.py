@@ -90,6 +90,12 @@ PersonaOpt = Annotated[
     typer.Option("--persona", "-p", help="Only this persona (repeat for more). Default: all."),
 ]
 RunOpt = Annotated[str, typer.Option("--run", help="Run id, or `latest`.")]
+ReviewRunOpt = Annotated[
+    str,
+    typer.Option(
+        "--run", help="Run id, `latest`, or an archived run: s3://bucket/prefix/<run-id>."
+    ),
+]
 WorkspaceOpt = Annotated[
     Path | None,
     typer.Option("--workspace", "-w", help="Workspace folder holding execbrief.yaml."),
@@ -274,6 +280,18 @@ def _summary(run: RunFolder, as_json: bool = False) -> None:
     out.print(f"Drafts: {run.path}  (review page: {run.path / 'index.html'})")
 
 
+def _archive(workspace: Workspace, run: RunFolder) -> int:
+    """Upload the finished run to `archive:` (if set); a failure is one line and exit 1."""
+    report = pipeline.archive_run(workspace, run)
+    if report is None:
+        return EXIT_OK
+    if report.error:
+        err.print(f"[red]archive:[/] {escape(report.error)}; the run is kept in {run.path}")
+        return EXIT_FAILED
+    err.print(f"Archived {report.files} files to {report.url}")
+    return EXIT_OK
+
+
 def _exit_code(outcomes: list[PersonaRun], deliveries: list[DeliveryOutcome]) -> int:
     failed = any(o.status is PersonaStatus.FAILED for o in outcomes) or any(
         d.action in (DeliveryAction.FAILED, DeliveryAction.IN_DOUBT) for d in deliveries
@@ -328,7 +346,7 @@ def run(
     else:
         err.print(f"Drafts written, nothing sent. Next: {' -> '.join(review_steps(ws.root)[1:])}")
     _summary(folder, as_json)
-    return _exit_code(outcomes, deliveries)
+    return max(_exit_code(outcomes, deliveries), _archive(ws, folder))
 
 
 def _run_fleet(spec: str, jobs: int, persona_ids: list[str], strict: bool, as_json: bool) -> int:
@@ -403,7 +421,7 @@ def generate(
     if to_render := list(dict.fromkeys([o.persona for o in outcomes] + unrendered)):
         _render(ws, folder, to_render)
     _summary(folder, as_json)
-    return _exit_code(outcomes, [])
+    return max(_exit_code(outcomes, []), _archive(ws, folder))
 
 
 @app.command()
@@ -414,7 +432,7 @@ def render(workspace: WorkspaceOpt = None, persona: PersonaOpt = None, run: RunO
     personas = pipeline.run_personas_in(folder, persona or [])
     require_drafts(ws.outputs, folder, personas, "report.json")
     _render(ws, folder, personas)
-    return EXIT_OK
+    return _archive(ws, folder)
 
 
 @app.command()
@@ -454,7 +472,7 @@ def send(
         test_to=to,
     )
     _summary(folder, as_json)
-    return _exit_code([], deliveries)
+    return max(_exit_code([], deliveries), EXIT_OK if dry_run else _archive(ws, folder))
 
 
 @app.command()
@@ -522,12 +540,14 @@ def approve(
 @app.command()
 def review(
     workspace: WorkspaceOpt = None,
-    run: RunOpt = LATEST,
+    run: ReviewRunOpt = LATEST,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")] = False,
 ) -> int:
     """Show each persona's status, grounding warnings, cost and delivery for a run."""
     ws = _workspace(workspace)
-    folder = pipeline.resolve_run(ws, run)
+    # an archived run is read into a cache folder under outputs, for reading only
+    archived = run.startswith("s3://")
+    folder = pipeline.fetch_archived_run(ws, run) if archived else pipeline.resolve_run(ws, run)
     if as_json:
         rows = review_rows(folder, folder.read_manifest())
         sys.stdout.write(json.dumps([r.model_dump(mode="json") for r in rows], indent=2) + "\n")

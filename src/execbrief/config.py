@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, StrictBool, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PositiveFloat,
+    StrictBool,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
 
 from execbrief.errors import ConfigError
-from execbrief.models import Entity, Strict
+from execbrief.models import Entity, LedgerRef, Strict
 from execbrief.yamlfile import load_yaml_model
 
 CONFIG_NAME = "execbrief.yaml"
@@ -180,6 +190,57 @@ class Limits(Strict):
     )
 
 
+# DynamoDB's rule for table names; S3's for bucket names (lower case, no dots: a dotted
+# name breaks TLS under virtual-hosted addressing); prefix parts become cache folder names.
+_TABLE_NAME = re.compile(r"^[A-Za-z0-9_.-]{3,255}$")
+_S3_URL = re.compile(r"^s3://([a-z0-9][a-z0-9-]{1,61}[a-z0-9])((?:/[A-Za-z0-9_.=-]+)*)/?$")
+
+
+def parse_s3_url(url: str) -> tuple[str, str] | None:
+    """(bucket, key prefix) of `s3://bucket/a/b`; None for anything else, `.` and `..`
+    folders included (the folders also name the local copy's folders)."""
+    match = _S3_URL.match(url)
+    if match is None:
+        return None
+    folders = [p for p in match.group(2).split("/") if p]
+    if {".", ".."} & set(folders):
+        return None
+    return match.group(1), "/".join(folders)
+
+
+class SendLedgerConfig(Strict):
+    """Where send records go: the run folder's file, or a DynamoDB table shared by every
+    machine that sends for this workspace."""
+
+    backend: Literal["file", "dynamodb"] = "file"
+    table: str | None = Field(None, description="The DynamoDB table (backend: dynamodb).")
+    region: str | None = Field(None, description="Its region; default: the AWS default region.")
+    workspace: str | None = Field(
+        None,
+        min_length=1,
+        max_length=200,
+        description="This workspace's key in the table; default: `portfolio`.",
+    )
+
+    @model_validator(mode="after")
+    def _table_fits_backend(self) -> SendLedgerConfig:
+        if self.backend == "dynamodb" and not self.table:
+            raise PydanticCustomError(
+                "ledger_table", "backend dynamodb needs `table:` (the DynamoDB table name)"
+            )
+        if self.backend == "file" and (self.table or self.region):
+            raise PydanticCustomError(
+                "ledger_table", "`table` and `region` are for backend: dynamodb only"
+            )
+        if self.table is not None and not _TABLE_NAME.match(self.table):
+            raise PydanticCustomError(
+                "ledger_table",
+                "table {table!r} is not a DynamoDB table name (3-255 of A-Z a-z 0-9 _ . -)",
+                {"table": self.table},
+            )
+        return self
+
+
 class WorkspaceConfig(Strict):
     """execbrief.yaml: the portfolio, where its evidence lives, and how briefs go out."""
 
@@ -197,6 +258,34 @@ class WorkspaceConfig(Strict):
     )
     outputs: Path = Path("outputs")
     limits: Limits = Field(default_factory=Limits)
+    ledger: SendLedgerConfig = Field(
+        default_factory=SendLedgerConfig, description="The send ledger's backend."
+    )
+    archive: str | None = Field(
+        None, description="s3://bucket/prefix: every finished run is uploaded under it."
+    )
+
+    @field_validator("archive")
+    @classmethod
+    def _archive_is_s3(cls, value: str | None) -> str | None:
+        if value is not None and parse_s3_url(value) is None:
+            raise PydanticCustomError(
+                "archive_url",
+                "expected s3://bucket/prefix (a lower-case bucket name, then folder names "
+                "of letters, digits and _ . = -), got {value!r}",
+                {"value": value},
+            )
+        return value.rstrip("/") if value is not None else None
+
+    def ledger_ref(self) -> LedgerRef | None:
+        """What a new run's manifest records as its ledger; None for the file backend."""
+        if self.ledger.backend == "file" or self.ledger.table is None:
+            return None
+        return LedgerRef(
+            table=self.ledger.table,
+            region=self.ledger.region,
+            workspace=self.ledger.workspace or self.portfolio,
+        )
 
 
 class CollectContext(BaseModel):

@@ -94,6 +94,7 @@ def run_workspace(root: Path, persona_ids: list[str], strict: bool) -> Workspace
         run, bundle = pipeline.collect(workspace)
         _, outcomes = pipeline.generate(workspace, run, personas, strict=strict)
         pipeline.render(workspace, run, personas)
+        archived = pipeline.archive_run(workspace, run)
     except ExecbriefError as exc:
         return _failed(root, str(exc), started)
     except Exception as exc:
@@ -101,9 +102,12 @@ def run_workspace(root: Path, persona_ids: list[str], strict: bool) -> Workspace
         # others must go on, and the summary names what happened.
         return _failed(root, f"{type(exc).__name__}: {exc}", started)
     failed = sum(o.status is PersonaStatus.FAILED for o in outcomes)
+    problems = [f"{failed} personas failed"] if failed else []
+    if archived is not None and archived.error:
+        problems.append(f"archive: {archived.error}")
     return WorkspaceOutcome(
         workspace=str(root),
-        status=FleetStatus.FAILED if failed else FleetStatus.OK,
+        status=FleetStatus.FAILED if problems else FleetStatus.OK,
         portfolio=bundle.portfolio,
         run_id=run.run_id,
         personas_ok=len(outcomes) - failed,
@@ -111,7 +115,7 @@ def run_workspace(root: Path, persona_ids: list[str], strict: bool) -> Workspace
         warnings=sum(len(o.warnings) for o in outcomes),
         cost_usd=round(sum(o.total_cost_usd for o in outcomes), 6),
         seconds=round(time.perf_counter() - started, 3),
-        error=f"{failed} personas failed" if failed else None,
+        error="; ".join(problems) or None,
     )
 
 

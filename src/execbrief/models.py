@@ -566,6 +566,16 @@ class StageTiming(Strict):
     seconds: float
 
 
+class LedgerRef(Strict):
+    """Where a run's send ledger lives when it is not the run folder's own file: fixed when
+    the run is collected, so one run's sends are never split between two ledgers."""
+
+    backend: Literal["dynamodb"] = "dynamodb"
+    table: str
+    region: str | None = None
+    workspace: str = Field(description="The workspace's key in the table (ledger.workspace).")
+
+
 class Manifest(Strict):
     schema_: Literal["execbrief.manifest/1"] = Field(MANIFEST_SCHEMA, alias="schema")
     run_id: str
@@ -576,6 +586,9 @@ class Manifest(Strict):
     personas: dict[str, PersonaRun] = Field(default_factory=dict)
     stages: list[StageTiming] = Field(default_factory=list)
     notes: list[str] = Field(default_factory=list, description="What a reviewer should know.")
+    ledger: LedgerRef | None = Field(
+        None, description="The shared send ledger of this run; none: send-ledger.jsonl."
+    )
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 

@@ -71,6 +71,7 @@ from execbrief.secrets.mask import mask_fact
 from execbrief.send import AfterAttempt, Notice, send_run
 
 if TYPE_CHECKING:
+    from execbrief.archive import ArchiveReport
     from execbrief.llm.batch import BatchProgress
     from execbrief.mail.events import EventsReport
 
@@ -136,6 +137,7 @@ def collect(
         portfolio=bundle.portfolio,
         workspace=str(workspace.root),
         bundle_digest=bundle.digest,
+        ledger=workspace.config.ledger_ref(),
     )
     manifest.stages.append(
         StageTiming(stage="collect", seconds=round(time.perf_counter() - started, 3))
@@ -288,12 +290,16 @@ def addresses_for(
 
 def check_delivery(workspace: Workspace, personas: list[Persona], *, sending: bool = False) -> None:
     """Refuse bad mail settings (no sender, no recipients, a malformed address), subject
-    templates and provider settings up front, before a run collects and writes anything;
-    and `run --send` through a transport that needs approval, since drafts not yet written
-    cannot have been approved."""
+    templates, provider settings and a send ledger table that cannot be read up front,
+    before a run collects and writes anything; and `run --send` through a transport that
+    needs approval, since drafts not yet written cannot have been approved."""
     settings = mail_settings(workspace)
     addresses_for(workspace, personas, settings)
     check_workspace(workspace, personas, provider=True)
+    if (ref := workspace.config.ledger_ref()) is not None:
+        from execbrief.mail.dynamodb_ledger import DynamoLedger
+
+        DynamoLedger(ref, run_id="").check()
     transport = settings.mail.transport
     if sending and transport != "file":
         raise RefusedError(
@@ -397,6 +403,14 @@ def send(
 ) -> list[DeliveryOutcome]:
     """Send the rendered messages of `run`, then refresh its review page."""
     settings = mail_settings(workspace)
+    kept = run.read_manifest().ledger
+    if kept != workspace.config.ledger_ref() and notice is not None:
+        notice(
+            f"run {run.run_id} records its sends in "
+            + (f"DynamoDB table {kept.table}" if kept else "its send-ledger.jsonl")
+            + ", the ledger it was collected with; `ledger:` in execbrief.yaml applies "
+            "to runs collected after it changed"
+        )
     transport = get_transport(transport_name or settings.mail.transport, settings, run.outbox)
     outcomes = send_run(
         run,
@@ -480,3 +494,19 @@ def diff_runs(workspace: Workspace, base: str | None, head: str) -> BundleDiff:
     return diff_bundles(
         base_run.read_bundle(), head_run.read_bundle(), base_run.run_id, head_run.run_id
     )
+
+
+def archive_run(workspace: Workspace, run: RunFolder) -> ArchiveReport | None:
+    """Upload the run's folder to the workspace's `archive:`; None when there is none."""
+    if workspace.config.archive is None:
+        return None
+    from execbrief.archive import upload_run
+
+    return upload_run(workspace.config.archive, run)
+
+
+def fetch_archived_run(workspace: Workspace, url: str) -> RunFolder:
+    """An archived run (s3://bucket/prefix/<run-id>) in its cache folder under outputs."""
+    from execbrief.archive import fetch_run
+
+    return fetch_run(url, workspace.outputs)

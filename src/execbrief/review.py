@@ -6,7 +6,7 @@ from pydantic import BaseModel, Field
 
 from execbrief.files import write_atomic
 from execbrief.mail.events import describe_event, recipient_states
-from execbrief.mail.ledger import PersonaDelivery, delivery_states, read_records
+from execbrief.mail.ledger import PersonaDelivery, delivery_states, open_ledger
 from execbrief.models import Bundle, Manifest, PersonaStatus, Provenance, Severity
 from execbrief.revisions import read_history, sha256_file
 from execbrief.runs import RunFolder
@@ -94,7 +94,7 @@ def _draft_state(
 
 def review_rows(run: RunFolder, manifest: Manifest) -> list[ReviewRow]:
     """The state of every persona of a run, from its manifest, drafts, revisions and ledger."""
-    states = delivery_states(read_records(run.ledger_path))
+    states = delivery_states(open_ledger(run, manifest.ledger).records())
     recipients = recipient_states(run)
     rows: list[ReviewRow] = []
     for persona_id, outcome in manifest.personas.items():

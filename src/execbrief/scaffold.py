@@ -67,6 +67,10 @@ mail:
 recipients: {}                     # e.g. {cfo: {to: [cfo@yourco.com], cc: [books@yourco.com]}}
 
 outputs: outputs                   # where runs are written
+# archive: s3://bucket/prefix      # also upload each finished run there (docs/MAIL.md)
+# ledger:                          # the send ledger; default: a file in each run folder
+#   backend: dynamodb              # one table shared by every machine that sends
+#   table: execbrief-ledger
 """
 
 HANDOFF_TEMPLATE = """\

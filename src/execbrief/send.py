@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from email import message_from_bytes
 from email.parser import BytesHeaderParser
@@ -22,10 +23,9 @@ from execbrief.mail.base import Transport
 from execbrief.mail.ledger import (
     FIRST_REVISION,
     PersonaDelivery,
-    append_record,
+    SendLedger,
     delivery_states,
-    read_records,
-    repair_ledger,
+    open_ledger,
 )
 from execbrief.mail.recipients import refuse_reserved
 from execbrief.models import (
@@ -139,6 +139,7 @@ def send_run(
     test_to: str | None = None,
     bcc_audit: str | None = None,
     notice: Notice | None = None,
+    ledger: SendLedger | None = None,
 ) -> list[DeliveryOutcome]:
     """Send each persona's current revision at most once, unless forced.
 
@@ -153,10 +154,11 @@ def send_run(
             "--force sends again only the personas it names",
             hint="name each one: `execbrief send --persona ID --force`",
         )
-    if (torn := repair_ledger(run.ledger_path)) and notice is not None:
-        notice(torn)
     manifest = run.read_manifest()
-    states = delivery_states(read_records(run.ledger_path))
+    ledger = ledger or open_ledger(run, manifest.ledger)
+    if (torn := ledger.repair()) and notice is not None:
+        notice(torn)
+    states = delivery_states(ledger.records())
     candidates = [p for p in personas if (run.persona_dir(p) / "message.eml").is_file()]
     outcomes = [
         DeliveryOutcome(persona=p, action=DeliveryAction.SKIPPED, detail="no rendered message")
@@ -219,37 +221,67 @@ def send_run(
         transport.preflight(to_send)
     for message in to_send:
         rev = _revision(histories[message.persona])
-        outcomes.append(_deliver(run, transport, message, rev, test_to is not None, after_attempt))
+        seen = states.get(message.persona, PersonaDelivery()).of(rev).attempts
+        delivery = _Delivery(ledger, rev, seen, test_to is not None)
+        outcome = _deliver(run, transport, message, delivery, after_attempt)
+        if outcome.action is DeliveryAction.SKIPPED and notice is not None:
+            notice(f"{outcome.persona}: {outcome.detail}")
+        outcomes.append(outcome)
     order = {p: i for i, p in enumerate(personas)}
     return sorted(outcomes, key=lambda o: order.get(o.persona, len(order)))
+
+
+@dataclass(frozen=True)
+class _Delivery:
+    """The ledger a send is recorded in, the revision it sends, and that revision's
+    attempts as the sender read them (what its claim must still find)."""
+
+    ledger: SendLedger
+    revision: int
+    seen: int
+    test: bool
 
 
 def _deliver(
     run: RunFolder,
     transport: Transport,
     message: OutgoingMessage,
-    revision: int,
-    test: bool,
+    delivery: _Delivery,
     after_attempt: AfterAttempt | None,
 ) -> DeliveryOutcome:
-    def record(event: SendEvent, message_id: str | None = None, error: str | None = None) -> None:
-        append_record(
-            run.ledger_path,
-            SendRecord(
-                ts=datetime.now(UTC),
-                run=run.run_id,
-                persona=message.persona,
-                event=event,
-                transport=transport.name,
-                message_id=message_id,
-                error=error,
-                revision=revision,
-                test=test,
-            ),
+    revision, test = delivery.revision, delivery.test
+
+    def entry(
+        event: SendEvent, message_id: str | None = None, error: str | None = None
+    ) -> SendRecord:
+        return SendRecord(
+            ts=datetime.now(UTC),
+            run=run.run_id,
+            persona=message.persona,
+            event=event,
+            transport=transport.name,
+            message_id=message_id,
+            error=error,
+            revision=revision,
+            test=test,
         )
 
     # the attempt names the Message-ID, so a mailbox can be searched if the outcome is lost
-    record(SendEvent.ATTEMPT, message_id=message.envelope.message_id)
+    attempt = entry(SendEvent.ATTEMPT, message_id=message.envelope.message_id)
+    sha256 = hashlib.sha256(message.raw).hexdigest()
+    claim = delivery.ledger.claim(attempt, seen=delivery.seen, sha256=sha256)
+    if claim is None:
+        return DeliveryOutcome(
+            persona=message.persona,
+            action=DeliveryAction.SKIPPED,
+            detail=f"skipped, rev {revision} was claimed in {delivery.ledger.where} by another "
+            "sender after this one read it: that sender is sending it or has sent it",
+        )
+    held = claim
+
+    def record(event: SendEvent, message_id: str | None = None, error: str | None = None) -> None:
+        delivery.ledger.settle(held, entry(event, message_id, error))
+
     if after_attempt is not None:
         after_attempt(message.persona)
     try:

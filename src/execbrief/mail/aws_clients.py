@@ -1,4 +1,5 @@
-"""boto3 clients for the mail side (SES, and the events' SNS and SQS), built one way."""
+"""boto3 clients for the mail side (SES, the events' SNS and SQS, the DynamoDB send
+ledger), built one way."""
 
 from __future__ import annotations
 
@@ -18,16 +19,18 @@ def mail_client(
     *,
     purpose: str,
     config: Config | None = None,
+    field: str = "mail.region",
 ) -> Any:
     """A client in the mail region; endpoint_url is left alone so AWS_ENDPOINT_URL and the
     profile's endpoint settings apply. A missing region or profile is a ConfigError."""
     try:
         return session.client(service, region_name=region, config=config)
     except NoRegionError as exc:
+        variables = "SES_REGION / AWS_REGION" if field == "mail.region" else "AWS_REGION"
         raise ConfigError(
             f"no AWS region for {purpose}",
-            field="mail.region",
-            hint="set mail.region, or SES_REGION / AWS_REGION in the environment",
+            field=field,
+            hint=f"set {field}, or {variables} in the environment",
         ) from exc
     except BotoCoreError as exc:
         raise ConfigError(

@@ -27,7 +27,7 @@ from execbrief.config import MailConfig, Workspace
 from execbrief.errors import AwsCallError, ConfigError
 from execbrief.jsonl import append_line, read_lines
 from execbrief.mail.aws_clients import mail_client
-from execbrief.mail.ledger import read_records
+from execbrief.mail.ledger import open_ledger
 from execbrief.models import DeliveryEvent, DeliveryEventKind
 from execbrief.runs import LATEST, RunFolder
 from execbrief.secrets.mask import redact_text
@@ -309,7 +309,7 @@ class _RunIndex:
         if self._by_message is None:
             self._by_message = {}
             for run in list_runs(self._outputs):
-                for record in read_records(run.ledger_path):
+                for record in open_ledger(run, run.read_manifest().ledger).records():
                     if record.message_id:
                         self._by_message[record.message_id] = (run, record.persona)
         return self._by_message
