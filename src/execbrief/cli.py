@@ -23,7 +23,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn
 from execbrief import pipeline
 from execbrief.approval import approver
 from execbrief.config import TransportName, Workspace, load_workspace
-from execbrief.errors import ConfigError, ExecbriefError
+from execbrief.errors import ConfigError, ExecbriefError, RefusedError
 from execbrief.models import (
     CollectorRun,
     DeliveryAction,
@@ -215,6 +215,8 @@ def _send(
     dry_run: bool = False,
     transport: TransportName | None = None,
     test_to: str | None = None,
+    changed_only: bool = False,
+    approved_only: bool = False,
 ) -> list[DeliveryOutcome]:
     personas = pipeline.run_personas_in(run, persona_ids)
     require_drafts(workspace.outputs, run, personas, "message.eml")
@@ -228,6 +230,8 @@ def _send(
         dry_run=dry_run,
         test_to=test_to,
         notice=lambda text: err.print(f"[yellow]note:[/] {escape(text)}"),
+        changed_only=changed_only,
+        approved_only=approved_only,
     )
     sent = sum(o.action is DeliveryAction.SENT for o in outcomes)
     skipped = [o for o in outcomes if o.action is DeliveryAction.SKIPPED]
@@ -238,9 +242,16 @@ def _send(
             err.print(f"[red]  {outcome.persona} in doubt:[/] {escape(outcome.detail)}")
         elif outcome.action is DeliveryAction.WOULD_SEND:
             err.print(f"  {outcome.persona}: {escape(outcome.detail)}")
+        elif outcome.action is DeliveryAction.SKIPPED and (changed_only or approved_only):
+            err.print(f"  {outcome.persona} skipped: {escape(outcome.detail)}")
     if dry_run:
         err.print(f"[bold]Dry run:[/] would send {len(outcomes) - len(skipped)} messages")
-    elif sent == 0 and skipped and all(o.action is DeliveryAction.SKIPPED for o in outcomes):
+    elif (
+        sent == 0
+        and skipped
+        and all(o.action is DeliveryAction.SKIPPED for o in outcomes)
+        and not (changed_only or approved_only)
+    ):
         unrendered = [o.persona for o in skipped if not pipeline.is_rendered(run, o.persona)]
         if unrendered:
             # e.g. after a killed generate: nothing was sent, and nothing was ready to send
@@ -255,6 +266,19 @@ def _send(
             f"[bold]Sent[/] {sent} messages{' (test)' if test_to else ''}, {len(skipped)} skipped"
         )
     return outcomes
+
+
+def _apply_policy(workspace: Workspace, run: RunFolder, persona_ids: list[str]) -> None:
+    """Under `approval: {auto: ...}`, approve what the policy allows and say why not the rest."""
+    decisions = pipeline.apply_approval_policy(workspace, run, persona_ids)
+    for decision in decisions or []:
+        if decision.approved:
+            err.print(
+                f"[green]Approved[/] {decision.persona} rev {decision.rev} as {decision.by}: "
+                f"{escape(decision.reason)}"
+            )
+        else:
+            err.print(f"  {decision.persona} left for review: {escape(decision.reason)}")
 
 
 def _summary(run: RunFolder, as_json: bool = False) -> None:
@@ -318,6 +342,7 @@ def run(
     folder = _collect(ws)
     outcomes = _generate(ws, folder, persona_ids, strict)
     _render(ws, folder, persona_ids)
+    _apply_policy(ws, folder, persona_ids)
     deliveries: list[DeliveryOutcome] = []
     if send:
         ok = [o.persona for o in outcomes if o.status is PersonaStatus.OK]
@@ -437,8 +462,26 @@ def send(
         str | None, typer.Option("--transport", help="ses, smtp or file, for this send only.")
     ] = None,
     as_json: JsonOpt = False,
+    changed_only: Annotated[
+        bool,
+        typer.Option(
+            "--changed-only",
+            help="Skip personas whose evidence did not change since their last sent brief.",
+        ),
+    ] = False,
+    approved_only: Annotated[
+        bool,
+        typer.Option(
+            "--approved-only",
+            help="Skip (and list) unapproved drafts instead of refusing the whole send.",
+        ),
+    ] = False,
 ) -> int:
-    """Send each persona's current revision at most once; ses and smtp send approved ones."""
+    """Send each persona's current revision at most once; ses and smtp send approved ones.
+
+    Recipients that hard-bounced or complained (execbrief events) are left out unless
+    --force.
+    """
     if transport is not None and transport not in ("ses", "smtp", "file"):
         raise ConfigError(f"unknown transport {transport!r}", hint="one of: ses, smtp, file")
     ws = _workspace(workspace)
@@ -452,6 +495,8 @@ def send(
         dry_run=dry_run,
         transport=cast(TransportName | None, transport),  # checked against the names above
         test_to=to,
+        changed_only=changed_only,
+        approved_only=approved_only,
     )
     _summary(folder, as_json)
     return _exit_code([], deliveries)
@@ -473,8 +518,17 @@ def approve(
         bool,
         typer.Option("--accept-warnings", help="Acknowledge every grounding warning shown."),
     ] = False,
+    policy: Annotated[
+        bool,
+        typer.Option(
+            "--policy",
+            help="Apply execbrief.yaml's `approval: {auto: ...}` (as auto-policy) instead.",
+        ),
+    ] = False,
 ) -> int:
     """Approve drafts for ses/smtp: binds who, when and the sha256 of each message.eml."""
+    if policy:
+        return _approve_by_policy(workspace, run, persona or [], bool(who or approve_all))
     if not persona and not approve_all:
         raise ConfigError(
             "name the drafts to approve", hint="pass --persona ID (repeat for more) or --all"
@@ -519,14 +573,41 @@ def approve(
     return EXIT_OK
 
 
+def _approve_by_policy(
+    workspace: Path | None, run: str, persona_ids: list[str], conflicting: bool
+) -> int:
+    if conflicting:
+        raise ConfigError(
+            "--policy approves as auto-policy, by the workspace's rule",
+            hint="drop --as and --all (name personas with --persona to limit it)",
+        )
+    ws = _workspace(workspace)
+    if ws.config.approval.manual:
+        raise RefusedError(
+            "this workspace's approval is manual: there is no policy to apply",
+            hint="set `approval: {auto: changed_without_warnings}` in execbrief.yaml, or "
+            "approve by hand: `execbrief approve --persona ID`",
+        )
+    folder = pipeline.resolve_run(ws, run)
+    require_drafts(ws.outputs, folder, pipeline.run_personas_in(folder, persona_ids), "message.eml")
+    _apply_policy(ws, folder, persona_ids)
+    return EXIT_OK
+
+
 @app.command()
 def review(
     workspace: WorkspaceOpt = None,
     run: RunOpt = LATEST,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")] = False,
+    refresh: Annotated[
+        bool,
+        typer.Option("--refresh", help="First read new delivery events (execbrief events)."),
+    ] = False,
 ) -> int:
     """Show each persona's status, grounding warnings, cost and delivery for a run."""
     ws = _workspace(workspace)
+    if refresh:
+        _refresh_events(ws)
     folder = pipeline.resolve_run(ws, run)
     if as_json:
         rows = review_rows(folder, folder.read_manifest())
@@ -541,6 +622,20 @@ def review(
         for recipient, event in row.events.items():
             out.print(f"[cyan]{row.persona}[/] {escape(recipient)}: {escape(event)}")
     return EXIT_OK
+
+
+def _refresh_events(workspace: Workspace) -> None:
+    if not pipeline.mail_settings(workspace).mail.events_queue:
+        err.print(
+            "No events queue configured (mail.events_queue): delivery events not read; "
+            "showing the review as recorded."
+        )
+        return
+    report = pipeline.record_events(workspace)
+    err.print(
+        f"Read delivery events: {len(report.recorded)} new, {report.duplicates} already "
+        f"recorded, {len(report.skipped)} skipped"
+    )
 
 
 @app.command()

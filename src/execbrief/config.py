@@ -5,9 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveFloat
+from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, model_validator
+from pydantic_core import PydanticCustomError
 
 from execbrief.errors import ConfigError
 from execbrief.models import Entity, Strict
@@ -162,6 +163,56 @@ class Limits(Strict):
     )
 
 
+AUTO_RULE = "changed_without_warnings"
+
+
+def _approval_schema(schema: dict[str, Any]) -> None:
+    # the mapping as pydantic describes it, or the one word the before-validator takes
+    mapping = dict(schema)
+    schema.clear()
+    schema["anyOf"] = [{"const": "manual", "type": "string"}, mapping]
+    schema["description"] = mapping.pop("description", "")
+
+
+class ApprovalPolicy(Strict):
+    """`approval:` in execbrief.yaml: `manual` (the default: a reviewer approves each draft)
+    or `{auto: changed_without_warnings}`: a draft with no grounding warnings whose evidence
+    changed since its persona's last sent brief is approved by `auto-policy`."""
+
+    auto: Literal["changed_without_warnings"] | None = Field(
+        None, description="The one automatic rule; absent means manual."
+    )
+    personas: list[str] | None = Field(
+        None, description="Only these personas are approved automatically; default: all."
+    )
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_approval_schema)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _spelled(cls, value: object) -> object:
+        if value == "manual" or value is None:
+            return {}
+        if not isinstance(value, dict):
+            text = f"approval is `manual` or `{{auto: {AUTO_RULE}}}`, not {value!r}"
+            raise PydanticCustomError("approval_policy", "{text}", {"text": text})
+        return value
+
+    @model_validator(mode="after")
+    def _personas_need_auto(self) -> ApprovalPolicy:
+        if self.personas is not None and self.auto is None:
+            raise PydanticCustomError(
+                "approval_policy",
+                "approval.personas applies only with `auto: {rule}`",
+                {"rule": AUTO_RULE},
+            )
+        return self
+
+    @property
+    def manual(self) -> bool:
+        return self.auto is None
+
+
 class WorkspaceConfig(Strict):
     """execbrief.yaml: the portfolio, where its evidence lives, and how briefs go out."""
 
@@ -179,6 +230,10 @@ class WorkspaceConfig(Strict):
     )
     outputs: Path = Path("outputs")
     limits: Limits = Field(default_factory=Limits)
+    approval: ApprovalPolicy = Field(
+        default_factory=ApprovalPolicy,
+        description="`manual`, or `{auto: changed_without_warnings}` for scheduled runs.",
+    )
 
 
 class CollectContext(BaseModel):

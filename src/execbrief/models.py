@@ -549,6 +549,10 @@ class SendRecord(Strict):
     error: str | None = None
     revision: int | None = Field(None, description="The draft revision; absent means 1.")
     test: bool = Field(False, description="A test send (`send --to`): no persona's sent state.")
+    skipped_recipients: list[str] = Field(
+        default_factory=list,
+        description="Addresses the preflight left out: they hard-bounced or complained.",
+    )
 
 
 class DeliveryEventKind(StrEnum):

@@ -43,6 +43,7 @@ from execbrief.models import (
     BundleDiff,
     CollectorRun,
     CollectResult,
+    DeliveryAction,
     DeliveryOutcome,
     Manifest,
     Persona,
@@ -69,6 +70,7 @@ from execbrief.send import AfterAttempt, Notice, send_run
 if TYPE_CHECKING:
     from execbrief.llm.batch import BatchProgress
     from execbrief.mail.events import EventsReport
+    from execbrief.schedule import PolicyDecision
 
 
 @dataclass
@@ -373,11 +375,27 @@ def send(
     after_attempt: AfterAttempt | None = None,
     test_to: str | None = None,
     notice: Notice | None = None,
+    changed_only: bool = False,
+    approved_only: bool = False,
 ) -> list[DeliveryOutcome]:
-    """Send the rendered messages of `run`, then refresh its review page."""
+    """Send the rendered messages of `run`, then refresh its review page.
+
+    With `changed_only`, personas whose evidence did not change since their last sent
+    brief are skipped; with `approved_only`, so are those not approved (through a
+    transport that needs approval) instead of refusing the send. Unless `force`,
+    recipients that hard-bounced or complained are left out (`withheld_recipients`).
+    """
     settings = mail_settings(workspace)
     transport = get_transport(transport_name or settings.mail.transport, settings, run.outbox)
-    outcomes = send_run(
+    order = {p: i for i, p in enumerate(persona_ids)}
+    held: list[DeliveryOutcome] = []
+    if changed_only:
+        persona_ids, held = changed_since_sent(workspace, run, persona_ids)
+    if approved_only and transport.delivers and test_to is None:
+        persona_ids, unapproved_ones = unapproved(run, persona_ids)
+        held += unapproved_ones
+    withheld = {} if force or test_to is not None else withheld_recipients(workspace)
+    outcomes = held + send_run(
         run,
         persona_ids,
         transport,
@@ -388,10 +406,11 @@ def send(
         test_to=test_to,
         bcc_audit=settings.mail.bcc_audit,
         notice=notice,
+        withheld=withheld,
     )
     if not dry_run:
         write_index(run, run.read_manifest(), run.read_bundle())
-    return outcomes
+    return sorted(outcomes, key=lambda o: order.get(o.persona, len(order)))
 
 
 def is_rendered(run: RunFolder, persona_id: str) -> bool:
@@ -462,3 +481,82 @@ def diff_runs(workspace: Workspace, base: str | None, head: str) -> BundleDiff:
     return diff_bundles(
         base_run.read_bundle(), head_run.read_bundle(), base_run.run_id, head_run.run_id
     )
+
+
+def _run_personas(workspace: Workspace, run: RunFolder, persona_ids: list[str]) -> list[Persona]:
+    return personas_for(workspace, run_personas_in(run, persona_ids))
+
+
+def apply_approval_policy(
+    workspace: Workspace, run: RunFolder, persona_ids: list[str], now: datetime | None = None
+) -> list[PolicyDecision] | None:
+    """Approve what `approval: {auto: ...}` allows; None under `approval: manual`."""
+    from execbrief.schedule import auto_approve, since_last_sent
+
+    policy = workspace.config.approval
+    if policy.manual:
+        return None
+    catalogue = discover_personas(workspace.root)
+    for persona_id in policy.personas or []:
+        if persona_id not in catalogue:
+            raise ConfigError(
+                f"approval.personas names {persona_id!r}, which is no persona here",
+                path=workspace.config_path,
+                field="approval.personas",
+                hint="personas available: " + ", ".join(sorted(catalogue)),
+            )
+    personas = _run_personas(workspace, run, persona_ids)
+    since = since_last_sent(workspace.outputs, run, personas)
+    decisions = auto_approve(
+        run, run.read_manifest(), personas, since, policy, now or datetime.now(UTC)
+    )
+    write_index(run, run.read_manifest(), run.read_bundle())
+    return decisions
+
+
+def changed_since_sent(
+    workspace: Workspace, run: RunFolder, persona_ids: list[str]
+) -> tuple[list[str], list[DeliveryOutcome]]:
+    """For `send --changed-only`: the personas whose evidence changed since their last
+    sent brief, and a skipped outcome for each of the others."""
+    from execbrief.schedule import since_last_sent
+
+    since = since_last_sent(workspace.outputs, run, _run_personas(workspace, run, persona_ids))
+    changed = [p for p in persona_ids if since[p].changed]
+    skipped = [
+        DeliveryOutcome(persona=p, action=DeliveryAction.SKIPPED, detail=since[p].describe())
+        for p in persona_ids
+        if not since[p].changed
+    ]
+    return changed, skipped
+
+
+def unapproved(run: RunFolder, persona_ids: list[str]) -> tuple[list[str], list[DeliveryOutcome]]:
+    """For `send --approved-only`: the personas whose current revision is approved (and
+    unchanged since), and a skipped outcome saying why for each of the others."""
+    from execbrief.approval import check_approved
+
+    approved: list[str] = []
+    skipped: list[DeliveryOutcome] = []
+    for persona in persona_ids:
+        try:
+            check_approved(run, persona, read_history(run, persona))
+        except RefusedError as exc:
+            detail = exc.message.replace("; nothing was sent", "")
+            skipped.append(
+                DeliveryOutcome(persona=persona, action=DeliveryAction.SKIPPED, detail=detail)
+            )
+            continue
+        approved.append(persona)
+    return approved, skipped
+
+
+def withheld_recipients(workspace: Workspace) -> dict[str, str]:
+    """Address -> why the send preflight leaves it out: its latest delivery news in any run
+    of this workspace is a hard bounce or a complaint (execbrief events)."""
+    from execbrief.mail.events import bounced_recipients, describe_event
+
+    return {
+        address: f"{describe_event(event)} at {event.ts:%Y-%m-%d %H:%M}Z in run {event.run}"
+        for address, event in bounced_recipients(workspace).items()
+    }
