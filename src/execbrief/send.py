@@ -308,11 +308,12 @@ def withhold_recipients(
                 )
         reduced = _without(message, {a.lower() for a in dropped})
         if reduced is None:
+            detail = "every To recipient bounced or complained: " + ", ".join(dropped)
+            if notice is not None:
+                notice(f"{message.persona} not sent: {detail}")
             skipped.append(
                 DeliveryOutcome(
-                    persona=message.persona,
-                    action=DeliveryAction.SKIPPED,
-                    detail="every To recipient bounced or complained: " + ", ".join(dropped),
+                    persona=message.persona, action=DeliveryAction.SKIPPED, detail=detail
                 )
             )
             continue
