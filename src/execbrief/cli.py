@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, cast
+from typing import TYPE_CHECKING, Annotated, cast
 
 import typer
 from rich.console import Console
@@ -41,6 +41,10 @@ from execbrief.runs import LATEST, RunFolder
 from execbrief.scaffold import review_steps, scaffold_workspace
 from execbrief.send import describe_message, load_message
 from execbrief.tables import audit_table, diff_table, fleet_table, personas_table, run_table
+
+if TYPE_CHECKING:
+    from execbrief.fleet import WorkspaceOutcome
+    from execbrief.llm.batch import BatchProgress
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -72,6 +76,12 @@ personas_app = typer.Typer(
     help="List and validate persona files.", no_args_is_help=True, result_callback=_exit_with
 )
 app.add_typer(personas_app, name="personas")
+batch_app = typer.Typer(
+    help="A Message Batch submitted by `run --batch --no-wait`: its progress, and its fetch.",
+    no_args_is_help=True,
+    result_callback=_exit_with,
+)
+app.add_typer(batch_app, name="batch")
 
 out = Console(highlight=False)
 err = Console(stderr=True, highlight=False)
@@ -329,18 +339,46 @@ def run(
     jobs: Annotated[
         int, typer.Option("--jobs", min=1, max=64, help="With --workspaces: how many at once.")
     ] = 4,
+    batch: Annotated[
+        bool,
+        typer.Option(
+            "--batch",
+            help="Through the Message Batches API (half the price); with --workspaces, every"
+            " workspace's personas in one batch.",
+        ),
+    ] = False,
+    no_wait: Annotated[
+        bool,
+        typer.Option(
+            "--no-wait",
+            help="With --batch: submit and exit; `execbrief batch fetch` finishes the run.",
+        ),
+    ] = False,
 ) -> int:
     """Collect, generate and render drafts for review; with --send, send them too."""
+    if no_wait and not batch:
+        raise ConfigError("--no-wait goes with --batch", hint="execbrief run --batch --no-wait")
+    if no_wait and send:
+        raise ConfigError(
+            "--send cannot follow --no-wait: the drafts are written by `execbrief batch fetch`",
+            hint="send after the fetch: `execbrief batch fetch`, then `execbrief send`",
+        )
     if workspaces is not None:
         if workspace is not None:
             raise ConfigError("give --workspace or --workspaces, not both")
+        if batch:
+            return _run_fleet_batch(workspaces, jobs, persona or [], strict, as_json, no_wait)
         return _run_fleet(workspaces, jobs, persona or [], strict, as_json)
     ws = _workspace(workspace)
     persona_ids = persona or []
     # refuse unknown personas and unusable mail settings before collecting anything
     pipeline.check_delivery(ws, pipeline.personas_for(ws, persona_ids), sending=send)
+    if batch:
+        pipeline.check_batch_provider(ws)
     folder = _collect(ws)
-    outcomes = _generate(ws, folder, persona_ids, strict)
+    if no_wait:
+        return _submit(ws, folder, persona_ids, strict)
+    outcomes = _generate(ws, folder, persona_ids, strict, batch=batch)
     _render(ws, folder, persona_ids)
     _apply_policy(ws, folder, persona_ids)
     deliveries: list[DeliveryOutcome] = []
@@ -365,14 +403,90 @@ def _run_fleet(spec: str, jobs: int, persona_ids: list[str], strict: bool, as_js
         outcomes = run_fleet(
             roots, jobs=jobs, persona_ids=persona_ids, strict=strict, on_done=lambda _: advance()
         )
+    _fleet_report(outcomes, as_json)
+    return EXIT_FAILED if any(o.status is FleetStatus.FAILED for o in outcomes) else EXIT_OK
+
+
+def _submit(workspace: Workspace, run: RunFolder, persona_ids: list[str], strict: bool) -> int:
+    personas = pipeline.personas_for(workspace, persona_ids)
+    prepared = pipeline.prepare_batch(workspace, run, personas, strict=strict)
+    batch_id = pipeline.submit_batch([prepared])
+    err.print(
+        f"[bold]Submitted[/] batch [cyan]{escape(batch_id)}[/] with {len(prepared.requests)} "
+        f"requests for run {run.run_id}; nothing is rendered yet."
+    )
+    where = f"-w {workspace.root}"
+    err.print(
+        f"Next: `execbrief batch status {where}` shows its progress; "
+        f"`execbrief batch fetch {where}` writes and renders the briefs once it has ended."
+    )
+    return EXIT_OK
+
+
+def _run_fleet_batch(
+    spec: str, jobs: int, persona_ids: list[str], strict: bool, as_json: bool, no_wait: bool
+) -> int:
+    from execbrief.fleet import FleetStatus, find_workspaces, submit_fleet
+
+    roots = find_workspaces(spec)
+    err.print(f"Preparing {len(roots)} workspaces, {min(jobs, len(roots))} at a time")
+    with _progress("Workspaces", len(roots)) as advance:
+        outcomes, batch_id = submit_fleet(
+            roots, jobs=jobs, persona_ids=persona_ids, strict=strict, on_done=lambda _: advance()
+        )
+    if batch_id is not None:
+        prepared = sum(o.run_id is not None and o.error is None for o in outcomes)
+        err.print(f"[bold]Submitted[/] batch [cyan]{escape(batch_id)}[/] for {prepared} workspaces")
+    if batch_id is None or no_wait:
+        _fleet_report(outcomes, as_json)
+        if batch_id is not None:
+            err.print(f"Next: `execbrief batch fetch --workspaces '{spec}'` once it has ended.")
+        return EXIT_FAILED if any(o.status is FleetStatus.FAILED for o in outcomes) else EXIT_OK
+    failed_early = [o for o in outcomes if o.status is FleetStatus.FAILED]
+    return _fleet_fetch(spec, jobs, wait=True, as_json=as_json, earlier=failed_early)
+
+
+def _fleet_report(outcomes: list[WorkspaceOutcome], as_json: bool) -> None:
     if as_json:
         sys.stdout.write(json.dumps([o.model_dump(mode="json") for o in outcomes], indent=2) + "\n")
-    else:
-        out.print(fleet_table(outcomes))
-        for outcome in outcomes:
-            if outcome.error:
-                err.print(f"[red]{escape(outcome.workspace)}:[/] {escape(outcome.error)}")
-    return EXIT_FAILED if any(o.status is FleetStatus.FAILED for o in outcomes) else EXIT_OK
+        return
+    out.print(fleet_table(outcomes))
+    for outcome in outcomes:
+        if outcome.error:
+            err.print(f"[red]{escape(outcome.workspace)}:[/] {escape(outcome.error)}")
+
+
+def _fleet_fetch(
+    spec: str,
+    jobs: int,
+    *,
+    wait: bool,
+    as_json: bool,
+    earlier: list[WorkspaceOutcome] | None = None,
+) -> int:
+    from execbrief.fleet import FleetStatus, fetch_fleet, find_workspaces
+
+    roots = find_workspaces(spec)
+    skip = {Path(o.workspace) for o in earlier or []}
+    todo = [r for r in roots if r not in skip]
+
+    def progress(state: BatchProgress) -> None:
+        err.print(f"  batch {state.batch_id}: {state.finished}/{state.total} requests finished")
+
+    with _progress("Workspaces", len(todo)) as advance:
+        fetched = fetch_fleet(
+            todo, jobs=jobs, wait=wait, on_progress=progress, on_done=lambda _: advance()
+        )
+    by_root = {Path(o.workspace): o for o in [*(earlier or []), *fetched]}
+    outcomes = [by_root[r] for r in roots if r in by_root]
+    _fleet_report(outcomes, as_json)
+    pending = [o for o in outcomes if o.status is FleetStatus.PENDING]
+    if pending:
+        err.print(
+            f"{len(pending)} workspaces wait for their batch; nothing fetched for them: "
+            "run `execbrief batch fetch` again later (exit 1)"
+        )
+    return EXIT_OK if all(o.status is FleetStatus.OK for o in outcomes) else EXIT_FAILED
 
 
 @app.command()
@@ -776,6 +890,116 @@ def personas_validate(
         out.print(f"[green]ok[/] {entry.persona.id}  {entry.path}")
     out.print(f"{len(checked)} personas valid")
     return EXIT_OK
+
+
+BatchRunOpt = Annotated[
+    str,
+    typer.Option("--run", help="Run id; default: the newest run with a submitted batch."),
+]
+FleetOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--workspaces", help="The workspaces of `run --workspaces ... --batch` (glob or list)."
+    ),
+]
+
+
+def _progress_line(state: pipeline.BatchState) -> str:
+    submission, progress = state.submission, state.progress
+    head = f"batch {submission.batch_id} for run {state.run.run_id}"
+    if progress is None:
+        return f"{head}: fetched at {submission.fetched_at:%Y-%m-%d %H:%M}Z"
+    counts = ", ".join(
+        f"{n} {name}"
+        for name, n in (
+            ("succeeded", progress.succeeded),
+            ("errored", progress.errored),
+            ("canceled", progress.canceled),
+            ("expired", progress.expired),
+        )
+        if n
+    )
+    word = "ended" if progress.status == "ended" else progress.status.replace("_", " ")
+    return f"{head}: {word}, {progress.finished}/{progress.total} requests finished" + (
+        f" ({counts})" if counts else ""
+    )
+
+
+@batch_app.command("status")
+def batch_status(
+    workspace: WorkspaceOpt = None, run: BatchRunOpt = LATEST, workspaces: FleetOpt = None
+) -> int:
+    """Say how far the run's batch has got (exit 0 whatever its state; with --workspaces,
+    1 when a workspace's batch could not be read, each named on its own line)."""
+    from execbrief.fleet import find_workspaces
+
+    if workspaces is None:
+        ws = _workspace(workspace)
+        out.print(escape(_progress_line(pipeline.batch_status(ws, pipeline.batch_run(ws, run)))))
+        return EXIT_OK
+    failed = 0
+    for root in find_workspaces(workspaces):
+        try:
+            ws = _workspace(root)
+            line = _progress_line(pipeline.batch_status(ws, pipeline.batch_run(ws, run)))
+        except ExecbriefError as exc:
+            failed += 1
+            err.print(f"[red]{escape(str(root))}:[/] {escape(str(exc))}")
+            continue
+        out.print(escape(f"{root}: {line}"))
+    return EXIT_FAILED if failed else EXIT_OK
+
+
+@batch_app.command("fetch")
+def batch_fetch(
+    workspace: WorkspaceOpt = None,
+    run: BatchRunOpt = LATEST,
+    workspaces: FleetOpt = None,
+    wait: Annotated[
+        bool, typer.Option("--wait", help="Poll until the batch has ended, then fetch.")
+    ] = False,
+    jobs: Annotated[
+        int, typer.Option("--jobs", min=1, max=64, help="With --workspaces: how many at once.")
+    ] = 4,
+    as_json: JsonOpt = False,
+) -> int:
+    """Finish a submitted batch's run: write, check and render its briefs.
+
+    Exit 0 when fetched (or fetched before), 1 when the batch has not ended yet (nothing
+    is fetched: run it again later, or with --wait) or a persona failed.
+    """
+    if workspaces is not None:
+        if workspace is not None or run != LATEST:
+            raise ConfigError("--workspaces fetches each one's newest batch; drop -w and --run")
+        return _fleet_fetch(workspaces, jobs, wait=wait, as_json=as_json)
+    ws = _workspace(workspace)
+    folder = pipeline.batch_run(ws, run)
+    state = pipeline.batch_status(ws, folder)
+    if state.progress is None:
+        err.print(escape(_progress_line(state)) + "; nothing to do")
+        _summary(folder, as_json)
+        return EXIT_OK
+    if state.progress.status != "ended":
+        if not wait:
+            err.print(
+                escape(_progress_line(state)) + ". It has not ended: nothing fetched; run "
+                "`execbrief batch fetch` again later, or with --wait"
+            )
+            return EXIT_FAILED
+        pipeline.wait_batch(
+            ws,
+            state.submission.batch_id,
+            lambda p: err.print(f"  batch: {p.finished}/{p.total} requests finished"),
+        )
+    pipeline.download_batch(ws, [folder], state.submission.batch_id)
+    outcomes = pipeline.finish_batch(ws, folder)
+    for outcome in outcomes:
+        if outcome.status is PersonaStatus.FAILED:
+            err.print(f"[red]  {outcome.persona} failed:[/] {escape(outcome.error or '')}")
+    err.print(f"[bold]Fetched[/] batch {state.submission.batch_id}: {len(outcomes)} briefs")
+    _apply_policy(ws, folder, [o.persona for o in outcomes])
+    _summary(folder, as_json)
+    return _exit_code(outcomes, [])
 
 
 def _report_error(exc: ExecbriefError) -> None:

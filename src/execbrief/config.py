@@ -89,8 +89,11 @@ class ModelPrice(Strict):
 
     input: float
     output: float
-    cache_write: float
+    cache_write: float = Field(description="A write to the 5-minute cache.")
     cache_read: float
+    cache_write_1h: float | None = Field(
+        None, description="A write to the 1-hour cache (--batch); default: 2x input."
+    )
 
 
 class LlmConfig(Strict):

@@ -509,6 +509,11 @@ class PersonaRun(Strict):
     provenance: Provenance | None = Field(
         None, description="Who wrote the rendered report: a model, offline, or a hand edit."
     )
+    cache_ttl: Literal["5m", "1h"] | None = Field(
+        None,
+        description="The prompt cache's time-to-live asked for: 1h for --batch, 5m live; "
+        "none where the provider has no cache breakpoints.",
+    )
 
 
 class StageTiming(Strict):

@@ -31,6 +31,7 @@ from execbrief.grounding import check_grounding, missing_sections
 from execbrief.llm import get_provider, resolve_provider_name
 from execbrief.llm.base import BriefRequest, Provider
 from execbrief.llm.ceiling import check_ceiling
+from execbrief.llm.pricing import BATCH_CACHE_TTL, DEFAULT_MODEL, CacheTtl
 from execbrief.mail import get_transport
 from execbrief.mail.recipients import (
     PersonaAddresses,
@@ -63,12 +64,20 @@ from execbrief.revisions import (
     record_revision,
     sha256_file,
 )
-from execbrief.runs import RunFolder, create_run, open_run, previous_run, publish_run
+from execbrief.runs import (
+    LATEST,
+    RunFolder,
+    create_run,
+    open_run,
+    previous_run,
+    publish_run,
+)
 from execbrief.secrets.mask import mask_fact
 from execbrief.send import AfterAttempt, Notice, send_run
 
 if TYPE_CHECKING:
-    from execbrief.llm.batch import BatchProgress
+    from execbrief.batches import BatchSubmission
+    from execbrief.llm.batch import BatchProgress, BatchRunner
     from execbrief.mail.events import EventsReport
     from execbrief.schedule import PolicyDecision
 
@@ -200,7 +209,15 @@ def generate(
         notes=notes,
         on_done=hooks.persona_done,
     )
+    return provider_name, _generate_and_record(ctx, requests, batch, started)
+
+
+def _generate_and_record(
+    ctx: GenerationContext, requests: list[BriefRequest], batch: bool, started: float
+) -> list[PersonaRun]:
+    run = ctx.run
     outcomes = generate_reports(ctx, requests)
+    _record_cache_ttl(run, ctx.provider_name, outcomes, batch)
     written = datetime.now(UTC)
     for outcome in outcomes:
         # a persona that failed before answering keeps whatever report it had before
@@ -208,7 +225,26 @@ def generate(
         if answered and run.report_path(outcome.persona).is_file():
             record_generated(run, outcome, written)
     _record_stage(run, "generate", started)
-    return provider_name, outcomes
+    return outcomes
+
+
+# Providers whose requests carry the cache breakpoint (llm/anthropic_api.shape_request).
+_CACHING_PROVIDERS = ("anthropic", "bedrock")
+
+
+def _record_cache_ttl(
+    run: RunFolder, provider_name: str, outcomes: list[PersonaRun], batch: bool
+) -> None:
+    """Note in the manifest which cache time-to-live the personas' requests asked for."""
+    if provider_name not in _CACHING_PROVIDERS:
+        return
+    ttl: CacheTtl = BATCH_CACHE_TTL if batch else "5m"
+    manifest = run.read_manifest()
+    for outcome in outcomes:
+        outcome.cache_ttl = ttl
+        if (recorded := manifest.personas.get(outcome.persona)) is not None:
+            recorded.cache_ttl = ttl
+    run.write_manifest(manifest)
 
 
 def pending_personas(run: RunFolder, personas: list[Persona]) -> list[Persona]:
@@ -229,15 +265,25 @@ def pending_personas(run: RunFolder, personas: list[Persona]) -> list[Persona]:
     ]
 
 
-def _batched(
-    provider_name: str, llm: LlmConfig, requests: list[BriefRequest], hooks: Hooks
-) -> Provider:
+def check_batch_provider(workspace: Workspace, environ: Mapping[str, str] | None = None) -> None:
+    """Refuse --batch before anything is collected when the provider has no batches."""
+    llm = workspace.config.llm
+    _require_batch_provider(resolve_provider_name(llm, os.environ if environ is None else environ))
+
+
+def _require_batch_provider(provider_name: str) -> None:
     if provider_name != "anthropic":
         raise ConfigError(
             f"--batch needs the anthropic provider, not {provider_name!r}",
             field="llm.provider",
             hint="set ANTHROPIC_API_KEY (or llm.provider: anthropic), or drop --batch",
         )
+
+
+def _batched(
+    provider_name: str, llm: LlmConfig, requests: list[BriefRequest], hooks: Hooks
+) -> Provider:
+    _require_batch_provider(provider_name)
     from execbrief.llm.batch import BatchAnswers, BatchRunner
 
     runner = BatchRunner(llm, poll_seconds=llm.batch_poll_seconds)
@@ -560,3 +606,206 @@ def withheld_recipients(workspace: Workspace) -> dict[str, str]:
         address: f"{describe_event(event)} at {event.ts:%Y-%m-%d %H:%M}Z in run {event.run}"
         for address, event in bounced_recipients(workspace).items()
     }
+
+
+# --- a batch across processes: submit, then status and fetch later (batches.py) ---------
+
+
+@dataclass(frozen=True)
+class PreparedBatch:
+    """One run's persona requests, ready to go into a Message Batch."""
+
+    workspace: Workspace
+    run: RunFolder
+    requests: list[BriefRequest]
+    strict: bool = False
+
+
+def prepare_batch(
+    workspace: Workspace,
+    run: RunFolder,
+    personas: list[Persona],
+    *,
+    strict: bool = False,
+    environ: Mapping[str, str] | None = None,
+) -> PreparedBatch:
+    """Build every persona's request for `run` and write them to the run folder, refusing
+    (before anything is paid) a provider without batches or a run above the ceiling."""
+    from execbrief.batches import write_requests
+
+    check_workspace(workspace, personas)
+    llm = workspace.config.llm
+    provider_name = resolve_provider_name(llm, os.environ if environ is None else environ)
+    _require_batch_provider(provider_name)
+    provider = get_provider(provider_name, llm)
+    env = prompt_environment(workspace.root)
+    requests = fit_to_budget(env, run.read_bundle(), personas, llm, {}, provider.count_tokens)
+    check_ceiling(provider, requests, llm, batch=True)
+    # each request names its model, so one batch can carry workspaces of different models
+    default_model = llm.model or DEFAULT_MODEL
+    requests = [r.model_copy(update={"model": r.model or default_model}) for r in requests]
+    write_requests(run, requests)
+    manifest = run.read_manifest()
+    for request in requests:
+        manifest.personas.setdefault(
+            request.persona.id, PersonaRun(persona=request.persona.id, title=request.persona.title)
+        )
+    run.write_manifest(manifest)
+    return PreparedBatch(workspace, run, requests, strict)
+
+
+def prepared_batch(workspace: Workspace, run: RunFolder, *, strict: bool) -> PreparedBatch:
+    """A run's requests as prepare_batch wrote them (another process prepared them)."""
+    from execbrief.batches import read_requests
+
+    return PreparedBatch(workspace, run, read_requests(run), strict)
+
+
+def submit_batch(prepared: list[PreparedBatch], now: datetime | None = None) -> str:
+    """Submit every prepared run's requests as ONE Message Batch; each run's batch.json
+    records the batch id and its own custom_ids. Returns the batch id."""
+    from execbrief.batches import BatchSubmission, custom_id, write_submission
+    from execbrief.llm.batch import BatchRunner
+
+    if not prepared:
+        raise ConfigError("nothing to submit: no workspace prepared a request")
+    shared = len(prepared) > 1
+    ids: list[list[str]] = [
+        [custom_id(index if shared else None, r.persona.id) for r in item.requests]
+        for index, item in enumerate(prepared)
+    ]
+    runner = BatchRunner(prepared[0].workspace.config.llm)
+    batch_id = runner.submit(
+        [r for item in prepared for r in item.requests], [i for group in ids for i in group]
+    )
+    submitted = now or datetime.now(UTC)
+    for item, group in zip(prepared, ids, strict=True):
+        submission = BatchSubmission(
+            batch_id=batch_id,
+            submitted_at=submitted,
+            custom_ids={cid: r.persona.id for cid, r in zip(group, item.requests, strict=True)},
+            strict=item.strict,
+        )
+        write_submission(item.run, submission)
+    return batch_id
+
+
+def batch_run(workspace: Workspace, run: str) -> RunFolder:
+    """The run `batch status|fetch` work on: `latest` means the newest run with a batch."""
+    from execbrief.batches import newest_submitted
+
+    if run != LATEST:
+        return resolve_run(workspace, run)
+    found = newest_submitted(workspace.outputs)
+    if found is None:
+        raise ConfigError(
+            "no run of this workspace has a submitted batch",
+            path=workspace.outputs,
+            hint="submit one with `execbrief run --batch --no-wait`",
+        )
+    return found
+
+
+@dataclass(frozen=True)
+class BatchState:
+    """Where one run's batch stands."""
+
+    run: RunFolder
+    submission: BatchSubmission
+    progress: BatchProgress | None  # None once fetched: nothing left to ask the API
+
+
+def batch_status(workspace: Workspace, run: RunFolder) -> BatchState:
+    """Ask the API how far the run's batch has got (nothing once it was fetched)."""
+    from execbrief.batches import read_submission
+    from execbrief.llm.batch import BatchRunner
+
+    submission = read_submission(run)
+    if submission.fetched_at is not None:
+        return BatchState(run, submission, None)
+    runner = BatchRunner(workspace.config.llm)
+    return BatchState(run, submission, _known_batch(runner, submission.batch_id))
+
+
+def _known_batch(runner: BatchRunner, batch_id: str) -> BatchProgress:
+    from execbrief.errors import ProviderError
+
+    try:
+        return runner.status(batch_id)
+    except ProviderError as exc:
+        if exc.status == 404:
+            raise ConfigError(
+                f"batch {batch_id} is not known to the API: {exc.message}",
+                field="batch.json",
+                hint="a batch is kept 29 days, and only for the API key that made it; "
+                "submit again: `execbrief run --batch --no-wait`",
+            ) from exc
+        raise
+
+
+def wait_batch(
+    workspace: Workspace, batch_id: str, on_progress: Callable[[BatchProgress], None] | None
+) -> BatchProgress:
+    """Poll the batch every llm.batch_poll_seconds until it has ended."""
+    from execbrief.llm.batch import BatchRunner
+
+    llm = workspace.config.llm
+    runner = BatchRunner(llm, poll_seconds=llm.batch_poll_seconds)
+    return runner.wait(batch_id, on_progress)
+
+
+def download_batch(workspace: Workspace, runs: list[RunFolder], batch_id: str) -> None:
+    """Fetch an ended batch's results once and write each run's share into its folder."""
+    from execbrief.batches import read_submission, write_results
+    from execbrief.llm.batch import BatchRunner
+
+    lines = BatchRunner(workspace.config.llm).download(batch_id)
+    for run in runs:
+        mine = read_submission(run).custom_ids
+        write_results(run, [line for line in lines if line.custom_id in mine])
+
+
+def finish_batch(
+    workspace: Workspace, run: RunFolder, hooks: Hooks | None = None
+) -> list[PersonaRun]:
+    """Generate (from the downloaded results) and render the run's personas, and mark
+    the batch fetched; re-asks after an invalid answer go to the live API."""
+    from execbrief.batches import read_requests, read_results, read_submission, write_submission
+    from execbrief.errors import ProviderError
+    from execbrief.llm.batch import BatchAnswers, BatchOutcome, BatchRunner, outcome_of
+
+    started = time.perf_counter()
+    hooks = hooks or Hooks()
+    submission = read_submission(run)
+    requests = read_requests(run)
+    results = read_results(run)
+    llm = workspace.config.llm
+    by_persona = {persona: cid for cid, persona in submission.custom_ids.items()}
+    answers: dict[str, BatchOutcome] = {}
+    for request in requests:
+        persona = request.persona.id
+        line = results.get(by_persona.get(persona, ""))
+        model = request.model or llm.model or DEFAULT_MODEL
+        answers[persona] = (
+            outcome_of(line, model, llm.prices)
+            if line is not None
+            else ProviderError(
+                f"batch {submission.batch_id} returned no result for {persona}",
+                provider="anthropic",
+            )
+        )
+    provider = BatchAnswers(BatchRunner(llm).provider, answers)
+    ctx = GenerationContext(
+        run=run,
+        bundle=run.read_bundle(),
+        provider=provider,
+        provider_name="anthropic",
+        concurrency=llm.concurrency,
+        strict=submission.strict,
+        notes=submission.notes,
+        on_done=hooks.persona_done,
+    )
+    outcomes = _generate_and_record(ctx, requests, True, started)
+    render(workspace, run, [r.persona for r in requests])
+    write_submission(run, submission.model_copy(update={"fetched_at": datetime.now(UTC)}))
+    return outcomes
