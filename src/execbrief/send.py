@@ -147,7 +147,8 @@ def send_run(
     line was already sent, when a report was edited after rendering, and, through a
     transport that delivers (ses, smtp), when a revision is not approved or changed
     since, or an address is under a reserved domain. With `test_to`, each message goes
-    to that one address as a test, and no persona's sent state changes.
+    to that one address as a test, and no persona's sent state changes. Addresses in
+    `withheld` (bounced or complained) are left out of the messages (withhold_recipients).
     """
     if force and not requested:
         raise RefusedError(
