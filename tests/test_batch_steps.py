@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -113,12 +114,16 @@ def test_submit_then_fetch_in_another_process_writes_renders_and_approves(
 def test_fetch_wait_polls_until_the_batch_ends(
     cli: Cli, workspace: Path, api: MessagesApiServer
 ) -> None:
-    api.batch_seconds = 0.3
+    api.hold_batches()
     assert cli("run", "-w", workspace, "--batch", "--no-wait").code == 0
+    release = threading.Timer(0.5, api.release_batches)
+    release.start()
 
     fetched = cli("batch", "fetch", "-w", workspace, "--wait")
+    release.join()
 
     assert fetched.code == 0, fetched.err
+    assert "batch: 0/2 requests finished" in fetched.err
     assert "batch: 2/2 requests finished" in fetched.err
     assert (latest(workspace).persona_dir("cfo") / "report.json").is_file()
 
