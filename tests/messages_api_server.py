@@ -12,6 +12,8 @@ Message Batches endpoints on 127.0.0.1, one thread per connection. What makes it
 - faults: a queue of statuses (429 with retry-after, 529, 500...) served in order to the
   next requests, before the response or as an error event inside a begun stream, or a
   stream cut off halfway (`Fault(200, truncate=True)`: no `message_stop`, then EOF);
+- batches that end `batch_seconds` after they are submitted, or are held in progress
+  until the test releases them (`hold_batches`, `release_batches`);
 - answers from a function of the persona (default: a valid Report citing fact ids seen
   in the request), and a log of every request to assert on.
 
@@ -270,6 +272,8 @@ class MessagesApiServer:
         self._faults: deque[Fault] = deque()
         self._cache: dict[str, _CacheEntry] = {}
         self.batches: dict[str, _Batch] = {}
+        self._batch_gate = threading.Event()
+        self._batch_gate.set()
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
         self._httpd: ThreadingHTTPServer | None = None
@@ -317,6 +321,19 @@ class MessagesApiServer:
         """Serve these faults, in order, to the next /v1/messages requests."""
         with self._lock:
             self._faults.extend(faults)
+
+    def hold_batches(self) -> None:
+        """Keep every batch, submitted or to come, in progress until `release_batches`."""
+        self._batch_gate.clear()
+
+    def release_batches(self, timeout: float = 10.0) -> None:
+        """Let held batches run, and return once every batch has ended."""
+        self._batch_gate.set()
+        deadline = time.monotonic() + timeout
+        while any(b.ended_at is None for b in self.batches.values()):
+            if time.monotonic() > deadline:
+                raise TimeoutError("a batch did not end")
+            time.sleep(0.01)
 
     def messages(self) -> list[LoggedRequest]:
         """The logged /v1/messages calls, in arrival order."""
@@ -391,6 +408,7 @@ class MessagesApiServer:
 
     def run_batch(self, batch: _Batch) -> None:
         time.sleep(self.batch_seconds)
+        self._batch_gate.wait()
         for entry in batch.requests:
             custom_id = entry["custom_id"]
             params = entry["params"]

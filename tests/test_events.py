@@ -247,7 +247,7 @@ def test_a_bounce_and_a_complaint_published_to_the_topic_are_recorded_in_their_r
         "audit@example.com": "complaint (abuse)",
     }
     workspace = Workspace(root=tmp_path, config=_config())
-    assert bounced_recipients(workspace) == {"cto@example.com"}
+    assert set(bounced_recipients(workspace)) == {"cto@example.com", "audit@example.com"}
 
 
 def _config() -> WorkspaceConfig:
@@ -328,7 +328,7 @@ def test_malformed_and_foreign_messages_are_reported_skips_left_in_the_queue(
     assert not (tmp_path / "elsewhere" / "delivery-events.jsonl").exists()
 
 
-def test_only_a_permanent_bounce_not_followed_by_a_delivery_counts_as_bounced(
+def test_a_permanent_bounce_not_followed_by_a_delivery_or_a_complaint_rules_an_address_out(
     tmp_path: Path,
 ) -> None:
     outputs = tmp_path / "outputs"
@@ -358,10 +358,33 @@ def test_only_a_permanent_bounce_not_followed_by_a_delivery_counts_as_bounced(
             }
         ),
     ]
+    events.append(
+        base.model_copy(
+            update={
+                "event_id": "e",
+                "recipient": "spam@example.com",
+                "kind": DeliveryEventKind.COMPLAINT,
+                "bounce_type": None,
+            }
+        )
+    )
+    events.append(
+        events[-1].model_copy(
+            update={
+                "event_id": "f",
+                "kind": DeliveryEventKind.DELIVERY,
+                "ts": datetime(2026, 12, 1, tzinfo=UTC),
+            }
+        )
+    )
     for event in events:
         append_line(run.events_path, event.model_dump_json())
 
-    assert bounced_recipients(Workspace(root=tmp_path, config=_config())) == {"gone@example.com"}
+    ruled_out = bounced_recipients(Workspace(root=tmp_path, config=_config()))
+    assert {a: e.kind for a, e in ruled_out.items()} == {
+        "gone@example.com": DeliveryEventKind.BOUNCE,
+        "spam@example.com": DeliveryEventKind.COMPLAINT,
+    }
 
 
 def test_reading_events_without_a_queue_configured_is_refused(tmp_path: Path) -> None:

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, cast
+from typing import TYPE_CHECKING, Annotated, cast
 
 import typer
 from rich.console import Console
@@ -23,7 +23,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn
 from execbrief import pipeline
 from execbrief.approval import approver
 from execbrief.config import TransportName, Workspace, load_workspace
-from execbrief.errors import ConfigError, ExecbriefError
+from execbrief.errors import ConfigError, ExecbriefError, RefusedError
 from execbrief.models import (
     CollectorRun,
     DeliveryAction,
@@ -41,6 +41,10 @@ from execbrief.runs import LATEST, RunFolder
 from execbrief.scaffold import review_steps, scaffold_workspace
 from execbrief.send import describe_message, load_message
 from execbrief.tables import audit_table, diff_table, fleet_table, personas_table, run_table
+
+if TYPE_CHECKING:
+    from execbrief.fleet import WorkspaceOutcome
+    from execbrief.llm.batch import BatchProgress
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -72,6 +76,12 @@ personas_app = typer.Typer(
     help="List and validate persona files.", no_args_is_help=True, result_callback=_exit_with
 )
 app.add_typer(personas_app, name="personas")
+batch_app = typer.Typer(
+    help="A Message Batch submitted by `run --batch --no-wait`: its progress, and its fetch.",
+    no_args_is_help=True,
+    result_callback=_exit_with,
+)
+app.add_typer(batch_app, name="batch")
 
 out = Console(highlight=False)
 err = Console(stderr=True, highlight=False)
@@ -221,6 +231,8 @@ def _send(
     dry_run: bool = False,
     transport: TransportName | None = None,
     test_to: str | None = None,
+    changed_only: bool = False,
+    approved_only: bool = False,
 ) -> list[DeliveryOutcome]:
     personas = pipeline.run_personas_in(run, persona_ids)
     require_drafts(workspace.outputs, run, personas, "message.eml")
@@ -234,6 +246,8 @@ def _send(
         dry_run=dry_run,
         test_to=test_to,
         notice=lambda text: err.print(f"[yellow]note:[/] {escape(text)}"),
+        changed_only=changed_only,
+        approved_only=approved_only,
     )
     sent = sum(o.action is DeliveryAction.SENT for o in outcomes)
     skipped = [o for o in outcomes if o.action is DeliveryAction.SKIPPED]
@@ -244,9 +258,16 @@ def _send(
             err.print(f"[red]  {outcome.persona} in doubt:[/] {escape(outcome.detail)}")
         elif outcome.action is DeliveryAction.WOULD_SEND:
             err.print(f"  {outcome.persona}: {escape(outcome.detail)}")
+        elif outcome.action is DeliveryAction.SKIPPED and (changed_only or approved_only):
+            err.print(f"  {outcome.persona} skipped: {escape(outcome.detail)}")
     if dry_run:
         err.print(f"[bold]Dry run:[/] would send {len(outcomes) - len(skipped)} messages")
-    elif sent == 0 and skipped and all(o.action is DeliveryAction.SKIPPED for o in outcomes):
+    elif (
+        sent == 0
+        and skipped
+        and all(o.action is DeliveryAction.SKIPPED for o in outcomes)
+        and not (changed_only or approved_only)
+    ):
         unrendered = [o.persona for o in skipped if not pipeline.is_rendered(run, o.persona)]
         if unrendered:
             # e.g. after a killed generate: nothing was sent, and nothing was ready to send
@@ -261,6 +282,19 @@ def _send(
             f"[bold]Sent[/] {sent} messages{' (test)' if test_to else ''}, {len(skipped)} skipped"
         )
     return outcomes
+
+
+def _apply_policy(workspace: Workspace, run: RunFolder, persona_ids: list[str]) -> None:
+    """Under `approval: {auto: ...}`, approve what the policy allows and say why not the rest."""
+    decisions = pipeline.apply_approval_policy(workspace, run, persona_ids)
+    for decision in decisions or []:
+        if decision.approved:
+            err.print(
+                f"[green]Approved[/] {decision.persona} rev {decision.rev} as {decision.by}: "
+                f"{escape(decision.reason)}"
+            )
+        else:
+            err.print(f"  {decision.persona} left for review: {escape(decision.reason)}")
 
 
 def _summary(run: RunFolder, as_json: bool = False) -> None:
@@ -323,19 +357,48 @@ def run(
     jobs: Annotated[
         int, typer.Option("--jobs", min=1, max=64, help="With --workspaces: how many at once.")
     ] = 4,
+    batch: Annotated[
+        bool,
+        typer.Option(
+            "--batch",
+            help="Through the Message Batches API (half the price); with --workspaces, every"
+            " workspace's personas in one batch.",
+        ),
+    ] = False,
+    no_wait: Annotated[
+        bool,
+        typer.Option(
+            "--no-wait",
+            help="With --batch: submit and exit; `execbrief batch fetch` finishes the run.",
+        ),
+    ] = False,
 ) -> int:
     """Collect, generate and render drafts for review; with --send, send them too."""
+    if no_wait and not batch:
+        raise ConfigError("--no-wait goes with --batch", hint="execbrief run --batch --no-wait")
+    if no_wait and send:
+        raise ConfigError(
+            "--send cannot follow --no-wait: the drafts are written by `execbrief batch fetch`",
+            hint="send after the fetch: `execbrief batch fetch`, then `execbrief send`",
+        )
     if workspaces is not None:
         if workspace is not None:
             raise ConfigError("give --workspace or --workspaces, not both")
+        if batch:
+            return _run_fleet_batch(workspaces, jobs, persona or [], strict, as_json, no_wait)
         return _run_fleet(workspaces, jobs, persona or [], strict, as_json)
     ws = _workspace(workspace)
     persona_ids = persona or []
     # refuse unknown personas and unusable mail settings before collecting anything
     pipeline.check_delivery(ws, pipeline.personas_for(ws, persona_ids), sending=send)
+    if batch:
+        pipeline.check_batch_provider(ws)
     folder = _collect(ws)
-    outcomes = _generate(ws, folder, persona_ids, strict)
+    if no_wait:
+        return _submit(ws, folder, persona_ids, strict)
+    outcomes = _generate(ws, folder, persona_ids, strict, batch=batch)
     _render(ws, folder, persona_ids)
+    _apply_policy(ws, folder, persona_ids)
     deliveries: list[DeliveryOutcome] = []
     if send:
         ok = [o.persona for o in outcomes if o.status is PersonaStatus.OK]
@@ -358,14 +421,90 @@ def _run_fleet(spec: str, jobs: int, persona_ids: list[str], strict: bool, as_js
         outcomes = run_fleet(
             roots, jobs=jobs, persona_ids=persona_ids, strict=strict, on_done=lambda _: advance()
         )
+    _fleet_report(outcomes, as_json)
+    return EXIT_FAILED if any(o.status is FleetStatus.FAILED for o in outcomes) else EXIT_OK
+
+
+def _submit(workspace: Workspace, run: RunFolder, persona_ids: list[str], strict: bool) -> int:
+    personas = pipeline.personas_for(workspace, persona_ids)
+    prepared = pipeline.prepare_batch(workspace, run, personas, strict=strict)
+    batch_id = pipeline.submit_batch([prepared])
+    err.print(
+        f"[bold]Submitted[/] batch [cyan]{escape(batch_id)}[/] with {len(prepared.requests)} "
+        f"requests for run {run.run_id}; nothing is rendered yet."
+    )
+    where = f"-w {workspace.root}"
+    err.print(
+        f"Next: `execbrief batch status {where}` shows its progress; "
+        f"`execbrief batch fetch {where}` writes and renders the briefs once it has ended."
+    )
+    return EXIT_OK
+
+
+def _run_fleet_batch(
+    spec: str, jobs: int, persona_ids: list[str], strict: bool, as_json: bool, no_wait: bool
+) -> int:
+    from execbrief.fleet import FleetStatus, find_workspaces, submit_fleet
+
+    roots = find_workspaces(spec)
+    err.print(f"Preparing {len(roots)} workspaces, {min(jobs, len(roots))} at a time")
+    with _progress("Workspaces", len(roots)) as advance:
+        outcomes, batch_id = submit_fleet(
+            roots, jobs=jobs, persona_ids=persona_ids, strict=strict, on_done=lambda _: advance()
+        )
+    if batch_id is not None:
+        prepared = sum(o.run_id is not None and o.error is None for o in outcomes)
+        err.print(f"[bold]Submitted[/] batch [cyan]{escape(batch_id)}[/] for {prepared} workspaces")
+    if batch_id is None or no_wait:
+        _fleet_report(outcomes, as_json)
+        if batch_id is not None:
+            err.print(f"Next: `execbrief batch fetch --workspaces '{spec}'` once it has ended.")
+        return EXIT_FAILED if any(o.status is FleetStatus.FAILED for o in outcomes) else EXIT_OK
+    failed_early = [o for o in outcomes if o.status is FleetStatus.FAILED]
+    return _fleet_fetch(spec, jobs, wait=True, as_json=as_json, earlier=failed_early)
+
+
+def _fleet_report(outcomes: list[WorkspaceOutcome], as_json: bool) -> None:
     if as_json:
         sys.stdout.write(json.dumps([o.model_dump(mode="json") for o in outcomes], indent=2) + "\n")
-    else:
-        out.print(fleet_table(outcomes))
-        for outcome in outcomes:
-            if outcome.error:
-                err.print(f"[red]{escape(outcome.workspace)}:[/] {escape(outcome.error)}")
-    return EXIT_FAILED if any(o.status is FleetStatus.FAILED for o in outcomes) else EXIT_OK
+        return
+    out.print(fleet_table(outcomes))
+    for outcome in outcomes:
+        if outcome.error:
+            err.print(f"[red]{escape(outcome.workspace)}:[/] {escape(outcome.error)}")
+
+
+def _fleet_fetch(
+    spec: str,
+    jobs: int,
+    *,
+    wait: bool,
+    as_json: bool,
+    earlier: list[WorkspaceOutcome] | None = None,
+) -> int:
+    from execbrief.fleet import FleetStatus, fetch_fleet, find_workspaces
+
+    roots = find_workspaces(spec)
+    skip = {Path(o.workspace) for o in earlier or []}
+    todo = [r for r in roots if r not in skip]
+
+    def progress(state: BatchProgress) -> None:
+        err.print(f"  batch {state.batch_id}: {state.finished}/{state.total} requests finished")
+
+    with _progress("Workspaces", len(todo)) as advance:
+        fetched = fetch_fleet(
+            todo, jobs=jobs, wait=wait, on_progress=progress, on_done=lambda _: advance()
+        )
+    by_root = {Path(o.workspace): o for o in [*(earlier or []), *fetched]}
+    outcomes = [by_root[r] for r in roots if r in by_root]
+    _fleet_report(outcomes, as_json)
+    pending = [o for o in outcomes if o.status is FleetStatus.PENDING]
+    if pending:
+        err.print(
+            f"{len(pending)} workspaces wait for their batch; nothing fetched for them: "
+            "run `execbrief batch fetch` again later (exit 1)"
+        )
+    return EXIT_OK if all(o.status is FleetStatus.OK for o in outcomes) else EXIT_FAILED
 
 
 @app.command()
@@ -455,8 +594,26 @@ def send(
         str | None, typer.Option("--transport", help="ses, smtp or file, for this send only.")
     ] = None,
     as_json: JsonOpt = False,
+    changed_only: Annotated[
+        bool,
+        typer.Option(
+            "--changed-only",
+            help="Skip personas whose evidence did not change since their last sent brief.",
+        ),
+    ] = False,
+    approved_only: Annotated[
+        bool,
+        typer.Option(
+            "--approved-only",
+            help="Skip (and list) unapproved drafts instead of refusing the whole send.",
+        ),
+    ] = False,
 ) -> int:
-    """Send each persona's current revision at most once; ses and smtp send approved ones."""
+    """Send each persona's current revision at most once; ses and smtp send approved ones.
+
+    Recipients that hard-bounced or complained (execbrief events) are left out unless
+    --force.
+    """
     if transport is not None and transport not in ("ses", "smtp", "file"):
         raise ConfigError(f"unknown transport {transport!r}", hint="one of: ses, smtp, file")
     ws = _workspace(workspace)
@@ -470,6 +627,8 @@ def send(
         dry_run=dry_run,
         transport=cast(TransportName | None, transport),  # checked against the names above
         test_to=to,
+        changed_only=changed_only,
+        approved_only=approved_only,
     )
     _summary(folder, as_json)
     return max(_exit_code([], deliveries), EXIT_OK if dry_run else _archive(ws, folder))
@@ -491,8 +650,17 @@ def approve(
         bool,
         typer.Option("--accept-warnings", help="Acknowledge every grounding warning shown."),
     ] = False,
+    policy: Annotated[
+        bool,
+        typer.Option(
+            "--policy",
+            help="Apply execbrief.yaml's `approval: {auto: ...}` (as auto-policy) instead.",
+        ),
+    ] = False,
 ) -> int:
     """Approve drafts for ses/smtp: binds who, when and the sha256 of each message.eml."""
+    if policy:
+        return _approve_by_policy(workspace, run, persona or [], bool(who or approve_all))
     if not persona and not approve_all:
         raise ConfigError(
             "name the drafts to approve", hint="pass --persona ID (repeat for more) or --all"
@@ -537,14 +705,41 @@ def approve(
     return EXIT_OK
 
 
+def _approve_by_policy(
+    workspace: Path | None, run: str, persona_ids: list[str], conflicting: bool
+) -> int:
+    if conflicting:
+        raise ConfigError(
+            "--policy approves as auto-policy, by the workspace's rule",
+            hint="drop --as and --all (name personas with --persona to limit it)",
+        )
+    ws = _workspace(workspace)
+    if ws.config.approval.manual:
+        raise RefusedError(
+            "this workspace's approval is manual: there is no policy to apply",
+            hint="set `approval: {auto: changed_without_warnings}` in execbrief.yaml, or "
+            "approve by hand: `execbrief approve --persona ID`",
+        )
+    folder = pipeline.resolve_run(ws, run)
+    require_drafts(ws.outputs, folder, pipeline.run_personas_in(folder, persona_ids), "message.eml")
+    _apply_policy(ws, folder, persona_ids)
+    return EXIT_OK
+
+
 @app.command()
 def review(
     workspace: WorkspaceOpt = None,
     run: ReviewRunOpt = LATEST,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")] = False,
+    refresh: Annotated[
+        bool,
+        typer.Option("--refresh", help="First read new delivery events (execbrief events)."),
+    ] = False,
 ) -> int:
     """Show each persona's status, grounding warnings, cost and delivery for a run."""
     ws = _workspace(workspace)
+    if refresh:
+        _refresh_events(ws)
     # an archived run is read into a cache folder under outputs, for reading only
     archived = run.startswith("s3://")
     folder = pipeline.fetch_archived_run(ws, run) if archived else pipeline.resolve_run(ws, run)
@@ -561,6 +756,20 @@ def review(
         for recipient, event in row.events.items():
             out.print(f"[cyan]{row.persona}[/] {escape(recipient)}: {escape(event)}")
     return EXIT_OK
+
+
+def _refresh_events(workspace: Workspace) -> None:
+    if not pipeline.mail_settings(workspace).mail.events_queue:
+        err.print(
+            "No events queue configured (mail.events_queue): delivery events not read; "
+            "showing the review as recorded."
+        )
+        return
+    report = pipeline.record_events(workspace)
+    err.print(
+        f"Read delivery events: {len(report.recorded)} new, {report.duplicates} already "
+        f"recorded, {len(report.skipped)} skipped"
+    )
 
 
 @app.command()
@@ -701,6 +910,116 @@ def personas_validate(
         out.print(f"[green]ok[/] {entry.persona.id}  {entry.path}")
     out.print(f"{len(checked)} personas valid")
     return EXIT_OK
+
+
+BatchRunOpt = Annotated[
+    str,
+    typer.Option("--run", help="Run id; default: the newest run with a submitted batch."),
+]
+FleetOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--workspaces", help="The workspaces of `run --workspaces ... --batch` (glob or list)."
+    ),
+]
+
+
+def _progress_line(state: pipeline.BatchState) -> str:
+    submission, progress = state.submission, state.progress
+    head = f"batch {submission.batch_id} for run {state.run.run_id}"
+    if progress is None:
+        return f"{head}: fetched at {submission.fetched_at:%Y-%m-%d %H:%M}Z"
+    counts = ", ".join(
+        f"{n} {name}"
+        for name, n in (
+            ("succeeded", progress.succeeded),
+            ("errored", progress.errored),
+            ("canceled", progress.canceled),
+            ("expired", progress.expired),
+        )
+        if n
+    )
+    word = "ended" if progress.status == "ended" else progress.status.replace("_", " ")
+    return f"{head}: {word}, {progress.finished}/{progress.total} requests finished" + (
+        f" ({counts})" if counts else ""
+    )
+
+
+@batch_app.command("status")
+def batch_status(
+    workspace: WorkspaceOpt = None, run: BatchRunOpt = LATEST, workspaces: FleetOpt = None
+) -> int:
+    """Say how far the run's batch has got (exit 0 whatever its state; with --workspaces,
+    1 when a workspace's batch could not be read, each named on its own line)."""
+    from execbrief.fleet import find_workspaces
+
+    if workspaces is None:
+        ws = _workspace(workspace)
+        out.print(escape(_progress_line(pipeline.batch_status(ws, pipeline.batch_run(ws, run)))))
+        return EXIT_OK
+    failed = 0
+    for root in find_workspaces(workspaces):
+        try:
+            ws = _workspace(root)
+            line = _progress_line(pipeline.batch_status(ws, pipeline.batch_run(ws, run)))
+        except ExecbriefError as exc:
+            failed += 1
+            err.print(f"[red]{escape(str(root))}:[/] {escape(str(exc))}")
+            continue
+        out.print(escape(f"{root}: {line}"))
+    return EXIT_FAILED if failed else EXIT_OK
+
+
+@batch_app.command("fetch")
+def batch_fetch(
+    workspace: WorkspaceOpt = None,
+    run: BatchRunOpt = LATEST,
+    workspaces: FleetOpt = None,
+    wait: Annotated[
+        bool, typer.Option("--wait", help="Poll until the batch has ended, then fetch.")
+    ] = False,
+    jobs: Annotated[
+        int, typer.Option("--jobs", min=1, max=64, help="With --workspaces: how many at once.")
+    ] = 4,
+    as_json: JsonOpt = False,
+) -> int:
+    """Finish a submitted batch's run: write, check and render its briefs.
+
+    Exit 0 when fetched (or fetched before), 1 when the batch has not ended yet (nothing
+    is fetched: run it again later, or with --wait) or a persona failed.
+    """
+    if workspaces is not None:
+        if workspace is not None or run != LATEST:
+            raise ConfigError("--workspaces fetches each one's newest batch; drop -w and --run")
+        return _fleet_fetch(workspaces, jobs, wait=wait, as_json=as_json)
+    ws = _workspace(workspace)
+    folder = pipeline.batch_run(ws, run)
+    state = pipeline.batch_status(ws, folder)
+    if state.progress is None:
+        err.print(escape(_progress_line(state)) + "; nothing to do")
+        _summary(folder, as_json)
+        return EXIT_OK
+    if state.progress.status != "ended":
+        if not wait:
+            err.print(
+                escape(_progress_line(state)) + ". It has not ended: nothing fetched; run "
+                "`execbrief batch fetch` again later, or with --wait"
+            )
+            return EXIT_FAILED
+        pipeline.wait_batch(
+            ws,
+            state.submission.batch_id,
+            lambda p: err.print(f"  batch: {p.finished}/{p.total} requests finished"),
+        )
+    pipeline.download_batch(ws, [folder], state.submission.batch_id)
+    outcomes = pipeline.finish_batch(ws, folder)
+    for outcome in outcomes:
+        if outcome.status is PersonaStatus.FAILED:
+            err.print(f"[red]  {outcome.persona} failed:[/] {escape(outcome.error or '')}")
+    err.print(f"[bold]Fetched[/] batch {state.submission.batch_id}: {len(outcomes)} briefs")
+    _apply_policy(ws, folder, [o.persona for o in outcomes])
+    _summary(folder, as_json)
+    return _exit_code(outcomes, [])
 
 
 def _report_error(exc: ExecbriefError) -> None:

@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -98,8 +98,11 @@ class ModelPrice(Strict):
 
     input: float
     output: float
-    cache_write: float
+    cache_write: float = Field(description="A write to the 5-minute cache.")
     cache_read: float
+    cache_write_1h: float | None = Field(
+        None, description="A write to the 1-hour cache (--batch); default: 2x input."
+    )
 
 
 class LlmConfig(Strict):
@@ -241,6 +244,56 @@ class SendLedgerConfig(Strict):
         return self
 
 
+AUTO_RULE = "changed_without_warnings"
+
+
+def _approval_schema(schema: dict[str, Any]) -> None:
+    # the mapping as pydantic describes it, or the one word the before-validator takes
+    mapping = dict(schema)
+    schema.clear()
+    schema["anyOf"] = [{"const": "manual", "type": "string"}, mapping]
+    schema["description"] = mapping.pop("description", "")
+
+
+class ApprovalPolicy(Strict):
+    """`approval:` in execbrief.yaml: `manual` (the default: a reviewer approves each draft)
+    or `{auto: changed_without_warnings}`: a draft with no grounding warnings whose evidence
+    changed since its persona's last sent brief is approved by `auto-policy`."""
+
+    auto: Literal["changed_without_warnings"] | None = Field(
+        None, description="The one automatic rule; absent means manual."
+    )
+    personas: list[str] | None = Field(
+        None, description="Only these personas are approved automatically; default: all."
+    )
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_approval_schema)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _spelled(cls, value: object) -> object:
+        if value == "manual" or value is None:
+            return {}
+        if not isinstance(value, dict):
+            text = f"approval is `manual` or `{{auto: {AUTO_RULE}}}`, not {value!r}"
+            raise PydanticCustomError("approval_policy", "{text}", {"text": text})
+        return value
+
+    @model_validator(mode="after")
+    def _personas_need_auto(self) -> ApprovalPolicy:
+        if self.personas is not None and self.auto is None:
+            raise PydanticCustomError(
+                "approval_policy",
+                "approval.personas applies only with `auto: {rule}`",
+                {"rule": AUTO_RULE},
+            )
+        return self
+
+    @property
+    def manual(self) -> bool:
+        return self.auto is None
+
+
 class WorkspaceConfig(Strict):
     """execbrief.yaml: the portfolio, where its evidence lives, and how briefs go out."""
 
@@ -286,6 +339,11 @@ class WorkspaceConfig(Strict):
             region=self.ledger.region,
             workspace=self.ledger.workspace or self.portfolio,
         )
+
+    approval: ApprovalPolicy = Field(
+        default_factory=ApprovalPolicy,
+        description="`manual`, or `{auto: changed_without_warnings}` for scheduled runs.",
+    )
 
 
 class CollectContext(BaseModel):

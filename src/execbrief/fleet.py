@@ -22,19 +22,25 @@ from concurrent.futures import (
 from concurrent.futures.process import BrokenProcessPool
 from enum import StrEnum
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, Field
 
 from execbrief import pipeline
-from execbrief.config import CONFIG_NAME, load_workspace
+from execbrief.batches import read_submission
+from execbrief.config import CONFIG_NAME, Workspace, load_workspace
 from execbrief.errors import ConfigError, ExecbriefError
-from execbrief.models import PersonaStatus
+from execbrief.models import PersonaRun, PersonaStatus
+from execbrief.runs import LATEST, RunFolder, open_run
+
+if TYPE_CHECKING:
+    from execbrief.llm.batch import BatchProgress
 
 
 class FleetStatus(StrEnum):
     OK = "ok"
     FAILED = "failed"
+    PENDING = "pending"  # its batch has not ended yet: nothing fetched
 
 
 class WorkspaceOutcome(BaseModel):
@@ -50,6 +56,7 @@ class WorkspaceOutcome(BaseModel):
     cost_usd: float = 0.0
     seconds: float = 0.0
     error: str | None = None
+    batch_id: str | None = Field(None, description="The Message Batch its personas went in.")
 
 
 Work = Callable[[Path, list[str], bool], WorkspaceOutcome]
@@ -94,6 +101,7 @@ def run_workspace(root: Path, persona_ids: list[str], strict: bool) -> Workspace
         run, bundle = pipeline.collect(workspace)
         _, outcomes = pipeline.generate(workspace, run, personas, strict=strict)
         pipeline.render(workspace, run, personas)
+        pipeline.apply_approval_policy(workspace, run, [p.id for p in personas])
         archived = pipeline.archive_run(workspace, run)
     except ExecbriefError as exc:
         return _failed(root, str(exc), started)
@@ -101,15 +109,27 @@ def run_workspace(root: Path, persona_ids: list[str], strict: bool) -> Workspace
         # Anything else one workspace raises is still that workspace's failure: the
         # others must go on, and the summary names what happened.
         return _failed(root, f"{type(exc).__name__}: {exc}", started)
+    archive_error = archived.error if archived is not None else None
+    return _done(root, bundle.portfolio, run.run_id, outcomes, started, archive_error)
+
+
+def _done(
+    root: Path,
+    portfolio: str,
+    run_id: str,
+    outcomes: list[PersonaRun],
+    started: float,
+    archive_error: str | None = None,
+) -> WorkspaceOutcome:
     failed = sum(o.status is PersonaStatus.FAILED for o in outcomes)
     problems = [f"{failed} personas failed"] if failed else []
-    if archived is not None and archived.error:
-        problems.append(f"archive: {archived.error}")
+    if archive_error:
+        problems.append(f"archive: {archive_error}")
     return WorkspaceOutcome(
         workspace=str(root),
         status=FleetStatus.FAILED if problems else FleetStatus.OK,
-        portfolio=bundle.portfolio,
-        run_id=run.run_id,
+        portfolio=portfolio,
+        run_id=run_id,
         personas_ok=len(outcomes) - failed,
         personas_failed=failed,
         warnings=sum(len(o.warnings) for o in outcomes),
@@ -162,4 +182,139 @@ def run_fleet(
             outcomes[root] = outcome
             if on_done is not None:
                 on_done(outcome)
+    return [outcomes[root] for root in roots]
+
+
+# --- every workspace's personas in one Message Batch --------------------------------------
+
+
+def prepare_workspace(root: Path, persona_ids: list[str], strict: bool) -> WorkspaceOutcome:
+    """Collect one workspace and write its batch requests into the new run (no call paid)."""
+    started = time.perf_counter()
+    try:
+        workspace = load_workspace(root)
+        personas = pipeline.personas_for(workspace, persona_ids)
+        run, bundle = pipeline.collect(workspace)
+        pipeline.prepare_batch(workspace, run, personas, strict=strict)
+    except Exception as exc:  # one workspace's failure, whatever it is (see run_workspace)
+        return _failed(root, _message(exc), started)
+    return WorkspaceOutcome(
+        workspace=str(root),
+        status=FleetStatus.OK,
+        portfolio=bundle.portfolio,
+        run_id=run.run_id,
+        seconds=round(time.perf_counter() - started, 3),
+    )
+
+
+def _message(exc: Exception) -> str:
+    return str(exc) if isinstance(exc, ExecbriefError) else f"{type(exc).__name__}: {exc}"
+
+
+def submit_fleet(
+    roots: list[Path],
+    *,
+    jobs: int,
+    persona_ids: list[str] | None = None,
+    strict: bool = False,
+    on_done: OnDone | None = None,
+) -> tuple[list[WorkspaceOutcome], str | None]:
+    """Prepare every workspace (in the pool), then submit all their requests as ONE batch;
+    the batch id, or None when no workspace got as far as its requests."""
+    outcomes = run_fleet(
+        roots,
+        jobs=jobs,
+        persona_ids=persona_ids,
+        strict=strict,
+        work=prepare_workspace,
+        on_done=on_done,
+    )
+    prepared = []
+    for outcome in outcomes:
+        if outcome.status is FleetStatus.OK and outcome.run_id is not None:
+            workspace = load_workspace(Path(outcome.workspace))
+            run = open_run(workspace.outputs, outcome.run_id)
+            prepared.append(pipeline.prepared_batch(workspace, run, strict=strict))
+    if not prepared:
+        return outcomes, None
+    batch_id = pipeline.submit_batch(prepared)
+    for outcome in outcomes:
+        if outcome.status is FleetStatus.OK:
+            outcome.batch_id = batch_id
+    return outcomes, batch_id
+
+
+def finish_workspace(root: Path, persona_ids: list[str], strict: bool) -> WorkspaceOutcome:
+    """Generate and render one workspace from its downloaded share of the batch."""
+    started = time.perf_counter()
+    try:
+        workspace = load_workspace(root)
+        run = pipeline.batch_run(workspace, LATEST)
+        outcomes = pipeline.finish_batch(workspace, run)
+        pipeline.apply_approval_policy(workspace, run, [o.persona for o in outcomes])
+        archived = pipeline.archive_run(workspace, run)
+        portfolio = run.read_manifest().portfolio
+    except Exception as exc:
+        return _failed(root, _message(exc), started)
+    archive_error = archived.error if archived is not None else None
+    return _done(root, portfolio, run.run_id, outcomes, started, archive_error)
+
+
+def _fetched(root: Path, run: RunFolder) -> WorkspaceOutcome:
+    manifest = run.read_manifest()
+    return _done(root, manifest.portfolio, run.run_id, list(manifest.personas.values()), 0.0)
+
+
+def fetch_fleet(
+    roots: list[Path],
+    *,
+    jobs: int,
+    wait: bool = False,
+    on_progress: Callable[[BatchProgress], None] | None = None,
+    on_done: OnDone | None = None,
+) -> list[WorkspaceOutcome]:
+    """Download each ended batch once, split it into its workspaces' runs, and finish those
+    runs in the pool; a workspace whose batch has not ended is `pending`."""
+    outcomes: dict[Path, WorkspaceOutcome] = {}
+    by_batch: dict[str, list[tuple[Path, Workspace, RunFolder]]] = {}
+    for root in roots:
+        try:
+            workspace = load_workspace(root)
+            run = pipeline.batch_run(workspace, LATEST)
+            submission = read_submission(run)
+        except ExecbriefError as exc:
+            outcomes[root] = _failed(root, str(exc), time.perf_counter())
+            continue
+        if submission.fetched_at is not None:
+            outcomes[root] = _fetched(root, run)
+        else:
+            by_batch.setdefault(submission.batch_id, []).append((root, workspace, run))
+    ready: list[Path] = []
+    for batch_id, members in by_batch.items():
+        workspace = members[0][1]
+        try:
+            progress = pipeline.batch_status(workspace, members[0][2]).progress
+            if progress is not None and progress.status != "ended" and wait:
+                progress = pipeline.wait_batch(workspace, batch_id, on_progress)
+            elif progress is not None and on_progress is not None:
+                on_progress(progress)
+            if progress is not None and progress.status != "ended":
+                for root, _, run in members:
+                    outcomes[root] = WorkspaceOutcome(
+                        workspace=str(root),
+                        status=FleetStatus.PENDING,
+                        run_id=run.run_id,
+                        batch_id=batch_id,
+                        error=f"batch {batch_id} has not ended: "
+                        f"{progress.finished}/{progress.total} requests finished",
+                    )
+                continue
+            pipeline.download_batch(workspace, [run for _, _, run in members], batch_id)
+        except ExecbriefError as exc:
+            for root, _, _ in members:
+                outcomes[root] = _failed(root, str(exc), time.perf_counter())
+            continue
+        ready += [root for root, _, _ in members]
+    finished = run_fleet(ready, jobs=jobs, work=finish_workspace, on_done=on_done) if ready else []
+    outcomes.update({Path(o.workspace): o for o in finished})
     return [outcomes[root] for root in roots]

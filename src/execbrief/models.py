@@ -560,6 +560,12 @@ class PersonaRun(Strict):
         """Generation and second opinion together: what the persona cost in all."""
         return round(self.cost_usd + (self.verify.cost_usd if self.verify else 0.0), 6)
 
+    cache_ttl: Literal["5m", "1h"] | None = Field(
+        None,
+        description="The prompt cache's time-to-live asked for: 1h for --batch, 5m live; "
+        "none where the provider has no cache breakpoints.",
+    )
+
 
 class StageTiming(Strict):
     stage: str
@@ -612,6 +618,10 @@ class SendRecord(Strict):
     error: str | None = None
     revision: int | None = Field(None, description="The draft revision; absent means 1.")
     test: bool = Field(False, description="A test send (`send --to`): no persona's sent state.")
+    skipped_recipients: list[str] = Field(
+        default_factory=list,
+        description="Addresses the preflight left out: they hard-bounced or complained.",
+    )
 
 
 class DeliveryEventKind(StrEnum):

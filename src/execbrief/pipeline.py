@@ -35,6 +35,7 @@ from execbrief.grounding.verify import plan_second_opinion, standing_opinions
 from execbrief.llm import get_provider, resolve_provider_name
 from execbrief.llm.base import BriefRequest, Provider
 from execbrief.llm.ceiling import check_ceiling
+from execbrief.llm.pricing import BATCH_CACHE_TTL, DEFAULT_MODEL, CacheTtl
 from execbrief.mail import get_transport
 from execbrief.mail.recipients import (
     PersonaAddresses,
@@ -47,6 +48,7 @@ from execbrief.models import (
     BundleDiff,
     CollectorRun,
     CollectResult,
+    DeliveryAction,
     DeliveryOutcome,
     Manifest,
     Persona,
@@ -66,14 +68,23 @@ from execbrief.revisions import (
     record_revision,
     sha256_file,
 )
-from execbrief.runs import RunFolder, create_run, open_run, previous_run, publish_run
+from execbrief.runs import (
+    LATEST,
+    RunFolder,
+    create_run,
+    open_run,
+    previous_run,
+    publish_run,
+)
 from execbrief.secrets.mask import mask_fact
 from execbrief.send import AfterAttempt, Notice, send_run
 
 if TYPE_CHECKING:
     from execbrief.archive import ArchiveReport
-    from execbrief.llm.batch import BatchProgress
+    from execbrief.batches import BatchSubmission
+    from execbrief.llm.batch import BatchProgress, BatchRunner
     from execbrief.mail.events import EventsReport
+    from execbrief.schedule import PolicyDecision
 
 
 # The entry-point names of the collectors two commands ask for a capability.
@@ -214,12 +225,24 @@ def generate(
         on_done=hooks.persona_done,
         second_opinion=second_opinion,
     )
+    return provider_name, _generate_and_record(ctx, requests, batch, started, verify_note)
+
+
+def _generate_and_record(
+    ctx: GenerationContext,
+    requests: list[BriefRequest],
+    batch: bool,
+    started: float,
+    verify_note: str | None = None,
+) -> list[PersonaRun]:
+    run = ctx.run
     outcomes = generate_reports(ctx, requests)
     if verify_note:
         manifest = run.read_manifest()
         if verify_note not in manifest.notes:
             manifest.notes.append(verify_note)
             run.write_manifest(manifest)
+    _record_cache_ttl(run, ctx.provider_name, outcomes, batch)
     written = datetime.now(UTC)
     for outcome in outcomes:
         # a persona that failed before answering keeps whatever report it had before
@@ -227,7 +250,26 @@ def generate(
         if answered and run.report_path(outcome.persona).is_file():
             record_generated(run, outcome, written)
     _record_stage(run, "generate", started)
-    return provider_name, outcomes
+    return outcomes
+
+
+# Providers whose requests carry the cache breakpoint (llm/anthropic_api.shape_request).
+_CACHING_PROVIDERS = ("anthropic", "bedrock")
+
+
+def _record_cache_ttl(
+    run: RunFolder, provider_name: str, outcomes: list[PersonaRun], batch: bool
+) -> None:
+    """Note in the manifest which cache time-to-live the personas' requests asked for."""
+    if provider_name not in _CACHING_PROVIDERS:
+        return
+    ttl: CacheTtl = BATCH_CACHE_TTL if batch else "5m"
+    manifest = run.read_manifest()
+    for outcome in outcomes:
+        outcome.cache_ttl = ttl
+        if (recorded := manifest.personas.get(outcome.persona)) is not None:
+            recorded.cache_ttl = ttl
+    run.write_manifest(manifest)
 
 
 def pending_personas(run: RunFolder, personas: list[Persona]) -> list[Persona]:
@@ -248,15 +290,25 @@ def pending_personas(run: RunFolder, personas: list[Persona]) -> list[Persona]:
     ]
 
 
-def _batched(
-    provider_name: str, llm: LlmConfig, requests: list[BriefRequest], hooks: Hooks
-) -> Provider:
+def check_batch_provider(workspace: Workspace, environ: Mapping[str, str] | None = None) -> None:
+    """Refuse --batch before anything is collected when the provider has no batches."""
+    llm = workspace.config.llm
+    _require_batch_provider(resolve_provider_name(llm, os.environ if environ is None else environ))
+
+
+def _require_batch_provider(provider_name: str) -> None:
     if provider_name != "anthropic":
         raise ConfigError(
             f"--batch needs the anthropic provider, not {provider_name!r}",
             field="llm.provider",
             hint="set ANTHROPIC_API_KEY (or llm.provider: anthropic), or drop --batch",
         )
+
+
+def _batched(
+    provider_name: str, llm: LlmConfig, requests: list[BriefRequest], hooks: Hooks
+) -> Provider:
+    _require_batch_provider(provider_name)
     from execbrief.llm.batch import BatchAnswers, BatchRunner
 
     runner = BatchRunner(llm, poll_seconds=llm.batch_poll_seconds)
@@ -400,8 +452,16 @@ def send(
     after_attempt: AfterAttempt | None = None,
     test_to: str | None = None,
     notice: Notice | None = None,
+    changed_only: bool = False,
+    approved_only: bool = False,
 ) -> list[DeliveryOutcome]:
-    """Send the rendered messages of `run`, then refresh its review page."""
+    """Send the rendered messages of `run`, then refresh its review page.
+
+    With `changed_only`, personas whose evidence did not change since their last sent
+    brief are skipped; with `approved_only`, so are those not approved (through a
+    transport that needs approval) instead of refusing the send. Unless `force`,
+    recipients that hard-bounced or complained are left out (`withheld_recipients`).
+    """
     settings = mail_settings(workspace)
     kept = run.read_manifest().ledger
     if kept != workspace.config.ledger_ref() and notice is not None:
@@ -412,7 +472,15 @@ def send(
             "to runs collected after it changed"
         )
     transport = get_transport(transport_name or settings.mail.transport, settings, run.outbox)
-    outcomes = send_run(
+    order = {p: i for i, p in enumerate(persona_ids)}
+    held: list[DeliveryOutcome] = []
+    if changed_only:
+        persona_ids, held = changed_since_sent(workspace, run, persona_ids)
+    if approved_only and transport.delivers and test_to is None:
+        persona_ids, unapproved_ones = unapproved(run, persona_ids)
+        held += unapproved_ones
+    withheld = {} if force or test_to is not None else withheld_recipients(workspace)
+    outcomes = held + send_run(
         run,
         persona_ids,
         transport,
@@ -423,10 +491,11 @@ def send(
         test_to=test_to,
         bcc_audit=settings.mail.bcc_audit,
         notice=notice,
+        withheld=withheld,
     )
     if not dry_run:
         write_index(run, run.read_manifest(), run.read_bundle())
-    return outcomes
+    return sorted(outcomes, key=lambda o: order.get(o.persona, len(order)))
 
 
 def is_rendered(run: RunFolder, persona_id: str) -> bool:
@@ -510,3 +579,291 @@ def fetch_archived_run(workspace: Workspace, url: str) -> RunFolder:
     from execbrief.archive import fetch_run
 
     return fetch_run(url, workspace.outputs)
+
+
+def _run_personas(workspace: Workspace, run: RunFolder, persona_ids: list[str]) -> list[Persona]:
+    return personas_for(workspace, run_personas_in(run, persona_ids))
+
+
+def apply_approval_policy(
+    workspace: Workspace, run: RunFolder, persona_ids: list[str], now: datetime | None = None
+) -> list[PolicyDecision] | None:
+    """Approve what `approval: {auto: ...}` allows; None under `approval: manual`."""
+    from execbrief.schedule import auto_approve, since_last_sent
+
+    policy = workspace.config.approval
+    if policy.manual:
+        return None
+    catalogue = discover_personas(workspace.root)
+    for persona_id in policy.personas or []:
+        if persona_id not in catalogue:
+            raise ConfigError(
+                f"approval.personas names {persona_id!r}, which is no persona here",
+                path=workspace.config_path,
+                field="approval.personas",
+                hint="personas available: " + ", ".join(sorted(catalogue)),
+            )
+    personas = _run_personas(workspace, run, persona_ids)
+    since = since_last_sent(workspace.outputs, run, personas)
+    decisions = auto_approve(
+        run, run.read_manifest(), personas, since, policy, now or datetime.now(UTC)
+    )
+    write_index(run, run.read_manifest(), run.read_bundle())
+    return decisions
+
+
+def changed_since_sent(
+    workspace: Workspace, run: RunFolder, persona_ids: list[str]
+) -> tuple[list[str], list[DeliveryOutcome]]:
+    """For `send --changed-only`: the personas whose evidence changed since their last
+    sent brief, and a skipped outcome for each of the others."""
+    from execbrief.schedule import since_last_sent
+
+    since = since_last_sent(workspace.outputs, run, _run_personas(workspace, run, persona_ids))
+    changed = [p for p in persona_ids if since[p].changed]
+    skipped = [
+        DeliveryOutcome(persona=p, action=DeliveryAction.SKIPPED, detail=since[p].describe())
+        for p in persona_ids
+        if not since[p].changed
+    ]
+    return changed, skipped
+
+
+def unapproved(run: RunFolder, persona_ids: list[str]) -> tuple[list[str], list[DeliveryOutcome]]:
+    """For `send --approved-only`: the personas whose current revision is approved (and
+    unchanged since), and a skipped outcome saying why for each of the others."""
+    from execbrief.approval import check_approved
+
+    approved: list[str] = []
+    skipped: list[DeliveryOutcome] = []
+    for persona in persona_ids:
+        try:
+            check_approved(run, persona, read_history(run, persona))
+        except RefusedError as exc:
+            detail = exc.message.replace("; nothing was sent", "")
+            skipped.append(
+                DeliveryOutcome(persona=persona, action=DeliveryAction.SKIPPED, detail=detail)
+            )
+            continue
+        approved.append(persona)
+    return approved, skipped
+
+
+def withheld_recipients(workspace: Workspace) -> dict[str, str]:
+    """Address -> why the send preflight leaves it out: its latest delivery news in any run
+    of this workspace is a hard bounce or a complaint (execbrief events)."""
+    from execbrief.mail.events import bounced_recipients, describe_event
+
+    return {
+        address: f"{describe_event(event)} at {event.ts:%Y-%m-%d %H:%M}Z in run {event.run}"
+        for address, event in bounced_recipients(workspace).items()
+    }
+
+
+# --- a batch across processes: submit, then status and fetch later (batches.py) ---------
+
+
+@dataclass(frozen=True)
+class PreparedBatch:
+    """One run's persona requests, ready to go into a Message Batch."""
+
+    workspace: Workspace
+    run: RunFolder
+    requests: list[BriefRequest]
+    strict: bool = False
+
+
+def prepare_batch(
+    workspace: Workspace,
+    run: RunFolder,
+    personas: list[Persona],
+    *,
+    strict: bool = False,
+    environ: Mapping[str, str] | None = None,
+) -> PreparedBatch:
+    """Build every persona's request for `run` and write them to the run folder, refusing
+    (before anything is paid) a provider without batches or a run above the ceiling."""
+    from execbrief.batches import write_requests
+
+    check_workspace(workspace, personas)
+    llm = workspace.config.llm
+    provider_name = resolve_provider_name(llm, os.environ if environ is None else environ)
+    _require_batch_provider(provider_name)
+    provider = get_provider(provider_name, llm)
+    env = prompt_environment(workspace.root)
+    requests = fit_to_budget(env, run.read_bundle(), personas, llm, {}, provider.count_tokens)
+    check_ceiling(provider, requests, llm, batch=True)
+    # each request names its model, so one batch can carry workspaces of different models
+    default_model = llm.model or DEFAULT_MODEL
+    requests = [r.model_copy(update={"model": r.model or default_model}) for r in requests]
+    write_requests(run, requests)
+    manifest = run.read_manifest()
+    for request in requests:
+        manifest.personas.setdefault(
+            request.persona.id, PersonaRun(persona=request.persona.id, title=request.persona.title)
+        )
+    run.write_manifest(manifest)
+    return PreparedBatch(workspace, run, requests, strict)
+
+
+def prepared_batch(workspace: Workspace, run: RunFolder, *, strict: bool) -> PreparedBatch:
+    """A run's requests as prepare_batch wrote them (another process prepared them)."""
+    from execbrief.batches import read_requests
+
+    return PreparedBatch(workspace, run, read_requests(run), strict)
+
+
+def submit_batch(prepared: list[PreparedBatch], now: datetime | None = None) -> str:
+    """Submit every prepared run's requests as ONE Message Batch; each run's batch.json
+    records the batch id and its own custom_ids. Returns the batch id."""
+    from execbrief.batches import BatchSubmission, custom_id, write_submission
+    from execbrief.llm.batch import BatchRunner
+
+    if not prepared:
+        raise ConfigError("nothing to submit: no workspace prepared a request")
+    shared = len(prepared) > 1
+    ids: list[list[str]] = [
+        [custom_id(index if shared else None, r.persona.id) for r in item.requests]
+        for index, item in enumerate(prepared)
+    ]
+    runner = BatchRunner(prepared[0].workspace.config.llm)
+    batch_id = runner.submit(
+        [r for item in prepared for r in item.requests], [i for group in ids for i in group]
+    )
+    submitted = now or datetime.now(UTC)
+    for item, group in zip(prepared, ids, strict=True):
+        submission = BatchSubmission(
+            batch_id=batch_id,
+            submitted_at=submitted,
+            custom_ids={cid: r.persona.id for cid, r in zip(group, item.requests, strict=True)},
+            strict=item.strict,
+        )
+        write_submission(item.run, submission)
+    return batch_id
+
+
+def batch_run(workspace: Workspace, run: str) -> RunFolder:
+    """The run `batch status|fetch` work on: `latest` means the newest run with a batch."""
+    from execbrief.batches import newest_submitted
+
+    if run != LATEST:
+        return resolve_run(workspace, run)
+    found = newest_submitted(workspace.outputs)
+    if found is None:
+        raise ConfigError(
+            "no run of this workspace has a submitted batch",
+            path=workspace.outputs,
+            hint="submit one with `execbrief run --batch --no-wait`",
+        )
+    return found
+
+
+@dataclass(frozen=True)
+class BatchState:
+    """Where one run's batch stands."""
+
+    run: RunFolder
+    submission: BatchSubmission
+    progress: BatchProgress | None  # None once fetched: nothing left to ask the API
+
+
+def batch_status(workspace: Workspace, run: RunFolder) -> BatchState:
+    """Ask the API how far the run's batch has got (nothing once it was fetched)."""
+    from execbrief.batches import read_submission
+    from execbrief.llm.batch import BatchRunner
+
+    submission = read_submission(run)
+    if submission.fetched_at is not None:
+        return BatchState(run, submission, None)
+    runner = BatchRunner(workspace.config.llm)
+    return BatchState(run, submission, _known_batch(runner, submission.batch_id))
+
+
+def _known_batch(runner: BatchRunner, batch_id: str) -> BatchProgress:
+    from execbrief.errors import ProviderError
+
+    try:
+        return runner.status(batch_id)
+    except ProviderError as exc:
+        if exc.status == 404:
+            raise ConfigError(
+                f"batch {batch_id} is not known to the API: {exc.message}",
+                field="batch.json",
+                hint="a batch is kept 29 days, and only for the API key that made it; "
+                "submit again: `execbrief run --batch --no-wait`",
+            ) from exc
+        raise
+
+
+def wait_batch(
+    workspace: Workspace, batch_id: str, on_progress: Callable[[BatchProgress], None] | None
+) -> BatchProgress:
+    """Poll the batch every llm.batch_poll_seconds until it has ended."""
+    from execbrief.llm.batch import BatchRunner
+
+    llm = workspace.config.llm
+    runner = BatchRunner(llm, poll_seconds=llm.batch_poll_seconds)
+    return runner.wait(batch_id, on_progress)
+
+
+def download_batch(workspace: Workspace, runs: list[RunFolder], batch_id: str) -> None:
+    """Fetch an ended batch's results once and write each run's share into its folder."""
+    from execbrief.batches import read_submission, write_results
+    from execbrief.llm.batch import BatchRunner
+
+    lines = BatchRunner(workspace.config.llm).download(batch_id)
+    for run in runs:
+        mine = read_submission(run).custom_ids
+        write_results(run, [line for line in lines if line.custom_id in mine])
+
+
+def finish_batch(
+    workspace: Workspace, run: RunFolder, hooks: Hooks | None = None
+) -> list[PersonaRun]:
+    """Generate (from the downloaded results) and render the run's personas, and mark
+    the batch fetched; re-asks after an invalid answer go to the live API."""
+    from execbrief.batches import read_requests, read_results, read_submission, write_submission
+    from execbrief.errors import ProviderError
+    from execbrief.llm.batch import BatchAnswers, BatchOutcome, BatchRunner, outcome_of
+
+    started = time.perf_counter()
+    hooks = hooks or Hooks()
+    submission = read_submission(run)
+    requests = read_requests(run)
+    results = read_results(run)
+    llm = workspace.config.llm
+    by_persona = {persona: cid for cid, persona in submission.custom_ids.items()}
+    answers: dict[str, BatchOutcome] = {}
+    for request in requests:
+        persona = request.persona.id
+        line = results.get(by_persona.get(persona, ""))
+        model = request.model or llm.model or DEFAULT_MODEL
+        answers[persona] = (
+            outcome_of(line, model, llm.prices)
+            if line is not None
+            else ProviderError(
+                f"batch {submission.batch_id} returned no result for {persona}",
+                provider="anthropic",
+            )
+        )
+    live = BatchRunner(llm).provider
+    bundle = run.read_bundle()
+    second_opinion, verify_note = plan_second_opinion(
+        llm.verify, llm.verify_model, live, "anthropic", bundle
+    )
+    provider = BatchAnswers(live, answers)
+    ctx = GenerationContext(
+        run=run,
+        bundle=bundle,
+        provider=provider,
+        provider_name="anthropic",
+        concurrency=llm.concurrency,
+        strict=submission.strict,
+        notes=submission.notes,
+        on_done=hooks.persona_done,
+        second_opinion=second_opinion,
+    )
+    outcomes = _generate_and_record(ctx, requests, True, started, verify_note)
+    render(workspace, run, [r.persona for r in requests])
+    write_submission(run, submission.model_copy(update={"fetched_at": datetime.now(UTC)}))
+    return outcomes

@@ -8,13 +8,13 @@ the analyst names that persona with --force after checking the recipient's mailb
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email import message_from_bytes
 from email.parser import BytesHeaderParser
 from email.policy import SMTP
-from email.utils import make_msgid
+from email.utils import formataddr, getaddresses, make_msgid
 
 from execbrief.approval import check_approved
 from execbrief.errors import ConfigError, RefusedError, SendError, SendInDoubt
@@ -140,6 +140,7 @@ def send_run(
     bcc_audit: str | None = None,
     notice: Notice | None = None,
     ledger: SendLedger | None = None,
+    withheld: Mapping[str, str] | None = None,
 ) -> list[DeliveryOutcome]:
     """Send each persona's current revision at most once, unless forced.
 
@@ -147,7 +148,8 @@ def send_run(
     line was already sent, when a report was edited after rendering, and, through a
     transport that delivers (ses, smtp), when a revision is not approved or changed
     since, or an address is under a reserved domain. With `test_to`, each message goes
-    to that one address as a test, and no persona's sent state changes.
+    to that one address as a test, and no persona's sent state changes. Addresses in
+    `withheld` (bounced or complained) are left out of the messages (withhold_recipients).
     """
     if force and not requested:
         raise RefusedError(
@@ -208,6 +210,8 @@ def send_run(
     if transport.delivers:
         for message in to_send:
             refuse_reserved(message.persona, message.envelope)
+    to_send, skipped_to, all_withheld = withhold_recipients(to_send, withheld or {}, notice)
+    outcomes += all_withheld
     if dry_run:
         return outcomes + [
             DeliveryOutcome(
@@ -223,7 +227,8 @@ def send_run(
         rev = _revision(histories[message.persona])
         seen = states.get(message.persona, PersonaDelivery()).of(rev).attempts
         delivery = _Delivery(ledger, rev, seen, test_to is not None)
-        outcome = _deliver(run, transport, message, delivery, after_attempt)
+        skipped = skipped_to.get(message.persona, [])
+        outcome = _deliver(run, transport, message, delivery, after_attempt, skipped)
         if outcome.action is DeliveryAction.SKIPPED and notice is not None:
             notice(f"{outcome.persona}: {outcome.detail}")
         outcomes.append(outcome)
@@ -248,6 +253,7 @@ def _deliver(
     message: OutgoingMessage,
     delivery: _Delivery,
     after_attempt: AfterAttempt | None,
+    skipped_recipients: list[str] | None = None,
 ) -> DeliveryOutcome:
     revision, test = delivery.revision, delivery.test
 
@@ -264,6 +270,7 @@ def _deliver(
             error=error,
             revision=revision,
             test=test,
+            skipped_recipients=skipped_recipients or [],
         )
 
     # the attempt names the Message-ID, so a mailbox can be searched if the outcome is lost
@@ -308,3 +315,60 @@ def _deliver(
         detail=f"rev {revision}, {what} via {transport.name}",
         message_id=message_id,
     )
+
+
+def withhold_recipients(
+    messages: list[OutgoingMessage], withheld: Mapping[str, str], notice: Notice | None
+) -> tuple[list[OutgoingMessage], dict[str, list[str]], list[DeliveryOutcome]]:
+    """The messages without the withheld addresses (address -> why, lower-cased) in To, Cc
+    and the envelope; who was left out of each persona's message; and a skipped outcome for
+    each message that would have no To left. Each address left out is named to `notice`."""
+    kept: list[OutgoingMessage] = []
+    left_out: dict[str, list[str]] = {}
+    skipped: list[DeliveryOutcome] = []
+    for message in messages:
+        dropped = [r for r in message.envelope.recipients if r.lower() in withheld]
+        if not dropped:
+            kept.append(message)
+            continue
+        for address in dropped:
+            if notice is not None:
+                notice(
+                    f"{message.persona}: leaving out {address}: {withheld[address.lower()]} "
+                    f"(`execbrief send --persona {message.persona} --force` sends to it anyway)"
+                )
+        reduced = _without(message, {a.lower() for a in dropped})
+        if reduced is None:
+            detail = "every To recipient bounced or complained: " + ", ".join(dropped)
+            if notice is not None:
+                notice(f"{message.persona} not sent: {detail}")
+            skipped.append(
+                DeliveryOutcome(
+                    persona=message.persona, action=DeliveryAction.SKIPPED, detail=detail
+                )
+            )
+            continue
+        left_out[message.persona] = dropped
+        kept.append(reduced)
+    return kept, left_out, skipped
+
+
+def _without(message: OutgoingMessage, dropped: set[str]) -> OutgoingMessage | None:
+    """The message with `dropped` removed from To, Cc and the envelope; None when no To
+    recipient remains."""
+    parsed = message_from_bytes(message.raw, policy=SMTP)
+    remaining: dict[str, list[tuple[str, str]]] = {}
+    for header in ("To", "Cc"):
+        pairs = getaddresses([str(v) for v in parsed.get_all(header, [])])
+        remaining[header] = [(n, a) for n, a in pairs if a and a.lower() not in dropped]
+    if not remaining["To"]:
+        return None
+    for header, pairs in remaining.items():
+        del parsed[header]
+        if pairs:
+            value = ", ".join(formataddr(pair) for pair in pairs)
+            check_header_value(header, value)
+            parsed[header] = value
+    recipients = [r for r in message.envelope.recipients if r.lower() not in dropped]
+    envelope = message.envelope.model_copy(update={"recipients": recipients})
+    return message.model_copy(update={"raw": parsed.as_bytes(), "envelope": envelope})

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import anthropic
 import httpx2
 from anthropic.types import (
+    CacheControlEphemeralParam,
     Message,
     MessageParam,
     OutputConfigParam,
@@ -28,7 +29,7 @@ from anthropic.types.message_create_params import MessageCreateParamsNonStreamin
 from execbrief.config import LlmConfig
 from execbrief.errors import ConfigError
 from execbrief.llm.base import CONNECT_TIMEOUT, BriefRequest, BriefResult, FirstByte, Question
-from execbrief.llm.pricing import DEFAULT_MODEL, SMALL_MODEL, cost_usd
+from execbrief.llm.pricing import DEFAULT_MODEL, SMALL_MODEL, CacheTtl, cost_usd
 from execbrief.llm.retry import Failure, RetryPolicy, short_body, status_failure, transport_failure
 from execbrief.llm.schema import REPORT_SCHEMA
 from execbrief.models import Usage
@@ -92,10 +93,17 @@ class MessageShape:
         return params
 
 
-def shape_request(request: BriefRequest, model: str) -> MessageShape:
-    """The request for one persona: cached prefix (system, schema, evidence), then the rest."""
+def shape_request(request: BriefRequest, model: str, cache_ttl: CacheTtl = "5m") -> MessageShape:
+    """The request for one persona: cached prefix (system, schema, evidence), then the rest.
+
+    The breakpoint asks for the 5-minute cache (the API's default, so no `ttl` is sent)
+    or, for a batch, the 1-hour one.
+    """
+    marker: CacheControlEphemeralParam = {"type": "ephemeral"}
+    if cache_ttl == "1h":
+        marker["ttl"] = "1h"
     content: list[TextBlockParam] = [
-        {"type": "text", "text": request.evidence, "cache_control": {"type": "ephemeral"}},
+        {"type": "text", "text": request.evidence, "cache_control": marker},
         {"type": "text", "text": request.instructions},
     ]
     messages: list[MessageParam] = [{"role": "user", "content": content}]

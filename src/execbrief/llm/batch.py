@@ -8,14 +8,14 @@ a ProviderError in its place; the others keep their results.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Literal
 
 from anthropic.types.messages import MessageBatch, MessageBatchIndividualResponse
 from anthropic.types.messages.batch_create_params import Request
 from pydantic import BaseModel
 
-from execbrief.config import LlmConfig
+from execbrief.config import LlmConfig, ModelPrice
 from execbrief.errors import ConfigError, ProviderError
 from execbrief.llm.anthropic_api import (
     ERROR_TYPE_STATUS,
@@ -26,7 +26,7 @@ from execbrief.llm.anthropic_api import (
     usage_of,
 )
 from execbrief.llm.base import BriefRequest, BriefResult, Question
-from execbrief.llm.pricing import cost_usd
+from execbrief.llm.pricing import BATCH_CACHE_TTL, cost_usd
 from execbrief.llm.retry import RetryPolicy
 
 DEFAULT_POLL_SECONDS = 10.0
@@ -97,19 +97,22 @@ class BatchRunner:
         self.wait(batch_id, on_progress)
         return self.results(batch_id, requests)
 
-    def submit(self, requests: Sequence[BriefRequest]) -> str:
-        """Create the batch; one request per persona, its id the persona id."""
-        ids = [request.persona.id for request in requests]
-        if len(set(ids)) != len(ids):
+    def submit(
+        self, requests: Sequence[BriefRequest], custom_ids: Sequence[str] | None = None
+    ) -> str:
+        """Create the batch; one request per persona, its id the persona id unless
+        `custom_ids` names each one (many workspaces in one batch)."""
+        ids = list(custom_ids) if custom_ids is not None else [r.persona.id for r in requests]
+        if len(set(ids)) != len(ids) or len(ids) != len(requests):
             raise ConfigError("a batch holds each persona once", field="personas")
         entries: list[Request] = [
             {
-                "custom_id": request.persona.id,
+                "custom_id": custom_id,
                 "params": shape_request(
-                    request, request.model or self.provider.model
+                    request, request.model or self.provider.model, BATCH_CACHE_TTL
                 ).batch_params(),
             }
-            for request in requests
+            for custom_id, request in zip(ids, requests, strict=True)
         ]
         batches = self.provider.client.messages.batches
         created = self.provider.retry.call(
@@ -117,14 +120,25 @@ class BatchRunner:
         )
         return created.value.id
 
+    def status(self, batch_id: str) -> BatchProgress:
+        """Where the batch stands now (one request)."""
+        batches = self.provider.client.messages.batches
+        batch = self.provider.retry.call(
+            self.name, lambda: batches.retrieve(batch_id), classify
+        ).value
+        return _progress(batch)
+
+    def download(self, batch_id: str) -> list[MessageBatchIndividualResponse]:
+        """Every result line of an ended batch."""
+        batches = self.provider.client.messages.batches
+        return self.provider.retry.call(
+            self.name, lambda: list(batches.results(batch_id)), classify
+        ).value
+
     def wait(self, batch_id: str, on_progress: ProgressCallback | None = None) -> BatchProgress:
         """Poll until the batch has ended, reporting progress after every poll."""
-        batches = self.provider.client.messages.batches
         while True:
-            batch = self.provider.retry.call(
-                self.name, lambda: batches.retrieve(batch_id), classify
-            ).value
-            progress = _progress(batch)
+            progress = self.status(batch_id)
             if on_progress is not None:
                 on_progress(progress)
             if progress.status == "ended":
@@ -133,18 +147,14 @@ class BatchRunner:
 
     def results(self, batch_id: str, requests: Sequence[BriefRequest]) -> dict[str, BatchOutcome]:
         """Each persona's result from an ended batch, priced at the batch rate."""
-        batches = self.provider.client.messages.batches
-        lines = self.provider.retry.call(
-            self.name, lambda: list(batches.results(batch_id)), classify
-        ).value
-        by_persona = {line.custom_id: line for line in lines}
+        by_persona = {line.custom_id: line for line in self.download(batch_id)}
         outcomes: dict[str, BatchOutcome] = {}
         for request in requests:
             persona = request.persona.id
             model = request.model or self.provider.model
             line = by_persona.get(persona)
             outcomes[persona] = (
-                self._outcome(line, model)
+                outcome_of(line, model, self.config.prices)
                 if line is not None
                 else ProviderError(
                     f"batch {batch_id} returned no result for {persona}", provider=self.name
@@ -152,26 +162,31 @@ class BatchRunner:
             )
         return outcomes
 
-    def _outcome(self, line: MessageBatchIndividualResponse, model: str) -> BatchOutcome:
-        result = line.result
-        if result.type == "succeeded":
-            usage = usage_of(result.message)
-            return BriefResult(
-                text=answer_text(result.message),
-                model=model,
-                usage=usage,
-                cost_usd=cost_usd(model, usage, self.config.prices, batch=True),
-            )
-        if result.type == "errored":
-            error = result.error.error
-            return ProviderError(
-                f"batch request for {line.custom_id} failed: {error.type}: {error.message}",
-                provider=self.name,
-                status=ERROR_TYPE_STATUS.get(error.type),
-            )
-        return ProviderError(
-            f"batch request for {line.custom_id} {result.type}", provider=self.name
+
+def outcome_of(
+    line: MessageBatchIndividualResponse, model: str, prices: Mapping[str, ModelPrice]
+) -> BatchOutcome:
+    """One result line as the persona's answer (priced at the batch rate, with 1-hour
+    cache writes), or the error in its place."""
+    result = line.result
+    if result.type == "succeeded":
+        usage = usage_of(result.message)
+        return BriefResult(
+            text=answer_text(result.message),
+            model=model,
+            usage=usage,
+            cost_usd=cost_usd(model, usage, prices, batch=True, cache_ttl=BATCH_CACHE_TTL),
         )
+    if result.type == "errored":
+        error = result.error.error
+        return ProviderError(
+            f"batch request for {line.custom_id} failed: {error.type}: {error.message}",
+            provider=BatchRunner.name,
+            status=ERROR_TYPE_STATUS.get(error.type),
+        )
+    return ProviderError(
+        f"batch request for {line.custom_id} {result.type}", provider=BatchRunner.name
+    )
 
 
 class BatchAnswers:

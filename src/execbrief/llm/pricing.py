@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from typing import Literal
 
 from execbrief.config import ModelPrice
 from execbrief.models import Usage
@@ -12,9 +13,15 @@ DEFAULT_MODEL = "claude-sonnet-5-5"
 # The smallest, cheapest model: what llm.verify asks unless llm.verify_model says otherwise.
 SMALL_MODEL = "claude-haiku-5-5"
 
+# The prompt cache's time-to-live: 5 minutes for live calls, 1 hour for a batch, whose
+# requests may run long after one another.
+CacheTtl = Literal["5m", "1h"]
+BATCH_CACHE_TTL: CacheTtl = "1h"
+
 CHARS_PER_TOKEN = 4
 
-CACHE_WRITE_RATIO = 1.25
+CACHE_WRITE_RATIO = 1.25  # a 5-minute cache write
+CACHE_WRITE_1H_RATIO = 2.0  # a 1-hour cache write
 CACHE_READ_RATIO = 0.1
 BATCH_DISCOUNT = 0.5
 
@@ -25,10 +32,12 @@ def _price(input: float, output: float, *, read_ratio: float = CACHE_READ_RATIO)
         output=output,
         cache_write=round(input * CACHE_WRITE_RATIO, 6),
         cache_read=round(input * read_ratio, 6),
+        cache_write_1h=round(input * CACHE_WRITE_1H_RATIO, 6),
     )
 
 
-# USD per million tokens, Anthropic list prices (5-minute cache writes) as of 2026-11.
+# USD per million tokens, Anthropic list prices as of 2026-11: 5-minute cache writes at
+# 1.25x input, 1-hour cache writes at 2x input.
 # Sonnet 5.5 and Opus 5.5 read the cache at 0.05x input, not the usual 0.1x.
 PRICES: dict[str, ModelPrice] = {
     "claude-fable-5-1": _price(10.0, 50.0, read_ratio=0.025),
@@ -75,15 +84,26 @@ def cost_usd(
     overrides: Mapping[str, ModelPrice] | None = None,
     *,
     batch: bool = False,
+    cache_ttl: CacheTtl = "5m",
 ) -> float:
-    """What a call with this usage cost; 0.0 for a model with no known price (e.g. local)."""
+    """What a call with this usage cost; 0.0 for a model with no known price (e.g. local).
+
+    Cache writes are priced at the time-to-live the request asked for.
+    """
     price = price_for(model, overrides)
     if price is None:
         return 0.0
+    write = price.cache_write
+    if cache_ttl == "1h":
+        write = (
+            price.cache_write_1h
+            if price.cache_write_1h is not None
+            else price.input * CACHE_WRITE_1H_RATIO
+        )
     total = (
         usage.input_tokens * price.input
         + usage.output_tokens * price.output
-        + usage.cache_creation_input_tokens * price.cache_write
+        + usage.cache_creation_input_tokens * write
         + usage.cache_read_input_tokens * price.cache_read
     ) / 1_000_000
     return round(total * (BATCH_DISCOUNT if batch else 1.0), 6)

@@ -371,15 +371,22 @@ def describe_event(event: DeliveryEvent) -> str:
     return f"{labels[event.kind]} ({detail})" if detail else labels[event.kind]
 
 
-def bounced_recipients(workspace: Workspace) -> set[str]:
-    """Addresses whose latest news in any run is a permanent bounce (lower-cased).
+def bounced_recipients(workspace: Workspace) -> dict[str, DeliveryEvent]:
+    """Address (lower-cased) -> the event that rules it out: its latest news in any run is a
+    permanent bounce, or it complained.
 
-    A later delivery to the same address clears it: the mailbox works again.
+    A later delivery to the same address clears a bounce (the mailbox works again), not a
+    complaint: the recipient said they do not want the mail.
     """
     latest: dict[str, DeliveryEvent] = {}
+    complained: dict[str, DeliveryEvent] = {}
     events = [e for run in list_runs(workspace.outputs) for e in read_delivery_events(run)]
     for event in sorted(events, key=lambda e: e.ts):
+        address = event.recipient.lower()
         permanent = event.kind is DeliveryEventKind.BOUNCE and event.bounce_type == "Permanent"
         if permanent or event.kind is DeliveryEventKind.DELIVERY:
-            latest[event.recipient.lower()] = event
-    return {r for r, e in latest.items() if e.kind is DeliveryEventKind.BOUNCE}
+            latest[address] = event
+        elif event.kind is DeliveryEventKind.COMPLAINT:
+            complained[address] = event
+    bounced = {r: e for r, e in latest.items() if e.kind is DeliveryEventKind.BOUNCE}
+    return bounced | complained
