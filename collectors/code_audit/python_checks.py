@@ -6,24 +6,26 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import cast
+from typing import Any, cast
 
 from execbrief.models import Severity
 
-from .bandit_run import BanditUnavailable, bandit_issues
+from .bandit_run import BanditRun, BanditUnavailable
 from .repo_files import AuditScope, SourceFile
 
 _BANDIT_SEVERITY = {"HIGH": Severity.HIGH, "MEDIUM": Severity.MEDIUM}
 
 
 class PythonCheck:
-    """Parses every .py file; runs the jwt rules on each tree and bandit on the lot."""
+    """Parses every .py file; runs the jwt rules and bandit on each tree."""
 
     name = "python"
 
     def __init__(self, scope: AuditScope) -> None:
         self._scope = scope
-        self._parsed: list[str] = []
+        self._bandit: BanditRun | None = None
+        self._bandit_missing: str | None = None
+        self._issues: list[dict[str, Any]] = []
 
     def visit(self, source: SourceFile) -> None:
         if source.file.suffix != ".py":
@@ -33,7 +35,7 @@ class PythonCheck:
             self._syntax_error(source, tree)
             return
         source.text()  # notes a file that is not UTF-8, which Python may still parse
-        self._parsed.append(source.rel)
+        self._run_bandit(source, tree)
         for call in find_jwt_problems(tree):
             self._scope.fact(
                 "auth.jwt_no_expiry",
@@ -62,18 +64,38 @@ class PythonCheck:
             tags=["quality"],
         )
 
+    def _run_bandit(self, source: SourceFile, tree: ast.Module) -> None:
+        if self._bandit_missing is not None:
+            return
+        if self._bandit is None:
+            try:
+                self._bandit = BanditRun(self._scope.root)
+            except BanditUnavailable as exc:
+                self._bandit_missing = str(exc)
+                return
+        self._bandit.add(source.rel, source.data, tree)
+
+    def _bandit_issues(self) -> list[dict[str, Any]]:
+        return self._bandit.issues() if self._bandit is not None else []
+
     def part(self) -> object:
-        return self._parsed
+        return (self._bandit_issues(), self._bandit_missing)
 
     def absorb(self, part: object) -> None:
-        self._parsed.extend(cast(list[str], part))
+        issues, missing = cast(tuple[list[dict[str, Any]], str | None], part)
+        self._issues.extend(issues)
+        self._bandit_missing = self._bandit_missing or missing
 
     def finish(self) -> None:
-        try:
-            issues = bandit_issues(self._scope.root, self._parsed)
-        except BanditUnavailable as exc:
-            self._scope.gap("", f"bandit did not run: {exc}", hint="pip install bandit")
+        if self._bandit_missing is not None:
+            self._scope.gap(
+                "", f"bandit did not run: {self._bandit_missing}", hint="pip install bandit"
+            )
             return
+        # A worker's files come after this process's, and each list is sorted by file.
+        issues = sorted(
+            [*self._bandit_issues(), *self._issues], key=lambda entry: str(entry["filename"])
+        )
         for issue in issues:
             severity = _BANDIT_SEVERITY.get(issue.get("issue_severity", ""))
             if severity is None:
