@@ -330,7 +330,7 @@ def _visit_part(
     max_file_bytes: int,
 ) -> _Visited:
     """In a worker: visit `files` with checks of its own; facts, gaps and parts go back."""
-    scope = replace(parent, facts=[], gaps=[], index_blobs={})
+    scope = replace(parent, facts=[], gaps=[])
     selected = _make_checks(scope, checks, engine, history=False)
     visited = _visit_files(scope, selected, files, max_file_bytes)
     visited.facts, visited.gaps = scope.facts, scope.gaps

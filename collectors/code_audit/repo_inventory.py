@@ -5,17 +5,18 @@ from __future__ import annotations
 
 import ast
 import re
+import subprocess
 import sys
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 
 from execbrief.models import Severity
 from execbrief.secrets.rules import SECRET_NAME
 
 from .py_tree import all_statements
-from .repo_files import AuditScope, ReadOutcome, RepoFile, SourceFile, run_git
+from .repo_files import GIT, AuditScope, ReadOutcome, RepoFile, SourceFile
 
 LANGUAGES = {
     ".py": "Python",
@@ -359,21 +360,17 @@ class InventoryCheck:
         scope = self._scope
         if not scope.is_git:
             return "Not a git repository."
-        last = run_git(scope.root, "log", "-1", "--format=%cI", "--", ".")
-        stamp = last.stdout.decode().strip() if last else ""
-        if not stamp:
+        since = scope.now - timedelta(days=30)
+        dates = recent_commit_dates(scope.root, since)
+        if not dates:
             return "No commits yet."
-        when = datetime.fromisoformat(stamp)
-        since = (scope.now - timedelta(days=30)).isoformat()
-        recent = run_git(scope.root, "rev-list", "--count", f"--since={since}", "HEAD", "--", ".")
+        when = dates[0]
         days = max(0, (scope.now - when).days)
         metrics["days_since_last_commit"] = float(days)
+        count = len(dates) - 1 if dates[-1] < since.replace(microsecond=0) else len(dates)
+        metrics["commits_last_30_days"] = float(count)
         text = f"Last commit {when.date().isoformat()} ({days} days before this audit)"
-        if recent:
-            count = int(recent.stdout.decode().strip() or 0)
-            metrics["commits_last_30_days"] = float(count)
-            text += f"; {count} commits in the 30 days before it"
-        return text + "."
+        return text + f"; {count} commits in the 30 days before it."
 
     def _presence(
         self,
@@ -439,3 +436,35 @@ class InventoryCheck:
 
 def _sentence(text: str) -> str:
     return text[:1].upper() + text[1:] + "."
+
+
+def recent_commit_dates(root: Path, since: datetime) -> list[datetime]:
+    """Commit dates on HEAD that touch the folder, newest first, down to the first older
+    than `since` (kept, so the newest is known however old); [] without commits.
+
+    One `git log` read until it passes `since`, in place of `log -1` and `rev-list --count
+    --since`: git walks newest first and stops its `--since` walk at the first older
+    commit, so the count is the same unless commit dates run backwards. git compares
+    whole seconds.
+    """
+    cutoff = since.replace(microsecond=0)
+    cmd = [*GIT, "log", "--format=%cI", "HEAD", "--", "."]
+    try:
+        proc = subprocess.Popen(cmd, cwd=root, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    except OSError:
+        return []
+    assert proc.stdout is not None
+    dates: list[datetime] = []
+    try:
+        for line in proc.stdout:
+            stamp = line.decode(errors="replace").strip()
+            if not stamp:
+                continue
+            dates.append(datetime.fromisoformat(stamp))
+            if dates[-1] < cutoff:
+                break
+    finally:
+        proc.kill()
+        proc.stdout.close()
+        proc.wait()
+    return dates

@@ -31,7 +31,7 @@ from execbrief.secrets.rules import (
 )
 
 from .false_alarms import dismissed
-from .history import DiffCursor, History, read_history
+from .history import DiffCursor, History, blob_id, read_history, read_raw_log
 from .key_use import keys_in_use
 from .py_tree import statements_over
 from .repo_files import AuditScope, SourceFile, is_vendored
@@ -76,14 +76,19 @@ class SecretsCheck:
         self._memo = MatchMemo()
         self._findings: list[Finding] = []
         self.raw_values: set[str] = set()
-        self._history: Future[History] | None = None
+        # Tracked files read whose bytes are the index's blob: clean, as git would say.
+        self._clean: dict[str, str] = {}
+        self._raw_log: Future[bytes | None] | None = None
         if scope.is_git and history:
             # git writes the log on another core while the files are scanned here.
             pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="git-log")
-            self._history = pool.submit(read_history, scope.root, scope.index_blobs)
+            self._raw_log = pool.submit(read_raw_log, scope.root)
             pool.shutdown(wait=False)
 
     def visit(self, source: SourceFile) -> None:
+        indexed = self._scope.index_blobs.get(source.rel)
+        if indexed is not None and blob_id(source.data, indexed) == indexed:
+            self._clean[source.rel] = indexed
         if is_lock_file(source.rel):
             return
         data = source.data
@@ -123,18 +128,22 @@ class SecretsCheck:
         self._findings.append(Finding(rule, value, source.rel, line, source.file.tracked))
 
     def part(self) -> object:
-        return (self._findings, self.raw_values)
+        return (self._findings, self.raw_values, self._clean)
 
     def absorb(self, part: object) -> None:
-        findings, raw_values = cast(tuple[list[Finding], set[str]], part)
+        findings, raw_values, clean = cast(tuple[list[Finding], set[str], dict[str, str]], part)
         self._findings.extend(findings)
         self.raw_values.update(raw_values)
+        self._clean.update(clean)
 
     def finish(self) -> None:
         history = History()
         hits: list[HistoryHit] = []
-        if self._history is not None:
-            history = self._history.result()
+        if self._raw_log is not None:
+            index = self._scope.index_blobs
+            # Every indexed file read and unchanged: no need to ask git which are clean.
+            clean = self._clean if len(self._clean) == len(index) else None
+            history = read_history(self._scope.root, self._raw_log.result(), index, clean)
             if history.stopped:
                 self._scope.gap(
                     ".git", history.stopped, hint="older commits were not scanned for secrets"
