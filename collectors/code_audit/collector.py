@@ -7,6 +7,7 @@ and handed to every selected check.
 
 from __future__ import annotations
 
+import ast
 import glob
 import re
 from collections.abc import Iterable
@@ -27,6 +28,7 @@ from .audit_cache import AuditCache
 from .bandit_run import preload_bandit
 from .endpoints import EndpointsCheck
 from .forked import ForkedCall, spare_cores
+from .py_tree import TreeListener, walk_once
 from .python_checks import PythonCheck
 from .repo_files import (
     COLLECTOR,
@@ -46,6 +48,11 @@ DEFAULT_MAX_FILE_BYTES = 1_000_000
 
 class Check(Protocol):
     name: str
+
+    def listener(self, source: SourceFile, tree: ast.Module) -> TreeListener | None:
+        """What this check gathers from a Python file during the one walk over its tree
+        that every check shares, if it needs one; `visit` then reads it."""
+        ...
 
     def visit(self, source: SourceFile) -> None:
         """Look at one text file of the repository."""
@@ -315,11 +322,23 @@ def _visit_files(
             visited.too_large.append(file.rel)
         if source is None:
             continue
+        if file.suffix == ".py":
+            _walk_python(source, selected)
         for check in selected:
             check.visit(source)
         if source.not_utf8:
             visited.not_utf8.append(file.rel)
     return visited
+
+
+def _walk_python(source: SourceFile, selected: list[Check]) -> None:
+    """Parse a Python file once and walk its tree once for every check that needs it."""
+    tree = source.python_tree()
+    if not isinstance(tree, ast.Module):
+        return
+    listeners = [found for check in selected if (found := check.listener(source, tree))]
+    if listeners:
+        walk_once(tree, listeners)
 
 
 def _visit_part(

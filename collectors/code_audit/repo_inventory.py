@@ -15,7 +15,7 @@ from pathlib import Path, PurePosixPath
 from execbrief.models import Severity
 from execbrief.secrets.rules import SECRET_NAME
 
-from .py_tree import all_statements
+from .py_tree import TreeListener, walk_once
 from .repo_files import GIT, AuditScope, ReadOutcome, RepoFile, SourceFile
 
 LANGUAGES = {
@@ -134,6 +134,27 @@ def is_test_path(rel: str) -> bool:
     return any(p in _TEST_DIRS for p in parts[:-1]) or bool(_TEST_NAME.match(parts[-1]))
 
 
+class ImportsListener:
+    """Top-level names of the modules a file imports, absolute imports only."""
+
+    types: tuple[type[ast.AST], ...] = (ast.Import, ast.ImportFrom)
+
+    def __init__(self, into: set[str]) -> None:
+        self._into = into
+
+    def top(self, statement: ast.stmt) -> None:
+        """Imports count wherever they are."""
+
+    def enter(self, node: ast.AST) -> None:
+        if isinstance(node, ast.Import):
+            self._into.update(a.name.split(".")[0] for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            self._into.add(node.module.split(".")[0])
+
+    def leave(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
+        """Imports count wherever they are."""
+
+
 class EnvFilesCheck:
     """Env files that git tracks (or, outside git, that sit in the folder): key names only."""
 
@@ -141,6 +162,9 @@ class EnvFilesCheck:
 
     def __init__(self, scope: AuditScope) -> None:
         self._scope = scope
+
+    def listener(self, source: SourceFile, tree: ast.Module) -> TreeListener | None:
+        return None
 
     def visit(self, source: SourceFile) -> None:
         if source.file.tracked is False or not is_env_file(source.rel):
@@ -216,6 +240,7 @@ class InventoryCheck:
     def __init__(self, scope: AuditScope) -> None:
         self._scope = scope
         self._tally = _Tally()
+        self._imports: ImportsListener | None = None
 
     def count(self, file: RepoFile, outcome: ReadOutcome) -> None:
         """Every listed file counts, read or not."""
@@ -261,17 +286,20 @@ class InventoryCheck:
         elif source.file.suffix in _CODE_SUFFIXES and _DEPLOY_SCRIPT.search(rel):
             self._check_manual_deploy(source, _CODE_UPLOAD)
 
+    def listener(self, source: SourceFile, tree: ast.Module) -> TreeListener | None:
+        if source.file.suffix != ".py":
+            return None
+        self._imports = ImportsListener(self._tally.imports)
+        return self._imports
+
     def _note_imports(self, source: SourceFile) -> None:
         path = PurePosixPath(source.rel)
         self._tally.local_modules.update({path.stem, *path.parts[:-1]})
-        tree = source.python_tree()
-        if not isinstance(tree, ast.Module):
-            return
-        for node in all_statements(tree.body):  # imports are statements: no expression walk
-            if isinstance(node, ast.Import):
-                self._tally.imports.update(a.name.split(".")[0] for a in node.names)
-            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
-                self._tally.imports.add(node.module.split(".")[0])
+        walked, self._imports = self._imports, None
+        if walked is None:  # visited outside the shared walk
+            tree = source.python_tree()
+            if isinstance(tree, ast.Module):
+                walk_once(tree, [ImportsListener(self._tally.imports)])
 
     def _check_manual_deploy(self, source: SourceFile, upload_shape: re.Pattern[bytes]) -> None:
         data = source.data

@@ -33,7 +33,7 @@ from execbrief.secrets.rules import (
 from .false_alarms import dismissed
 from .history import DiffCursor, History, blob_id, read_history, read_raw_log
 from .key_use import keys_in_use
-from .py_tree import statements_over
+from .py_tree import TreeListener, statements_over
 from .repo_files import AuditScope, SourceFile, is_vendored
 
 TAGS = ["security", "secrets"]
@@ -84,6 +84,9 @@ class SecretsCheck:
             pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="git-log")
             self._raw_log = pool.submit(read_raw_log, scope.root)
             pool.shutdown(wait=False)
+
+    def listener(self, source: SourceFile, tree: ast.Module) -> TreeListener | None:
+        return None  # reads only the statements over its prefilter's hits
 
     def visit(self, source: SourceFile) -> None:
         indexed = self._scope.index_blobs.get(source.rel)
