@@ -116,7 +116,8 @@ class CodeAuditCollector:
                     )
                     continue
                 jobs.append((path, match_entity(path.name, entities)))
-        for repo in audit_many(jobs, self.checks, ctx.now, self.max_file_bytes, "auto", self.cache):
+        cache = self.cache if ctx.cache else None
+        for repo in audit_many(jobs, self.checks, ctx.now, self.max_file_bytes, "auto", cache):
             result.facts.extend(repo.facts)
             result.gaps.extend(repo.gaps)
         return result

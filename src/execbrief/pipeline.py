@@ -100,9 +100,10 @@ def collect(
     collectors: list[Collector] | None = None,
     now: datetime | None = None,
     aws_snapshot_out: Path | None = None,
+    cache: bool = True,
 ) -> tuple[RunFolder, Bundle]:
     """Start a new run: collect the bundle, add its analysis facts, write it and an empty
-    manifest.
+    manifest. `cache=False` collects everything afresh (no stored code-audit results).
 
     With `aws_snapshot_out`, the AWS inventory read for this bundle is also saved there,
     so the file and the bundle always describe the same moment.
@@ -117,7 +118,7 @@ def collect(
     )
     if aws_snapshot_out is not None:
         chosen = _with_snapshot_out(workspace, chosen, aws_snapshot_out)
-    bundle = collect_bundle(workspace, chosen, now, (hooks or Hooks()).collector_done)
+    bundle = collect_bundle(workspace, chosen, now, (hooks or Hooks()).collector_done, cache)
     bundle = analyze(bundle)  # derived facts, so generate cites figures instead of computing them
     run = create_run(workspace.outputs, now, publish=False)
     run.write_bundle(bundle)
