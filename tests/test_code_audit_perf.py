@@ -165,6 +165,8 @@ def test_each_python_file_is_parsed_and_walked_once_for_every_check(
 
     monkeypatch.setattr(collector, "walk_once", counting_walk)
     monkeypatch.setattr(ast, "parse", counting_parse)
+    audit_repo(repo, frozenset({"secrets", "env"}), NOW, None)
+    assert parsed == walked == []  # no check here reads a tree the prefilter did not ask for
     result = audit_repo(repo, ALL, NOW, None)
 
     assert sorted(parsed) == sorted([*TRICKY, "broken.py"])

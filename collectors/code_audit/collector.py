@@ -49,7 +49,7 @@ DEFAULT_MAX_FILE_BYTES = 1_000_000
 class Check(Protocol):
     name: str
 
-    def listener(self, source: SourceFile, tree: ast.Module) -> TreeListener | None:
+    def listener(self, source: SourceFile) -> TreeListener | None:
         """What this check gathers from a Python file during the one walk over its tree
         that every check shares, if it needs one; `visit` then reads it."""
         ...
@@ -333,12 +333,13 @@ def _visit_files(
 
 
 def _walk_python(source: SourceFile, selected: list[Check]) -> None:
-    """Parse a Python file once and walk its tree once for every check that needs it."""
-    tree = source.python_tree()
-    if not isinstance(tree, ast.Module):
+    """Walk a Python file's tree once for every check that needs it (parsing it only then:
+    the secret check alone parses only where its prefilter points)."""
+    listeners = [found for check in selected if (found := check.listener(source))]
+    if not listeners:
         return
-    listeners = [found for check in selected if (found := check.listener(source, tree))]
-    if listeners:
+    tree = source.python_tree()
+    if isinstance(tree, ast.Module):
         walk_once(tree, listeners)
 
 

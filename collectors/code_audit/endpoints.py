@@ -116,10 +116,10 @@ class EndpointsCheck:
         self._scope = scope
         self._index: ModuleIndexer | None = None
 
-    def listener(self, source: SourceFile, tree: ast.Module) -> TreeListener | None:
+    def listener(self, source: SourceFile) -> TreeListener | None:
         if source.file.suffix != ".py":
             return None
-        self._index = ModuleIndexer(tree)
+        self._index = ModuleIndexer()
         return self._index
 
     def visit(self, source: SourceFile) -> None:
@@ -130,7 +130,7 @@ class EndpointsCheck:
                 tree = source.python_tree()
                 if not isinstance(tree, ast.Module):
                     return
-                index = ModuleIndexer(tree)
+                index = ModuleIndexer()
                 walk_once(tree, [index])
             self._python(source.rel, index.module())
         elif suffix in (".gs", ".js", ".mjs", ".cjs", ".ts"):
@@ -232,12 +232,9 @@ class ModuleIndexer:
         ast.Dict,
     )
 
-    def __init__(self, tree: ast.Module) -> None:
-        defs = [n for n in tree.body if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)]
-        # A name defined twice is the last definition, whose header lines count once per
-        # definition.
-        self._functions = {node.name: _Function(node) for node in defs}
-        self._copies = Counter(node.name for node in defs)
+    def __init__(self) -> None:
+        self._functions: dict[str, _Function] = {}
+        self._copies: Counter[str] = Counter()
         self._routes: dict[str, list[str]] = {}
         self._module_cors: list[tuple[int, ast.Dict]] = []
         # (targets, functions their value references) per module-level assignment
@@ -246,6 +243,13 @@ class ModuleIndexer:
         self._call_funcs: set[int] = set()
         self._value_at: tuple[int, int] | None = None
         self._referenced: set[str] = set()
+
+    def begin(self, tree: ast.Module) -> None:
+        defs = [n for n in tree.body if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)]
+        # A name defined twice is the last definition, whose header lines count once per
+        # definition.
+        self._functions = {node.name: _Function(node) for node in defs}
+        self._copies = Counter(node.name for node in defs)
 
     def top(self, statement: ast.stmt) -> None:
         self._fn, self._value_at = None, None

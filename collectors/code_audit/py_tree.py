@@ -61,6 +61,10 @@ class TreeListener(Protocol):
     # `enter` is called for nodes of exactly these types, in depth-first source order
     types: tuple[type[ast.AST], ...]
 
+    def begin(self, tree: ast.Module) -> None:
+        """The walk over `tree` starts."""
+        ...
+
     def top(self, statement: ast.stmt) -> None:
         """A module-level statement is next; its nodes follow."""
         ...
@@ -86,6 +90,7 @@ def walk_once(tree: ast.Module, listeners: list[TreeListener]) -> None:
     every listener; iterative, so a deeply nested expression cannot exhaust the stack."""
     table: dict[type[ast.AST], list[Callable[[ast.AST], None]]] = {}
     for listener in listeners:
+        listener.begin(tree)
         for kind in listener.types:
             table.setdefault(kind, []).append(listener.enter)
     children = ast.iter_child_nodes

@@ -29,7 +29,7 @@ class PythonCheck:
         self._issues: list[dict[str, Any]] = []
         self._jwt: JwtListener | None = None
 
-    def listener(self, source: SourceFile, tree: ast.Module) -> TreeListener | None:
+    def listener(self, source: SourceFile) -> TreeListener | None:
         # Every name the jwt rules follow is spelled with "jwt" somewhere in the file.
         if source.file.suffix != ".py" or b"jwt" not in source.data:
             return None
@@ -183,6 +183,9 @@ class JwtListener:
         self.scopes: list[dict[str, ast.expr]] = [{}]
         self.with_exp: list[set[str]] = [set()]
         self.calls: list[_JwtCall] = []
+
+    def begin(self, tree: ast.Module) -> None:
+        """Nothing to set up."""
 
     def top(self, statement: ast.stmt) -> None:
         """The rules follow scopes, not module-level statements."""

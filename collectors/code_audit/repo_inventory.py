@@ -142,6 +142,9 @@ class ImportsListener:
     def __init__(self, into: set[str]) -> None:
         self._into = into
 
+    def begin(self, tree: ast.Module) -> None:
+        """Nothing to set up."""
+
     def top(self, statement: ast.stmt) -> None:
         """Imports count wherever they are."""
 
@@ -163,7 +166,7 @@ class EnvFilesCheck:
     def __init__(self, scope: AuditScope) -> None:
         self._scope = scope
 
-    def listener(self, source: SourceFile, tree: ast.Module) -> TreeListener | None:
+    def listener(self, source: SourceFile) -> TreeListener | None:
         return None
 
     def visit(self, source: SourceFile) -> None:
@@ -286,7 +289,7 @@ class InventoryCheck:
         elif source.file.suffix in _CODE_SUFFIXES and _DEPLOY_SCRIPT.search(rel):
             self._check_manual_deploy(source, _CODE_UPLOAD)
 
-    def listener(self, source: SourceFile, tree: ast.Module) -> TreeListener | None:
+    def listener(self, source: SourceFile) -> TreeListener | None:
         if source.file.suffix != ".py":
             return None
         self._imports = ImportsListener(self._tally.imports)

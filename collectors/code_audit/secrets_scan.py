@@ -85,7 +85,7 @@ class SecretsCheck:
             self._raw_log = pool.submit(read_raw_log, scope.root)
             pool.shutdown(wait=False)
 
-    def listener(self, source: SourceFile, tree: ast.Module) -> TreeListener | None:
+    def listener(self, source: SourceFile) -> TreeListener | None:
         return None  # reads only the statements over its prefilter's hits
 
     def visit(self, source: SourceFile) -> None:
