@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from execbrief.collectors.code_audit import collector, history, py_tree
+from execbrief.collectors.code_audit import collector, history, py_tree, secrets_scan
 from execbrief.collectors.code_audit.audit_cache import AuditCache
 from execbrief.collectors.code_audit.bandit_run import LOW_ONLY_TESTS
 from execbrief.collectors.code_audit.collector import CHECKS, audit_repo
@@ -166,7 +166,7 @@ def test_each_python_file_is_parsed_and_walked_once_for_every_check(
     monkeypatch.setattr(collector, "walk_once", counting_walk)
     monkeypatch.setattr(ast, "parse", counting_parse)
     audit_repo(repo, frozenset({"secrets", "env"}), NOW, None)
-    assert parsed == walked == []  # no check here reads a tree the prefilter did not ask for
+    assert not parsed and not walked  # no check here reads a tree the prefilter did not ask for
     result = audit_repo(repo, ALL, NOW, None)
 
     assert sorted(parsed) == sorted([*TRICKY, "broken.py"])
@@ -240,13 +240,13 @@ def test_clean_files_need_no_diff_files_and_edited_ones_still_get_it_right(
     key = Keys(41).stripe_live()
     repo = _repo(tmp_path, {"keys.py": f'KEY = "{key}"\n', "app.py": "x = 1\n"})
     asked: list[Path] = []
-    real = history._clean_blobs
+    real = history.clean_blobs
 
     def spy(root: Path, index_blobs: dict[str, str]) -> dict[str, str]:
         asked.append(root)
         return real(root, index_blobs)
 
-    monkeypatch.setattr(history, "_clean_blobs", spy)
+    monkeypatch.setattr(history, "clean_blobs", spy)
 
     def in_history() -> float:
         [fact] = audit_repo(repo, frozenset({"secrets"}), NOW, None).facts
@@ -263,6 +263,26 @@ def test_clean_files_need_no_diff_files_and_edited_ones_still_get_it_right(
     git(repo, "add", "fresh.py")  # staged, never committed
     facts = audit_repo(repo, frozenset({"secrets"}), NOW, None).facts
     assert {f.source.path: f.metrics["in_history"] for f in facts}["fresh.py"] == 0.0
+
+
+def test_a_large_repository_asks_git_which_files_are_clean(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    key = Keys(44).stripe_live()
+    repo = _repo(tmp_path, {"keys.py": f'KEY = "{key}"\n'})
+    asked: list[Path] = []
+    real = history.clean_blobs
+    monkeypatch.setattr(secrets_scan, "HASH_MAX_FILES", 1)
+
+    def spy(root: Path, index_blobs: dict[str, str]) -> dict[str, str]:
+        asked.append(root)
+        return real(root, index_blobs)
+
+    monkeypatch.setattr(secrets_scan, "clean_blobs", spy)
+    [fact] = audit_repo(repo, frozenset({"secrets"}), NOW, None).facts
+
+    assert asked == [repo]
+    assert fact.metrics["in_history"] == 1.0
 
 
 def _commit_at(repo: Path, when: datetime, rel: str) -> None:

@@ -81,7 +81,7 @@ def read_history(
     file listing; `clean` those of them the file scan found unchanged in the work tree,
     or None when it could not tell for every file (then git is asked).
     """
-    history = History(clean=clean if clean is not None else _clean_blobs(root, index_blobs))
+    history = History(clean=clean if clean is not None else clean_blobs(root, index_blobs))
     if raw is None:
         history.stopped = "git log failed; history was not scanned"
         return history
@@ -99,7 +99,7 @@ def blob_id(data: bytes, like: str) -> str:
     return digest.hexdigest()
 
 
-def _clean_blobs(root: Path, index_blobs: dict[str, str]) -> dict[str, str]:
+def clean_blobs(root: Path, index_blobs: dict[str, str]) -> dict[str, str]:
     """The index blobs of files whose work-tree content is that blob."""
     dirty = run_git(root, "diff-files", "--name-only", "-z", "--relative")
     if dirty is None:
