@@ -30,7 +30,6 @@ from execbrief.generate import (
 from execbrief.grounding import check_grounding, missing_sections
 from execbrief.llm import get_provider, resolve_provider_name
 from execbrief.llm.base import BriefRequest, Provider
-from execbrief.llm.ceiling import check_ceiling
 from execbrief.mail import get_transport
 from execbrief.mail.recipients import (
     PersonaAddresses,
@@ -184,6 +183,9 @@ def generate(
     env = prompt_environment(workspace.root)
     notes = {p.id: note for p in personas} if note else {}
     requests = fit_to_budget(env, bundle, personas, llm, notes, provider.count_tokens)
+    # Imported here: it loads the model client's SDK, which `audit` and `collect` never need.
+    from execbrief.llm.ceiling import check_ceiling
+
     check_ceiling(provider, requests, llm, batch=batch)
     if hooks.generation_started:
         hooks.generation_started(provider_name, len(requests))
