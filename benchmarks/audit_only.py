@@ -4,7 +4,8 @@ without the CLI: the audit's own cost, to time beside another checkout's.
     .venv/bin/python benchmarks/audit_only.py REPOS.txt            # this checkout
     PYTHONPATH=OTHER/src .venv/bin/python benchmarks/audit_only.py REPOS.txt
 
-REPOS.txt holds one repository folder a line (`collect_scale.py --keep` writes one). The
+REPOS.txt holds one repository folder a line (`collect_scale.py --scales 64
+--write-only DIR` writes one). The
 result cache is off. It prints the number of findings and a digest of their set (kind,
 repository, path, line, title), so two checkouts that find the same print the same line.
 Time it from outside: `/usr/bin/time -v` counts the git and bandit processes it waits for.
