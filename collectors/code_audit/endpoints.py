@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import ast
 import re
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 from execbrief.models import Severity
 
+from .py_tree import TreeListener, walk_once
 from .repo_files import AuditScope, SourceFile
 from .script_endpoints import (
     AUTH_TAGS,
@@ -87,6 +89,8 @@ class _Function:
     auth: bool = False
     writes: set[str] = field(default_factory=set)
     cors_lines: list[tuple[int, ast.Dict]] = field(default_factory=list)
+    # (callee, names passed as positional arguments) of each call to a module function
+    local_calls: list[tuple[str, set[str]]] = field(default_factory=list)
 
     @property
     def name(self) -> str:
@@ -110,13 +114,25 @@ class EndpointsCheck:
 
     def __init__(self, scope: AuditScope) -> None:
         self._scope = scope
+        self._index: ModuleIndexer | None = None
+
+    def listener(self, source: SourceFile) -> TreeListener | None:
+        if source.file.suffix != ".py":
+            return None
+        self._index = ModuleIndexer()
+        return self._index
 
     def visit(self, source: SourceFile) -> None:
         suffix = source.file.suffix
         if suffix == ".py":
-            tree = source.python_tree()
-            if isinstance(tree, ast.Module):
-                self._python(source.rel, tree)
+            index, self._index = self._index, None
+            if index is None:  # visited outside the shared walk
+                tree = source.python_tree()
+                if not isinstance(tree, ast.Module):
+                    return
+                index = ModuleIndexer()
+                walk_once(tree, [index])
+            self._python(source.rel, index.module())
         elif suffix in (".gs", ".js", ".mjs", ".cjs", ".ts"):
             text = strip_js_comments(source.text())
             if suffix in (".gs", ".js"):
@@ -137,8 +153,7 @@ class EndpointsCheck:
 
     # --- Python Lambda -------------------------------------------------------------
 
-    def _python(self, rel: str, tree: ast.Module) -> None:
-        module = _index_module(tree)
+    def _python(self, rel: str, module: _Module) -> None:
         flagged: set[str] = set()  # a route two handlers share is reported once
         for handler in _handlers(module):
             routes = _routes_of(module, handler)
@@ -204,56 +219,108 @@ class EndpointsCheck:
 # --- Python module index ---------------------------------------------------------------
 
 
-def _index_module(tree: ast.Module) -> _Module:
-    functions = {
-        node.name: _Function(node)
-        for node in tree.body
-        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
-    }
-    tables: dict[str, set[str]] = {}
-    routes: dict[str, list[str]] = {}
-    module_cors: list[tuple[int, ast.Dict]] = []
-    for node in tree.body:
-        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
-            _scan_function(functions[node.name], set(functions))
-        elif isinstance(node, ast.Assign | ast.AnnAssign) and node.value is not None:
-            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-            referenced = {
-                n.id for n in ast.walk(node.value) if isinstance(n, ast.Name) and n.id in functions
-            }
-            for target in targets:
-                if isinstance(target, ast.Name) and referenced:
-                    tables[target.id] = referenced
-            if isinstance(node.value, ast.Dict):
-                _note_routes(node.value, functions, routes)
-            module_cors.extend(_cors_dicts(node.value))
-    return _Module(functions, tables, routes, module_cors)
+class ModuleIndexer:
+    """Builds a module's `_Module` from the shared walk: module-level functions with what
+    their bodies call, read and check, dispatch tables, and CORS header literals."""
 
+    types: tuple[type[ast.AST], ...] = (
+        ast.Call,
+        ast.Subscript,
+        ast.Name,
+        ast.Attribute,
+        ast.Constant,
+        ast.Dict,
+    )
 
-def _scan_function(fn: _Function, module_functions: set[str]) -> None:
-    call_funcs = {id(n.func) for n in ast.walk(fn.node) if isinstance(n, ast.Call)}
-    for node in ast.walk(fn.node):
+    def __init__(self) -> None:
+        self._functions: dict[str, _Function] = {}
+        self._copies: Counter[str] = Counter()
+        self._routes: dict[str, list[str]] = {}
+        self._module_cors: list[tuple[int, ast.Dict]] = []
+        # (targets, functions their value references) per module-level assignment
+        self._bindings: list[tuple[list[str], set[str]]] = []
+        self._fn: _Function | None = None
+        self._call_funcs: set[int] = set()
+        self._value_at: tuple[int, int] | None = None
+        self._referenced: set[str] = set()
+
+    def begin(self, tree: ast.Module) -> None:
+        defs = [n for n in tree.body if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)]
+        # A name defined twice is the last definition, whose header lines count once per
+        # definition.
+        self._functions = {node.name: _Function(node) for node in defs}
+        self._copies = Counter(node.name for node in defs)
+
+    def top(self, statement: ast.stmt) -> None:
+        self._fn, self._value_at = None, None
+        if isinstance(statement, ast.FunctionDef | ast.AsyncFunctionDef):
+            fn = self._functions[statement.name]
+            if fn.node is statement:
+                self._fn, self._call_funcs = fn, set()
+        elif isinstance(statement, ast.Assign | ast.AnnAssign) and statement.value is not None:
+            value = statement.value
+            # The value comes last in the statement, so its nodes are those from its start.
+            self._value_at = (value.lineno, value.col_offset)
+            targets = statement.targets if isinstance(statement, ast.Assign) else [statement.target]
+            self._referenced = set()
+            names = [t.id for t in targets if isinstance(t, ast.Name)]
+            self._bindings.append((names, self._referenced))
+            if isinstance(value, ast.Dict):
+                _note_routes(value, self._functions, self._routes)
+
+    def enter(self, node: ast.AST) -> None:
+        fn = self._fn
+        if fn is not None:
+            self._in_function(fn, node)
+        elif self._value_at is not None:
+            at = (getattr(node, "lineno", 0), getattr(node, "col_offset", 0))
+            if at < self._value_at:
+                return
+            if isinstance(node, ast.Name) and node.id in self._functions:
+                self._referenced.add(node.id)
+            elif isinstance(node, ast.Dict):
+                self._module_cors.extend(_cors_dicts(node, shallow=True))
+
+    def leave(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
+        """Nested functions belong to the module-level function around them."""
+
+    def _in_function(self, fn: _Function, node: ast.AST) -> None:
         if isinstance(node, ast.Call):
-            callee = _call_name(node.func)
-            if isinstance(node.func, ast.Name) and node.func.id in module_functions:
-                fn.calls.add(node.func.id)
+            func = node.func
+            self._call_funcs.add(id(func))
+            callee = _call_name(func)
+            if isinstance(func, ast.Name) and func.id in self._functions:
+                fn.calls.add(func.id)
+                fn.local_calls.append(
+                    (func.id, {a.id for a in node.args if isinstance(a, ast.Name)})
+                )
             if callee and _AUTH_NAME.search(callee):
                 fn.auth = True
             if callee in _STATE_CALLS:
                 fn.writes.add(callee)
             if callee == "get" and node.args and _const_str(node.args[0]) in _INPUT_KEYS:
                 fn.inputs.add(str(_const_str(node.args[0])))
-        elif isinstance(node, ast.Subscript) and _const_str(node.slice) in _INPUT_KEYS:
-            fn.inputs.add(str(_const_str(node.slice)))
-        elif isinstance(node, ast.Name) and id(node) not in call_funcs:
-            fn.refs.add(node.id)
-            if _AUTH_NAME.search(node.id):
-                fn.auth = True
+        elif isinstance(node, ast.Subscript):
+            if _const_str(node.slice) in _INPUT_KEYS:
+                fn.inputs.add(str(_const_str(node.slice)))
+        elif isinstance(node, ast.Name):
+            if id(node) not in self._call_funcs:
+                fn.refs.add(node.id)
+                if _AUTH_NAME.search(node.id):
+                    fn.auth = True
+        elif isinstance(node, ast.Dict):
+            for found in _cors_dicts(node, shallow=True):
+                fn.cors_lines.extend([found] * self._copies[fn.name])
         elif _names_auth(node):
             fn.auth = True
-    for node in ast.walk(fn.node):
-        for line, headers in _cors_dicts(node, shallow=True):
-            fn.cors_lines.append((line, headers))
+
+    def module(self) -> _Module:
+        """The index, once the walk is over."""
+        tables: dict[str, set[str]] = {}
+        for names, referenced in self._bindings:
+            if referenced:
+                tables.update(dict.fromkeys(names, referenced))
+        return _Module(self._functions, tables, self._routes, self._module_cors)
 
 
 def _names_auth(node: ast.AST) -> bool:
@@ -335,15 +402,9 @@ def _routes_of(module: _Module, fn: _Function) -> set[str]:
             routes.update(module.tables.get(ref, set()))
             if ref in module.functions and ref != name:
                 routes.add(ref)
-    for node in ast.walk(fn.node):
-        if (
-            isinstance(node, ast.Call)
-            and isinstance(node.func, ast.Name)
-            and node.func.id in module.functions
-            and any(isinstance(a, ast.Name) and a.id == event for a in node.args)
-            and module.functions[node.func.id].inputs | _transitive_inputs(module, node.func.id)
-        ):
-            routes.add(node.func.id)
+    for callee, passed in fn.local_calls:
+        if event in passed and module.functions[callee].inputs | _transitive_inputs(module, callee):
+            routes.add(callee)
     routes.discard(fn.name)
     return routes
 

@@ -4,24 +4,26 @@ value the work tree does not already show.
 Two passes over git. `git log --raw` lists, per commit, the blob each changed file got:
 no file contents, so it is quick. A commit whose every new blob is the one a clean file of
 the work tree has now adds only lines the tree scan reads anyway; the rest are read once
-as one `git log -p -U0` stream, which `DiffCursor` walks in a single forward pass.
+as one `git log -p -U0` stream, which `DiffCursor` walks in a single forward pass. Which
+files are clean the file scan tells by hashing the bytes it read as git hashes a blob;
+`git diff-files` is asked only when some indexed file was not read or does not match.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .repo_files import run_git
+from .repo_files import GIT, run_git
 
 # Bounds on the history scan, so a huge monorepo history cannot stall an audit.
 HISTORY_MAX_COMMITS = 5000
 HISTORY_MAX_BYTES = 256 * 1024 * 1024
 HISTORY_TIMEOUT = 120.0
-_GIT = ("git", "--no-optional-locks", "-c", "core.quotepath=off", "-c", "core.fsmonitor=false")
 _COMMON = (
     "--no-color",
     "--no-ext-diff",
@@ -49,12 +51,11 @@ class History:
         return blob is not None and blob in self.committed
 
 
-def read_history(root: Path, index_blobs: dict[str, str]) -> History:
-    """What `git log` holds beyond the work tree; stops at the bounds and says why.
+def read_raw_log(root: Path) -> bytes | None:
+    """`git log --all --raw`: the blob each commit gave each file; None when git fails.
 
-    `index_blobs` are the index's blob ids by path, from the file listing.
+    Needs nothing from the file scan, so it runs while the files are read.
     """
-    history = History(clean=_clean_blobs(root, index_blobs))
     raw = run_git(
         root,
         "log",
@@ -68,16 +69,37 @@ def read_history(root: Path, index_blobs: dict[str, str]) -> History:
         ".",
         timeout=HISTORY_TIMEOUT,
     )
+    return raw.stdout if raw is not None else None
+
+
+def read_history(
+    root: Path, raw: bytes | None, index_blobs: dict[str, str], clean: dict[str, str] | None
+) -> History:
+    """What `git log` holds beyond the work tree; stops at the bounds and says why.
+
+    `raw` is `read_raw_log`'s output; `index_blobs` the index's blob ids by path, from the
+    file listing; `clean` those of them the file scan found unchanged in the work tree,
+    or None when it could not tell for every file (then git is asked).
+    """
+    history = History(clean=clean if clean is not None else clean_blobs(root, index_blobs))
     if raw is None:
         history.stopped = "git log failed; history was not scanned"
         return history
-    needed = _commits_beyond_tree(raw.stdout, history)
+    needed = _commits_beyond_tree(raw, history)
     if needed:
         history.log, history.stopped = _read_diffs(root, needed)
     return history
 
 
-def _clean_blobs(root: Path, index_blobs: dict[str, str]) -> dict[str, str]:
+def blob_id(data: bytes, like: str) -> str:
+    """The id git gives a blob of `data`, in the hash of `like` (SHA-1, or SHA-256)."""
+    digest = hashlib.sha256() if len(like) == 64 else hashlib.sha1(usedforsecurity=False)
+    digest.update(b"blob %d\0" % len(data))
+    digest.update(data)
+    return digest.hexdigest()
+
+
+def clean_blobs(root: Path, index_blobs: dict[str, str]) -> dict[str, str]:
     """The index blobs of files whose work-tree content is that blob."""
     dirty = run_git(root, "diff-files", "--name-only", "-z", "--relative")
     if dirty is None:
@@ -112,7 +134,7 @@ def _commits_beyond_tree(raw: bytes, history: History) -> list[str]:
 def _read_diffs(root: Path, commits: list[str]) -> tuple[bytes, str | None]:
     """`git log -p -U0` of just `commits`, newest first, as one stream."""
     cmd = [
-        *_GIT,
+        *GIT,
         "log",
         "-p",
         "--no-walk",

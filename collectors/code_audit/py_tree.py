@@ -1,13 +1,16 @@
-"""Parts of a parsed module, so a check reads only the statements it needs.
+"""Parts of a parsed module, so a check reads only the statements it needs, and the one
+walk over a whole module that every check shares.
 
 Walking every node of a large module costs far more than parsing it; a check that knows
-which lines matter (from the prefilter) walks only the statements over them.
+which lines matter (from the prefilter) walks only the statements over them, and the
+checks that need every node (endpoints, the jwt rules, imports) are served by one walk.
 """
 
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Protocol
 
 _BLOCKS = ("body", "orelse", "finalbody", "handlers", "cases")
 
@@ -50,3 +53,59 @@ def all_statements(body: list[ast.stmt]) -> Iterator[ast.stmt]:
                     yield from all_statements([child])
                 elif isinstance(child, ast.ExceptHandler | ast.match_case):
                     yield from all_statements(child.body)
+
+
+class TreeListener(Protocol):
+    """What one check gathers from a module during the walk every check shares."""
+
+    # `enter` is called for nodes of exactly these types, in depth-first source order
+    types: tuple[type[ast.AST], ...]
+
+    def begin(self, tree: ast.Module) -> None:
+        """The walk over `tree` starts."""
+        ...
+
+    def top(self, statement: ast.stmt) -> None:
+        """A module-level statement is next; its nodes follow."""
+        ...
+
+    def enter(self, node: ast.AST) -> None:
+        """A node of one of `types`, before its children."""
+        ...
+
+    def leave(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
+        """A function's nodes are done."""
+        ...
+
+
+class _Leave:
+    __slots__ = ("node",)
+
+    def __init__(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
+        self.node = node
+
+
+def walk_once(tree: ast.Module, listeners: list[TreeListener]) -> None:
+    """One depth-first pass over `tree` (the order `ast.NodeVisitor` visits in) serving
+    every listener; iterative, so a deeply nested expression cannot exhaust the stack."""
+    table: dict[type[ast.AST], list[Callable[[ast.AST], None]]] = {}
+    for listener in listeners:
+        listener.begin(tree)
+        for kind in listener.types:
+            table.setdefault(kind, []).append(listener.enter)
+    children = ast.iter_child_nodes
+    for statement in tree.body:
+        for listener in listeners:
+            listener.top(statement)
+        stack: list[ast.AST | _Leave] = [statement]
+        while stack:
+            node = stack.pop()
+            if isinstance(node, _Leave):
+                for listener in listeners:
+                    listener.leave(node.node)
+                continue
+            for enter in table.get(type(node), ()):
+                enter(node)
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                stack.append(_Leave(node))
+            stack.extend(reversed(list(children(node))))

@@ -117,6 +117,9 @@ BINARY_SUFFIXES = frozenset(
 # Git's own heuristic: a NUL byte in the first 8000 bytes makes a file binary.
 _BINARY_PROBE = 8000
 GIT_TIMEOUT = 60.0
+# fsmonitor is off because it runs a configured program: audited repos are untrusted.
+# No optional locks: `git status` would otherwise rewrite the audited repo's index.
+GIT = ("git", "--no-optional-locks", "-c", "core.quotepath=off", "-c", "core.fsmonitor=false")
 
 
 @dataclass(frozen=True)
@@ -253,17 +256,7 @@ def run_git(
     cwd: Path, *args: str, timeout: float = GIT_TIMEOUT
 ) -> subprocess.CompletedProcess[bytes] | None:
     """Run git in `cwd`; None when git is missing, fails or times out."""
-    # fsmonitor is off because it runs a configured program: audited repos are untrusted.
-    # No optional locks: `git status` would otherwise rewrite the audited repo's index.
-    cmd = [
-        "git",
-        "--no-optional-locks",
-        "-c",
-        "core.quotepath=off",
-        "-c",
-        "core.fsmonitor=false",
-        *args,
-    ]
+    cmd = [*GIT, *args]
     try:
         proc = subprocess.run(cmd, cwd=cwd, capture_output=True, timeout=timeout, check=False)
     except (OSError, subprocess.TimeoutExpired):

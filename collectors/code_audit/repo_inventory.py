@@ -5,17 +5,18 @@ from __future__ import annotations
 
 import ast
 import re
+import subprocess
 import sys
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 
 from execbrief.models import Severity
 from execbrief.secrets.rules import SECRET_NAME
 
-from .py_tree import all_statements
-from .repo_files import AuditScope, ReadOutcome, RepoFile, SourceFile, run_git
+from .py_tree import TreeListener, walk_once
+from .repo_files import GIT, AuditScope, ReadOutcome, RepoFile, SourceFile
 
 LANGUAGES = {
     ".py": "Python",
@@ -133,6 +134,30 @@ def is_test_path(rel: str) -> bool:
     return any(p in _TEST_DIRS for p in parts[:-1]) or bool(_TEST_NAME.match(parts[-1]))
 
 
+class ImportsListener:
+    """Top-level names of the modules a file imports, absolute imports only."""
+
+    types: tuple[type[ast.AST], ...] = (ast.Import, ast.ImportFrom)
+
+    def __init__(self, into: set[str]) -> None:
+        self._into = into
+
+    def begin(self, tree: ast.Module) -> None:
+        """Nothing to set up."""
+
+    def top(self, statement: ast.stmt) -> None:
+        """Imports count wherever they are."""
+
+    def enter(self, node: ast.AST) -> None:
+        if isinstance(node, ast.Import):
+            self._into.update(a.name.split(".")[0] for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            self._into.add(node.module.split(".")[0])
+
+    def leave(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
+        """Imports count wherever they are."""
+
+
 class EnvFilesCheck:
     """Env files that git tracks (or, outside git, that sit in the folder): key names only."""
 
@@ -140,6 +165,9 @@ class EnvFilesCheck:
 
     def __init__(self, scope: AuditScope) -> None:
         self._scope = scope
+
+    def listener(self, source: SourceFile) -> TreeListener | None:
+        return None
 
     def visit(self, source: SourceFile) -> None:
         if source.file.tracked is False or not is_env_file(source.rel):
@@ -215,6 +243,7 @@ class InventoryCheck:
     def __init__(self, scope: AuditScope) -> None:
         self._scope = scope
         self._tally = _Tally()
+        self._imports: ImportsListener | None = None
 
     def count(self, file: RepoFile, outcome: ReadOutcome) -> None:
         """Every listed file counts, read or not."""
@@ -260,17 +289,20 @@ class InventoryCheck:
         elif source.file.suffix in _CODE_SUFFIXES and _DEPLOY_SCRIPT.search(rel):
             self._check_manual_deploy(source, _CODE_UPLOAD)
 
+    def listener(self, source: SourceFile) -> TreeListener | None:
+        if source.file.suffix != ".py":
+            return None
+        self._imports = ImportsListener(self._tally.imports)
+        return self._imports
+
     def _note_imports(self, source: SourceFile) -> None:
         path = PurePosixPath(source.rel)
         self._tally.local_modules.update({path.stem, *path.parts[:-1]})
-        tree = source.python_tree()
-        if not isinstance(tree, ast.Module):
-            return
-        for node in all_statements(tree.body):  # imports are statements: no expression walk
-            if isinstance(node, ast.Import):
-                self._tally.imports.update(a.name.split(".")[0] for a in node.names)
-            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
-                self._tally.imports.add(node.module.split(".")[0])
+        walked, self._imports = self._imports, None
+        if walked is None:  # visited outside the shared walk
+            tree = source.python_tree()
+            if isinstance(tree, ast.Module):
+                walk_once(tree, [ImportsListener(self._tally.imports)])
 
     def _check_manual_deploy(self, source: SourceFile, upload_shape: re.Pattern[bytes]) -> None:
         data = source.data
@@ -359,21 +391,17 @@ class InventoryCheck:
         scope = self._scope
         if not scope.is_git:
             return "Not a git repository."
-        last = run_git(scope.root, "log", "-1", "--format=%cI", "--", ".")
-        stamp = last.stdout.decode().strip() if last else ""
-        if not stamp:
+        since = scope.now - timedelta(days=30)
+        dates = recent_commit_dates(scope.root, since)
+        if not dates:
             return "No commits yet."
-        when = datetime.fromisoformat(stamp)
-        since = (scope.now - timedelta(days=30)).isoformat()
-        recent = run_git(scope.root, "rev-list", "--count", f"--since={since}", "HEAD", "--", ".")
+        when = dates[0]
         days = max(0, (scope.now - when).days)
         metrics["days_since_last_commit"] = float(days)
+        count = len(dates) - 1 if dates[-1] < since.replace(microsecond=0) else len(dates)
+        metrics["commits_last_30_days"] = float(count)
         text = f"Last commit {when.date().isoformat()} ({days} days before this audit)"
-        if recent:
-            count = int(recent.stdout.decode().strip() or 0)
-            metrics["commits_last_30_days"] = float(count)
-            text += f"; {count} commits in the 30 days before it"
-        return text + "."
+        return text + f"; {count} commits in the 30 days before it."
 
     def _presence(
         self,
@@ -439,3 +467,35 @@ class InventoryCheck:
 
 def _sentence(text: str) -> str:
     return text[:1].upper() + text[1:] + "."
+
+
+def recent_commit_dates(root: Path, since: datetime) -> list[datetime]:
+    """Commit dates on HEAD that touch the folder, newest first, down to the first older
+    than `since` (kept, so the newest is known however old); [] without commits.
+
+    One `git log` read until it passes `since`, in place of `log -1` and `rev-list --count
+    --since`: git walks newest first and stops its `--since` walk at the first older
+    commit, so the count is the same unless commit dates run backwards. git compares
+    whole seconds.
+    """
+    cutoff = since.replace(microsecond=0)
+    cmd = [*GIT, "log", "--format=%cI", "HEAD", "--", "."]
+    try:
+        proc = subprocess.Popen(cmd, cwd=root, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    except OSError:
+        return []
+    assert proc.stdout is not None
+    dates: list[datetime] = []
+    try:
+        for line in proc.stdout:
+            stamp = line.decode(errors="replace").strip()
+            if not stamp:
+                continue
+            dates.append(datetime.fromisoformat(stamp))
+            if dates[-1] < cutoff:
+                break
+    finally:
+        proc.kill()
+        proc.stdout.close()
+        proc.wait()
+    return dates

@@ -12,6 +12,7 @@ import re
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import cast
 
 from execbrief.models import Severity
@@ -31,9 +32,9 @@ from execbrief.secrets.rules import (
 )
 
 from .false_alarms import dismissed
-from .history import DiffCursor, History, read_history
+from .history import DiffCursor, History, blob_id, clean_blobs, read_history, read_raw_log
 from .key_use import keys_in_use
-from .py_tree import statements_over
+from .py_tree import TreeListener, statements_over
 from .repo_files import AuditScope, SourceFile, is_vendored
 
 TAGS = ["security", "secrets"]
@@ -41,6 +42,8 @@ TAGS = ["security", "secrets"]
 # a prefilter hit, clipped to its line.
 _REACH = 700
 _PEM_HEADER_TEXT = b"PRIVATE KEY"
+# Repositories with more indexed files than this ask git which files are clean.
+HASH_MAX_FILES = 1000
 # A value folded from several literals is found in history by its tail, which sits
 # within one literal piece.
 _ANCHOR = 16
@@ -76,14 +79,28 @@ class SecretsCheck:
         self._memo = MatchMemo()
         self._findings: list[Finding] = []
         self.raw_values: set[str] = set()
-        self._history: Future[History] | None = None
+        # Tracked files read whose bytes are the index's blob: clean, as git would say.
+        self._clean: dict[str, str] = {}
+        # A small repository's clean files are told by hashing what the scan reads, which
+        # costs less than a git process; a large one asks `git diff-files`, which reads
+        # the index's file stamps, on the history thread.
+        self._hash_blobs = len(scope.index_blobs) < HASH_MAX_FILES
+        self._history_inputs: Future[tuple[bytes | None, dict[str, str] | None]] | None = None
         if scope.is_git and history:
             # git writes the log on another core while the files are scanned here.
             pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="git-log")
-            self._history = pool.submit(read_history, scope.root, scope.index_blobs)
+            self._history_inputs = pool.submit(
+                _history_inputs, scope.root, scope.index_blobs, not self._hash_blobs
+            )
             pool.shutdown(wait=False)
 
+    def listener(self, source: SourceFile) -> TreeListener | None:
+        return None  # reads only the statements over its prefilter's hits
+
     def visit(self, source: SourceFile) -> None:
+        indexed = self._scope.index_blobs.get(source.rel) if self._hash_blobs else None
+        if indexed is not None and blob_id(source.data, indexed) == indexed:
+            self._clean[source.rel] = indexed
         if is_lock_file(source.rel):
             return
         data = source.data
@@ -123,18 +140,23 @@ class SecretsCheck:
         self._findings.append(Finding(rule, value, source.rel, line, source.file.tracked))
 
     def part(self) -> object:
-        return (self._findings, self.raw_values)
+        return (self._findings, self.raw_values, self._clean)
 
     def absorb(self, part: object) -> None:
-        findings, raw_values = cast(tuple[list[Finding], set[str]], part)
+        findings, raw_values, clean = cast(tuple[list[Finding], set[str], dict[str, str]], part)
         self._findings.extend(findings)
         self.raw_values.update(raw_values)
+        self._clean.update(clean)
 
     def finish(self) -> None:
         history = History()
         hits: list[HistoryHit] = []
-        if self._history is not None:
-            history = self._history.result()
+        if self._history_inputs is not None:
+            index = self._scope.index_blobs
+            raw, clean = self._history_inputs.result()
+            if clean is None and len(self._clean) == len(index):
+                clean = self._clean  # every indexed file read and unchanged: git need not say
+            history = read_history(self._scope.root, raw, index, clean)
             if history.stopped:
                 self._scope.gap(
                     ".git", history.stopped, hint="older commits were not scanned for secrets"
@@ -202,6 +224,13 @@ class SecretsCheck:
             tags=[*TAGS, hit.rule.id],
             key=hashlib.sha256(hit.value.encode()).hexdigest()[:16],
         )
+
+
+def _history_inputs(
+    root: Path, index_blobs: dict[str, str], ask_git: bool
+) -> tuple[bytes | None, dict[str, str] | None]:
+    """The raw log, and (when `ask_git`) the clean files as `git diff-files` tells them."""
+    return read_raw_log(root), clean_blobs(root, index_blobs) if ask_git else None
 
 
 def _lower(severity: Severity) -> Severity:

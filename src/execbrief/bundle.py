@@ -148,9 +148,12 @@ def collect_bundle(
     collectors: list[Collector],
     now: datetime,
     on_collector_done: Progress | None = None,
+    cache: bool = True,
 ) -> Bundle:
-    """Run every collector (concurrently) and merge what they saw into one bundle."""
-    ctx = CollectContext(root=workspace.root, config=workspace.config, now=now)
+    """Run every collector (concurrently) and merge what they saw into one bundle.
+
+    `cache=False` tells the collectors to reuse nothing from earlier runs."""
+    ctx = CollectContext(root=workspace.root, config=workspace.config, now=now, cache=cache)
     with ThreadPoolExecutor(max_workers=max(1, min(4, len(collectors)))) as pool:
         outcomes = list(pool.map(lambda c: _run_one(c, ctx), collectors))
     facts: list[Fact] = []

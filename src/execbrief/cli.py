@@ -149,7 +149,9 @@ def _progress(description: str, total: int | None) -> Iterator[Callable[[], None
 # --- stages ---------------------------------------------------------------------------
 
 
-def _collect(workspace: Workspace, aws_snapshot_out: Path | None = None) -> RunFolder:
+def _collect(
+    workspace: Workspace, aws_snapshot_out: Path | None = None, cache: bool = True
+) -> RunFolder:
     done: list[CollectorRun] = []
     with _progress("Collecting evidence", None) as advance:
 
@@ -158,7 +160,9 @@ def _collect(workspace: Workspace, aws_snapshot_out: Path | None = None) -> RunF
             advance()
 
         hooks = pipeline.Hooks(collector_done=collector_done)
-        run, bundle = pipeline.collect(workspace, hooks, aws_snapshot_out=aws_snapshot_out)
+        run, bundle = pipeline.collect(
+            workspace, hooks, aws_snapshot_out=aws_snapshot_out, cache=cache
+        )
     for item in done:
         mark = "[green]ok[/]" if item.ok else "[red]failed[/]"
         err.print(
@@ -514,10 +518,14 @@ def collect(
         Path | None,
         typer.Option("--aws-snapshot-out", help="Also write the raw AWS inventory to FILE."),
     ] = None,
+    no_cache: Annotated[
+        bool,
+        typer.Option("--no-cache", help="Audit every repository afresh; skip the result cache."),
+    ] = False,
 ) -> int:
     """Start a new run: gather evidence into bundle.json and move `latest` to it."""
     ws = _workspace(workspace)
-    _collect(ws, aws_snapshot_out)
+    _collect(ws, aws_snapshot_out, cache=not no_cache)
     if aws_snapshot_out is not None:
         err.print(f"AWS inventory snapshot written to {aws_snapshot_out}")
     return EXIT_OK

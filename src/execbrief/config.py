@@ -352,6 +352,11 @@ class CollectContext(BaseModel):
     root: Path = Field(description="The workspace folder; relative config paths start here.")
     config: WorkspaceConfig
     now: datetime
+    cache: bool = Field(
+        default=True,
+        description="Whether a collector may reuse what an earlier run stored (the code "
+        "audit's per-repository results); `execbrief collect --no-cache` turns it off.",
+    )
 
 
 @dataclass(frozen=True)

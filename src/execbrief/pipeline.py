@@ -34,7 +34,6 @@ from execbrief.grounding import check_grounding, missing_sections
 from execbrief.grounding.verify import plan_second_opinion, standing_opinions
 from execbrief.llm import get_provider, resolve_provider_name
 from execbrief.llm.base import BriefRequest, Provider
-from execbrief.llm.ceiling import check_ceiling
 from execbrief.llm.pricing import BATCH_CACHE_TTL, DEFAULT_MODEL, CacheTtl
 from execbrief.mail import get_transport
 from execbrief.mail.recipients import (
@@ -121,9 +120,10 @@ def collect(
     collectors: list[Collector] | None = None,
     now: datetime | None = None,
     aws_snapshot_out: Path | None = None,
+    cache: bool = True,
 ) -> tuple[RunFolder, Bundle]:
     """Start a new run: collect the bundle, add its analysis facts, write it and an empty
-    manifest.
+    manifest. `cache=False` collects everything afresh (no stored code-audit results).
 
     With `aws_snapshot_out`, the AWS inventory read for this bundle is also saved there,
     so the file and the bundle always describe the same moment.
@@ -138,7 +138,7 @@ def collect(
     )
     if aws_snapshot_out is not None:
         chosen = _with_snapshot_out(workspace, chosen, aws_snapshot_out)
-    bundle = collect_bundle(workspace, chosen, now, (hooks or Hooks()).collector_done)
+    bundle = collect_bundle(workspace, chosen, now, (hooks or Hooks()).collector_done, cache)
     bundle = analyze(bundle)  # derived facts, so generate cites figures instead of computing them
     run = create_run(workspace.outputs, now, publish=False)
     run.write_bundle(bundle)
@@ -209,6 +209,9 @@ def generate(
         llm.verify, llm.verify_model, provider, provider_name, bundle
     )
     verify_plan = second_opinion.price_plan() if second_opinion else None
+    # Imported here: it loads the model client's SDK, which `audit` and `collect` never need.
+    from execbrief.llm.ceiling import check_ceiling
+
     check_ceiling(provider, requests, llm, batch=batch, verify=verify_plan)
     if hooks.generation_started:
         hooks.generation_started(provider_name, len(requests))
@@ -692,6 +695,8 @@ def prepare_batch(
     provider = get_provider(provider_name, llm)
     env = prompt_environment(workspace.root)
     requests = fit_to_budget(env, run.read_bundle(), personas, llm, {}, provider.count_tokens)
+    from execbrief.llm.ceiling import check_ceiling
+
     check_ceiling(provider, requests, llm, batch=True)
     # each request names its model, so one batch can carry workspaces of different models
     default_model = llm.model or DEFAULT_MODEL
