@@ -524,9 +524,25 @@ def review(
     workspace: WorkspaceOpt = None,
     run: RunOpt = LATEST,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")] = False,
+    serve: Annotated[
+        bool,
+        typer.Option("--serve", help="Open the review desk: a local web app on 127.0.0.1."),
+    ] = False,
+    port: Annotated[
+        int, typer.Option("--port", min=0, max=65535, help="With --serve: the port (0: any free).")
+    ] = 0,
+    no_browser: Annotated[
+        bool, typer.Option("--no-browser", help="With --serve: print the URL, open no browser.")
+    ] = False,
 ) -> int:
-    """Show each persona's status, grounding warnings, cost and delivery for a run."""
+    """Show each persona's status, grounding warnings, cost and delivery for a run.
+
+    With --serve, review in the browser instead: read each brief as sent, approve,
+    regenerate with a note, edit, test-send and send, from one local page.
+    """
     ws = _workspace(workspace)
+    if serve:
+        return _serve_desk(ws, port, open_browser=not no_browser)
     folder = pipeline.resolve_run(ws, run)
     if as_json:
         rows = review_rows(folder, folder.read_manifest())
@@ -540,6 +556,30 @@ def review(
     for row in review_rows(folder, manifest):
         for recipient, event in row.events.items():
             out.print(f"[cyan]{row.persona}[/] {escape(recipient)}: {escape(event)}")
+    return EXIT_OK
+
+
+def _serve_desk(ws: Workspace, port: int, *, open_browser: bool) -> int:
+    import webbrowser
+
+    from execbrief.desk.app import create_app, desk_url, jobs_of, make_desk_server
+    from execbrief.desk.security import new_token
+
+    token = new_token()
+    desk = create_app(ws, token)
+    server = make_desk_server(desk, port=port)
+    url = desk_url(server, token)
+    err.print(f"[bold]Review desk[/] for {escape(str(ws.root))}: {url}")
+    err.print("Only this machine can reach it; press Ctrl-C to stop.")
+    if open_browser:
+        webbrowser.open(url)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        err.print("Stopping the review desk; waiting for a regenerate under way to finish.")
+    finally:
+        server.server_close()
+        jobs_of(desk).wait()
     return EXIT_OK
 
 

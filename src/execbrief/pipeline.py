@@ -48,6 +48,8 @@ from execbrief.models import (
     Persona,
     PersonaRun,
     PersonaStatus,
+    Report,
+    ReportSection,
     Severity,
     StageTiming,
 )
@@ -62,8 +64,15 @@ from execbrief.revisions import (
     record_revision,
     sha256_file,
 )
-from execbrief.runs import RunFolder, create_run, open_run, previous_run, publish_run
-from execbrief.secrets.mask import mask_fact
+from execbrief.runs import (
+    RunFolder,
+    create_run,
+    open_run,
+    previous_run,
+    publish_run,
+    write_atomic,
+)
+from execbrief.secrets.mask import mask_fact, redact_text
 from execbrief.send import AfterAttempt, Notice, send_run
 
 if TYPE_CHECKING:
@@ -462,3 +471,36 @@ def diff_runs(workspace: Workspace, base: str | None, head: str) -> BundleDiff:
     return diff_bundles(
         base_run.read_bundle(), head_run.read_bundle(), base_run.run_id, head_run.run_id
     )
+
+
+def since_last_run(workspace: Workspace, run: RunFolder) -> BundleDiff | None:
+    """The evidence changes from the run before `run` (what a brief's "since the last
+    brief" lists), or None for a first run."""
+    earlier = previous_run(workspace.outputs, run)
+    if earlier is None:
+        return None
+    return diff_bundles(earlier.read_bundle(), run.read_bundle(), earlier.run_id, run.run_id)
+
+
+def edit_section(
+    workspace: Workspace, run: RunFolder, persona: Persona, section_id: str, markdown: str
+) -> list[str]:
+    """Replace one section's text in report.json, then render it like a hand edit: the
+    grounding check runs again and the draft becomes a new, unapproved revision."""
+    report = run.read_report(persona.id)
+    known = {s.id for s in persona.sections}
+    if section_id not in known:
+        raise ConfigError(
+            f"{persona.id} has no section {section_id!r}",
+            field="section",
+            hint="sections of this persona: " + ", ".join(sorted(known)),
+        )
+    sections = [s for s in report.sections if s.id != section_id]
+    edited = ReportSection(id=section_id, markdown=markdown)
+    at = next((i for i, s in enumerate(report.sections) if s.id == section_id), len(sections))
+    sections.insert(at, edited)
+    report = report.model_copy(update={"sections": sections})
+    # the same net as generate's: what a person types goes out masked like a model's answer
+    text = redact_text(Report.model_validate(report.model_dump()).model_dump_json(indent=2))
+    write_atomic(run.report_path(persona.id), text + "\n")
+    return render(workspace, run, [persona])
