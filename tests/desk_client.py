@@ -46,18 +46,23 @@ class Desk:
         return answer.text
 
     def csrf(self) -> str:
-        found = _CSRF.search(self.page(self.brief("ceo")))
-        assert found is not None
-        return found.group(1)
+        return self.form_fields("ceo")[0]
 
     def rev(self, persona: str) -> str:
-        found = re.search(r'data-rev="(\d*)"', self.page(self.brief(persona)))
-        assert found is not None
-        return found.group(1)
+        return self.form_fields(persona)[1]
+
+    def form_fields(self, persona: str) -> tuple[str, str]:
+        """The CSRF token and the revision the brief's forms carry."""
+        html = self.page(self.brief(persona))
+        csrf, rev = _CSRF.search(html), re.search(r'data-rev="(\d*)"', html)
+        assert csrf is not None
+        assert rev is not None
+        return csrf.group(1), rev.group(1)
 
     def post(self, persona: str, action: str, **form: str | list[str]) -> TestResponse:
         """POST an action as the page's form would, with its CSRF token and revision."""
-        data: dict[str, str | list[str]] = {"csrf": self.csrf(), "rev": self.rev(persona)}
+        csrf, rev = self.form_fields(persona)
+        data: dict[str, str | list[str]] = {"csrf": csrf, "rev": rev}
         data.update(form)
         return self.client.post(f"{self.brief(persona)}/{action}", data=data)
 

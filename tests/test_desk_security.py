@@ -209,11 +209,11 @@ def test_the_server_listens_on_loopback_only_and_answers_there(
     assert "Harbor &amp; Hill Holdings" in page
 
 
-@pytest.mark.parametrize("host", ["0.0.0.0", "::", "192.168.1.20", "localhost", "::1"])
+@pytest.mark.parametrize("host", ["0.0.0.0", "::", "192.168.1.20", "localhost", "::1"])  # noqa: S104
 def test_asking_for_another_address_is_refused(template: Path, host: str) -> None:
     app = create_app(load_workspace(template), TOKEN)
 
-    with pytest.raises(RefusedError, match="listens on 127.0.0.1 only"):
+    with pytest.raises(RefusedError, match=r"listens on 127\.0\.0\.1 only"):
         make_desk_server(app, host=host, port=0)
 
 
