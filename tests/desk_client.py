@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import re
 import shutil
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,7 +16,7 @@ from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
 from execbrief.config import load_workspace
-from execbrief.desk.app import create_app
+from execbrief.desk.app import create_app, desk_url, jobs_of, make_desk_server
 from tests.conftest import EXAMPLE
 from tests.mail_servers import DOMAIN, use_addresses
 
@@ -122,3 +125,19 @@ def use_smtp(workspace: Path, port: int) -> None:
     smtp = f"  smtp: {{host: 127.0.0.1, port: {port}, security: none}}\n"
     text = config.read_text().replace("transport: file", "transport: smtp")
     config.write_text(text.replace("  region: us-west-2\n", "  region: us-west-2\n" + smtp))
+
+
+@contextmanager
+def serve_desk(workspace: Path) -> Iterator[str]:
+    """The desk on a free loopback port in a thread; yields its URL with the token."""
+    app = create_app(load_workspace(workspace), TOKEN, analyst=ANALYST)
+    server = make_desk_server(app, port=0)
+    thread = threading.Thread(target=server.serve_forever, name="desk")
+    thread.start()
+    try:
+        yield desk_url(server, TOKEN)
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+        jobs_of(app).wait()

@@ -560,6 +560,7 @@ def review(
 
 
 def _serve_desk(ws: Workspace, port: int, *, open_browser: bool) -> int:
+    import logging
     import webbrowser
 
     from execbrief.desk.app import create_app, desk_url, jobs_of, make_desk_server
@@ -568,6 +569,8 @@ def _serve_desk(ws: Workspace, port: int, *, open_browser: bool) -> int:
     token = new_token()
     desk = create_app(ws, token)
     server = make_desk_server(desk, port=port)
+    # one line per request would bury the URL, and the first one carries the token
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
     url = desk_url(server, token)
     err.print(f"[bold]Review desk[/] for {escape(str(ws.root))}: {url}")
     err.print("Only this machine can reach it; press Ctrl-C to stop.")

@@ -229,7 +229,10 @@ def brief_page(
         message = load_message(run, persona.id)
         headers = message_from_bytes(message.raw, policy=SMTP)
         subject = str(headers.get("Subject", ""))
-        addresses = describe_message(message, audit)
+        # the subject has a line of its own on the page
+        addresses = " | ".join(
+            p for p in describe_message(message, audit).split(" | ") if not p.startswith("Subject ")
+        )
         recipients = message.envelope.recipients
     since_diff = pipeline.since_last_run(workspace, run)
     since = (
