@@ -559,8 +559,13 @@ def review(
     return EXIT_OK
 
 
+def _stop_serving(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def _serve_desk(ws: Workspace, port: int, *, open_browser: bool) -> int:
     import logging
+    import signal
     import webbrowser
 
     from execbrief.desk.app import create_app, desk_url, jobs_of, make_desk_server
@@ -572,15 +577,19 @@ def _serve_desk(ws: Workspace, port: int, *, open_browser: bool) -> int:
     # one line per request would bury the URL, and the first one carries the token
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     url = desk_url(server, token)
-    err.print(f"[bold]Review desk[/] for {escape(str(ws.root))}: {url}")
+    # one line, never wrapped: the URL is copied from the terminal
+    err.print(f"[bold]Review desk[/] for {escape(str(ws.root))}: {url}", soft_wrap=True)
     err.print("Only this machine can reach it; press Ctrl-C to stop.")
     if open_browser:
         webbrowser.open(url)
+    # Ctrl-C stops the desk even when started from a shell that ignores it for background
+    # jobs, and so does a service manager's SIGTERM
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, _stop_serving)
     try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        err.print("Stopping the review desk; waiting for a regenerate under way to finish.")
+        server.serve_forever()  # werkzeug's returns on KeyboardInterrupt
     finally:
+        err.print("Stopping the review desk; a regenerate under way finishes first.")
         server.server_close()
         jobs_of(desk).wait()
     return EXIT_OK

@@ -230,9 +230,7 @@ def brief_page(
         headers = message_from_bytes(message.raw, policy=SMTP)
         subject = str(headers.get("Subject", ""))
         # the subject has a line of its own on the page
-        addresses = " | ".join(
-            p for p in describe_message(message, audit).split(" | ") if not p.startswith("Subject ")
-        )
+        addresses = describe_message(message, audit).partition(" | Subject ")[0]
         recipients = message.envelope.recipients
     since_diff = pipeline.since_last_run(workspace, run)
     since = (
