@@ -5,13 +5,16 @@ send through smtp, a resend without its confirmation, a regenerate the model fai
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from collections.abc import Iterator
 from email import message_from_bytes, policy
 from pathlib import Path
 
 import pytest
+from markupsafe import escape
 
+from execbrief.citations import full_source
 from execbrief.desk.pages import warning_key
 from execbrief.models import Manifest, Provenance, SendEvent, SendRecord
 from execbrief.revisions import read_history
@@ -301,3 +304,74 @@ def test_a_regenerate_on_a_stale_revision_is_refused(desk: Desk) -> None:
 
     assert "this page showed rev 7, but the draft is now rev 1" in answer.text
     assert desk.client.get(f"{desk.brief('cfo')}/state.json").get_json()["job"] is None
+
+
+# --- what the pages show ----------------------------------------------------------------
+
+
+def test_delivery_events_and_an_in_doubt_send_show_on_the_run_and_the_brief(desk: Desk) -> None:
+    from datetime import UTC, datetime
+
+    from execbrief.jsonl import append_line
+    from execbrief.mail.ledger import append_record
+    from execbrief.models import DeliveryEvent, DeliveryEventKind
+
+    run = RunFolder(desk.run)
+    bounce = DeliveryEvent(
+        event_id="e1",
+        ts=datetime(2026, 12, 1, 9, tzinfo=UTC),
+        run=run.run_id,
+        persona="cfo",
+        message_id="m-1",
+        kind=DeliveryEventKind.BOUNCE,
+        recipient=RECIPIENT,
+        bounce_type="Permanent",
+        diagnostic="550 5.1.1 no such user",
+    )
+    append_line(run.events_path, bounce.model_dump_json())
+    attempt = SendRecord(
+        ts=datetime(2026, 12, 1, 9, tzinfo=UTC),
+        run=run.run_id,
+        persona="ceo",
+        event=SendEvent.ATTEMPT,
+        transport="smtp",
+        message_id="<m-2@x>",
+        revision=1,
+    )
+    append_record(run.ledger_path, attempt)
+
+    overview = desk.page(f"/runs/{run.run_id}")
+    brief = desk.page(desk.brief("cfo"))
+
+    event = f"{RECIPIENT}: bounced (Permanent: 550 5.1.1 no such user)"
+    assert event in overview
+    assert event in brief
+    assert '<span class="badge bad">in doubt</span>' in overview
+    in_doubt = desk.page(desk.brief("ceo"))
+    assert "Rev 1 is in doubt: attempt at 2026-12-01 09:00Z has no known outcome" in in_doubt
+    assert "Send again" in in_doubt
+
+
+def test_citations_open_the_cited_fact_and_since_the_last_brief_compares_runs(
+    desk: Desk,
+) -> None:
+    first = RunFolder(desk.run)
+    bundle = first.read_bundle()
+    report = json.loads((desk.run / "cfo" / "report.json").read_text())
+    cited = report["findings"][0]["evidence"][0]
+    fact = bundle.fact_index()[cited]
+    page = desk.page(desk.brief("cfo"))
+    # a later run whose evidence no longer has that fact: resolved since the last brief
+    second = RunFolder(desk.run.parent / "20991231T000000Z")
+    shutil.copytree(first.path, second.path)
+    second.write_bundle(
+        bundle.model_copy(update={"facts": [f for f in bundle.facts if f.id != cited]})
+    )
+    later = desk.page(f"/runs/{second.run_id}/cfo")
+
+    assert f'id="fact-{cited}"' in page
+    assert escape(fact.title) in page
+    assert escape(full_source(fact)) in page
+    assert "This is the first run: nothing to compare with." in page
+    assert f"Since run {first.run_id}: 1 resolved" in later
+    assert f'<span class="badge">resolved</span> {escape(fact.title)}' in later
