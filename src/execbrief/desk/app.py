@@ -96,14 +96,19 @@ def make_desk_server(app: Flask, host: str = HOST, port: int = 0) -> BaseWSGISer
         # werkzeug exits the process on a port in use; a probe turns that into one line
         if port:
             with socket.socket() as probe:
+                # as the server's own socket does: a port left in TIME_WAIT is free
+                probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
                 probe.bind((HOST, port))
-        return make_server(HOST, port, app, threaded=True)
+        server = make_server(HOST, port, app, threaded=True)
     except OSError as exc:
         raise ConfigError(
             f"cannot listen on {HOST}:{port}: {exc.strerror}",
             field="--port",
             hint="pick another --port, or 0 for any free one",
         ) from exc
+    # cookies are per host, not per port: two desks at once must not sign each other out
+    app.config["SESSION_COOKIE_NAME"] = f"execbrief_desk_{server.server_port}"
+    return server
 
 
 def desk_url(server: BaseWSGIServer, token: str) -> str:

@@ -168,7 +168,7 @@ def current_rev(run: RunFolder, persona_id: str) -> int | None:
     return current.rev if current is not None else None
 
 
-def _previous_sent(workspace: Workspace, run: RunFolder, persona_id: str) -> SentCopy | None:
+def previous_sent(workspace: Workspace, run: RunFolder, persona_id: str) -> SentCopy | None:
     """The newest sent revision before the current one: earlier in this run, else in an
     earlier run; its message is shown when the bytes sent are still on disk."""
     current = current_rev(run, persona_id)
@@ -253,7 +253,7 @@ def brief_page(
         citations=citations,
         since=since,
         since_base=since_diff.base_run if since_diff is not None else None,
-        previous=_previous_sent(workspace, run, persona.id),
+        previous=previous_sent(workspace, run, persona.id),
         sections=sections,
         note=outcome.note,
         files=row.files,

@@ -25,7 +25,14 @@ from werkzeug.wrappers import Response as BaseResponse
 from execbrief import pipeline
 from execbrief.config import Workspace
 from execbrief.desk.jobs import Job, Jobs
-from execbrief.desk.pages import brief_page, current_rev, html_part, run_page, warning_key
+from execbrief.desk.pages import (
+    brief_page,
+    current_rev,
+    html_part,
+    previous_sent,
+    run_page,
+    warning_key,
+)
 from execbrief.desk.security import MESSAGE_POLICY
 from execbrief.errors import ConfigError, ExecbriefError, RefusedError
 from execbrief.models import DeliveryAction, DeliveryOutcome, Persona, PersonaStatus
@@ -72,9 +79,15 @@ def _run(run_id: str) -> RunFolder:
     return run
 
 
-def _persona(run: RunFolder, persona_id: str) -> Persona:
+def _known(run: RunFolder, persona_id: str) -> str:
+    """A persona of this run's manifest, or 404: what a path may name."""
     if persona_id not in run.read_manifest().personas:
         abort(404)
+    return persona_id
+
+
+def _persona(run: RunFolder, persona_id: str) -> Persona:
+    _known(run, persona_id)
     try:
         return pipeline.personas_for(desk().workspace, [persona_id])[0]
     except ConfigError:
@@ -124,9 +137,9 @@ def brief_view(run_id: str, persona_id: str) -> str:
 def state(run_id: str, persona_id: str) -> Response:
     """What a second tab polls: the current revision and any regenerate under way."""
     run = _run(run_id)
-    persona = _persona(run, persona_id)
-    job = desk().jobs.get(run.run_id, persona.id)
-    return jsonify(rev=current_rev(run, persona.id), job=job.as_json() if job is not None else None)
+    persona = _known(run, persona_id)
+    job = desk().jobs.get(run.run_id, persona)
+    return jsonify(rev=current_rev(run, persona), job=job.as_json() if job is not None else None)
 
 
 def _frame(eml: Path | None) -> Response:
@@ -139,17 +152,14 @@ def _frame(eml: Path | None) -> Response:
 @bp.get("/runs/<run_id>/<persona_id>/message.html")
 def message_frame(run_id: str, persona_id: str) -> Response:
     run = _run(run_id)
-    persona = _persona(run, persona_id)
-    return _frame(run.persona_dir(persona.id) / "message.eml")
+    return _frame(run.persona_dir(_known(run, persona_id)) / "message.eml")
 
 
 @bp.get("/runs/<run_id>/<persona_id>/sent.html")
 def sent_frame(run_id: str, persona_id: str) -> Response:
-    ws = desk().workspace
     run = _run(run_id)
-    persona = _persona(run, persona_id)
-    page = brief_page(ws, run, persona, run.read_bundle(), None)
-    return _frame(page.previous.eml if page.previous is not None else None)
+    previous = previous_sent(desk().workspace, run, _known(run, persona_id))
+    return _frame(previous.eml if previous is not None else None)
 
 
 @bp.get("/runs/<run_id>/files/<path:name>")
