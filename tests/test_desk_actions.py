@@ -19,22 +19,17 @@ from execbrief.desk.pages import warning_key
 from execbrief.models import Manifest, Provenance, SendEvent, SendRecord
 from execbrief.revisions import read_history
 from execbrief.runs import RunFolder
-from tests.desk_client import ANALYST, RECIPIENT, Desk, copy_run, make_run, open_desk, use_smtp
+from tests.desk_client import ANALYST, RECIPIENT, Desk, copy_run, open_desk, use_smtp
 from tests.mail_servers import Inbox, smtp_inbox
 from tests.messages_api_server import Fault, MessagesApiServer
 
 INVENTED = "Revenue reached $12,345 last month."
 
 
-@pytest.fixture(scope="module")
-def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return make_run(tmp_path_factory.mktemp("desk-actions"))
-
-
 @pytest.fixture
-def desk(template: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Desk:
+def desk(desk_template: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Desk:
     monkeypatch.setenv("SES_TO_ADDRESS", RECIPIENT)
-    return open_desk(copy_run(template, tmp_path / "copy"))
+    return open_desk(copy_run(desk_template, tmp_path / "copy"))
 
 
 @pytest.fixture

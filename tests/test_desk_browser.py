@@ -18,7 +18,7 @@ from execbrief.models import SendEvent, SendRecord
 from execbrief.revisions import read_history
 from execbrief.runs import RunFolder
 from tests.browser import chromium, chromium_path
-from tests.desk_client import ANALYST, RECIPIENT, copy_run, latest, make_run, serve_desk, use_smtp
+from tests.desk_client import ANALYST, RECIPIENT, copy_run, latest, serve_desk, use_smtp
 from tests.mail_servers import smtp_inbox
 from tests.messages_api_server import MessagesApiServer
 
@@ -36,15 +36,10 @@ def browser() -> Iterator[Browser]:
         yield launched
 
 
-@pytest.fixture(scope="module")
-def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return make_run(tmp_path_factory.mktemp("desk-browser"))
-
-
 @pytest.fixture
-def workspace(template: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def workspace(desk_template: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("SES_TO_ADDRESS", RECIPIENT)
-    return copy_run(template, tmp_path / "copy")
+    return copy_run(desk_template, tmp_path / "copy")
 
 
 @pytest.fixture

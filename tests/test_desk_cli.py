@@ -16,19 +16,14 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import Cli
-from tests.desk_client import copy_run, make_run
-
-
-@pytest.fixture(scope="module")
-def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return make_run(tmp_path_factory.mktemp("desk-cli"), personas="[ceo]")
+from tests.desk_client import copy_run
 
 
 @pytest.mark.slow
 def test_serve_prints_a_tokened_loopback_url_serves_it_and_stops_on_ctrl_c(
-    template: Path, tmp_path: Path
+    desk_template: Path, tmp_path: Path
 ) -> None:
-    workspace = copy_run(template, tmp_path / "copy")
+    workspace = copy_run(desk_template, tmp_path / "copy")
     process = subprocess.Popen(
         [sys.executable, "-m", "execbrief", "review", "-w", str(workspace), "--serve",
          "--no-browser", "--port", "0"],
@@ -57,8 +52,10 @@ def test_serve_prints_a_tokened_loopback_url_serves_it_and_stops_on_ctrl_c(
     assert "token=" not in rest  # no request log repeats the token
 
 
-def test_a_port_in_use_is_one_line_and_exit_2(cli: Cli, template: Path, tmp_path: Path) -> None:
-    workspace = copy_run(template, tmp_path / "copy")
+def test_a_port_in_use_is_one_line_and_exit_2(
+    cli: Cli, desk_template: Path, tmp_path: Path
+) -> None:
+    workspace = copy_run(desk_template, tmp_path / "copy")
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
@@ -72,9 +69,9 @@ def test_a_port_in_use_is_one_line_and_exit_2(cli: Cli, template: Path, tmp_path
 
 
 def test_review_without_serve_keeps_its_terminal_table(
-    cli: Cli, template: Path, tmp_path: Path
+    cli: Cli, desk_template: Path, tmp_path: Path
 ) -> None:
-    workspace = copy_run(template, tmp_path / "copy")
+    workspace = copy_run(desk_template, tmp_path / "copy")
 
     result = cli("review", "-w", workspace)
 

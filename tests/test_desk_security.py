@@ -18,17 +18,12 @@ from execbrief.desk.security import MESSAGE_POLICY, PAGE_POLICY
 from execbrief.errors import ConfigError, RefusedError
 from execbrief.revisions import read_history
 from execbrief.runs import RunFolder
-from tests.desk_client import TOKEN, Desk, copy_run, make_run, open_desk
-
-
-@pytest.fixture(scope="module")
-def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return make_run(tmp_path_factory.mktemp("desk-security"))
+from tests.desk_client import TOKEN, Desk, copy_run, open_desk
 
 
 @pytest.fixture
-def desk(template: Path, tmp_path: Path) -> Desk:
-    return open_desk(copy_run(template, tmp_path / "copy"))
+def desk(desk_template: Path, tmp_path: Path) -> Desk:
+    return open_desk(copy_run(desk_template, tmp_path / "copy"))
 
 
 def _fresh_client(desk: Desk) -> object:
@@ -210,15 +205,15 @@ def test_the_server_listens_on_loopback_only_and_answers_there(
 
 
 @pytest.mark.parametrize("host", ["0.0.0.0", "::", "192.168.1.20", "localhost", "::1"])  # noqa: S104
-def test_asking_for_another_address_is_refused(template: Path, host: str) -> None:
-    app = create_app(load_workspace(template), TOKEN)
+def test_asking_for_another_address_is_refused(desk_template: Path, host: str) -> None:
+    app = create_app(load_workspace(desk_template), TOKEN)
 
     with pytest.raises(RefusedError, match=r"listens on 127\.0\.0\.1 only"):
         make_desk_server(app, host=host, port=0)
 
 
-def test_a_port_in_use_is_one_clear_error(template: Path) -> None:
-    app = create_app(load_workspace(template), TOKEN)
+def test_a_port_in_use_is_one_clear_error(desk_template: Path) -> None:
+    app = create_app(load_workspace(desk_template), TOKEN)
     first = make_desk_server(app, port=0)
     try:
         with pytest.raises(ConfigError, match=r"cannot listen on 127\.0\.0\.1:\d+"):
