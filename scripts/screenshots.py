@@ -82,7 +82,11 @@ def take_desk_screenshots(target: Path) -> list[Path]:
             page.screenshot(path=str(run_png), full_page=True)
             page.click(f"tr[data-persona={DESK_PERSONA}] a")
             page.wait_for_selector("li.warning")
-            page.wait_for_load_state("load")
+            # both frames (this revision and the one sent before) painted
+            for index in range(page.locator("iframe").count()):
+                page.frame_locator("iframe").nth(index).locator("img").first.wait_for()
+            # a sandboxed frame paints in its own process: let it lay out at its final width
+            page.wait_for_timeout(1500)
             page.screenshot(
                 path=str(brief_png),
                 clip={"x": 0, "y": 0, "width": 1440, "height": 1300},
