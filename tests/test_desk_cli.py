@@ -78,3 +78,15 @@ def test_review_without_serve_keeps_its_terminal_table(
     assert result.code == 0
     assert "rev 1" in result.out
     assert "ceo" in result.out
+
+
+def test_serve_on_a_run_that_does_not_exist_is_refused_before_listening(
+    cli: Cli, desk_template: Path, tmp_path: Path
+) -> None:
+    workspace = copy_run(desk_template, tmp_path / "copy")
+
+    result = cli("review", "-w", workspace, "--serve", "--no-browser", "--run", "20200101T000000Z")
+
+    assert result.code == 2
+    assert "no run '20200101T000000Z'" in result.err
+    assert "Review desk" not in result.err

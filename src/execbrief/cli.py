@@ -542,7 +542,9 @@ def review(
     """
     ws = _workspace(workspace)
     if serve:
-        return _serve_desk(ws, port, open_browser=not no_browser)
+        # the desk opens on the latest run; a named one is checked and opened instead
+        start = "/" if run == LATEST else f"/runs/{pipeline.resolve_run(ws, run).run_id}"
+        return _serve_desk(ws, port, start, open_browser=not no_browser)
     folder = pipeline.resolve_run(ws, run)
     if as_json:
         rows = review_rows(folder, folder.read_manifest())
@@ -563,7 +565,7 @@ def _stop_serving(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
-def _serve_desk(ws: Workspace, port: int, *, open_browser: bool) -> int:
+def _serve_desk(ws: Workspace, port: int, start: str, *, open_browser: bool) -> int:
     import logging
     import signal
     import webbrowser
@@ -576,7 +578,7 @@ def _serve_desk(ws: Workspace, port: int, *, open_browser: bool) -> int:
     server = make_desk_server(desk, port=port)
     # one line per request would bury the URL, and the first one carries the token
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
-    url = desk_url(server, token)
+    url = desk_url(server, token, start)
     # one line, never wrapped: the URL is copied from the terminal
     err.print(f"[bold]Review desk[/] for {escape(str(ws.root))}: {url}", soft_wrap=True)
     err.print("Only this machine can reach it; press Ctrl-C to stop.")

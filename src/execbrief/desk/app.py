@@ -111,5 +111,5 @@ def make_desk_server(app: Flask, host: str = HOST, port: int = 0) -> BaseWSGISer
     return server
 
 
-def desk_url(server: BaseWSGIServer, token: str) -> str:
-    return f"http://{HOST}:{server.server_port}/?{security.TOKEN_PARAM}={token}"
+def desk_url(server: BaseWSGIServer, token: str, path: str = "/") -> str:
+    return f"http://{HOST}:{server.server_port}{path}?{security.TOKEN_PARAM}={token}"
