@@ -136,3 +136,11 @@ def cli(capsys: pytest.CaptureFixture[str]) -> Cli:
         return CliResult(code, captured.out, captured.err)
 
     return invoke
+
+
+@pytest.fixture(scope="session")
+def desk_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One offline run of the example (ceo and cfo) that the review desk's tests copy."""
+    from tests.desk_client import make_run
+
+    return make_run(tmp_path_factory.mktemp("desk-template"))

@@ -37,6 +37,9 @@ def test_installed_wheel_lists_personas_from_another_folder(tmp_path: Path) -> N
     assert "execbrief/collectors/handoffs/collector.py" in names
     assert "execbrief/secrets/rules.py" in names
     assert "execbrief/templates/report.html.j2" in names
+    assert "execbrief/desk/templates/desk/brief.html.j2" in names
+    assert "execbrief/desk/static/desk.css" in names
+    assert "execbrief/desk/static/desk.js" in names
 
     env_dir = tmp_path / "venv"
     venv.create(env_dir, with_pip=True)

@@ -743,11 +743,29 @@ def review(
         bool,
         typer.Option("--refresh", help="First read new delivery events (execbrief events)."),
     ] = False,
+    serve: Annotated[
+        bool,
+        typer.Option("--serve", help="Open the review desk: a local web app on 127.0.0.1."),
+    ] = False,
+    port: Annotated[
+        int, typer.Option("--port", min=0, max=65535, help="With --serve: the port (0: any free).")
+    ] = 0,
+    no_browser: Annotated[
+        bool, typer.Option("--no-browser", help="With --serve: print the URL, open no browser.")
+    ] = False,
 ) -> int:
-    """Show each persona's status, grounding warnings, cost and delivery for a run."""
+    """Show each persona's status, grounding warnings, cost and delivery for a run.
+
+    With --serve, review in the browser instead: read each brief as sent, approve,
+    regenerate with a note, edit, test-send and send, from one local page.
+    """
     ws = _workspace(workspace)
     if refresh:
         _refresh_events(ws)
+    if serve:
+        # the desk opens on the latest run; a named one is checked and opened instead
+        start = "/" if run == LATEST else f"/runs/{pipeline.resolve_run(ws, run).run_id}"
+        return _serve_desk(ws, port, start, open_browser=not no_browser)
     # an archived run is read into a cache folder under outputs, for reading only
     archived = run.startswith("s3://")
     folder = pipeline.fetch_archived_run(ws, run) if archived else pipeline.resolve_run(ws, run)
@@ -778,6 +796,42 @@ def _refresh_events(workspace: Workspace) -> None:
         f"Read delivery events: {len(report.recorded)} new, {report.duplicates} already "
         f"recorded, {len(report.skipped)} skipped"
     )
+
+
+def _stop_serving(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def _serve_desk(ws: Workspace, port: int, start: str, *, open_browser: bool) -> int:
+    import logging
+    import signal
+    import webbrowser
+
+    from execbrief.desk.app import create_app, desk_url, jobs_of, make_desk_server
+    from execbrief.desk.security import new_token
+
+    token = new_token()
+    desk = create_app(ws, token)
+    server = make_desk_server(desk, port=port)
+    # one line per request would bury the URL, and the first one carries the token
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    url = desk_url(server, token, start)
+    # one line, never wrapped: the URL is copied from the terminal
+    err.print(f"[bold]Review desk[/] for {escape(str(ws.root))}: {url}", soft_wrap=True)
+    err.print("Only this machine can reach it; press Ctrl-C to stop.")
+    if open_browser:
+        webbrowser.open(url)
+    # Ctrl-C stops the desk even when started from a shell that ignores it for background
+    # jobs, and so does a service manager's SIGTERM
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, _stop_serving)
+    try:
+        server.serve_forever()  # werkzeug's returns on KeyboardInterrupt
+    finally:
+        err.print("Stopping the review desk; a regenerate under way finishes first.")
+        server.server_close()
+        jobs_of(desk).wait()
+    return EXIT_OK
 
 
 @app.command()

@@ -24,6 +24,7 @@ from execbrief.bundle import (
 from execbrief.config import LlmConfig, TransportName, Workspace
 from execbrief.diff import diff_bundles
 from execbrief.errors import ConfigError, RefusedError
+from execbrief.files import write_atomic
 from execbrief.generate import (
     GenerationContext,
     fit_to_budget,
@@ -53,6 +54,8 @@ from execbrief.models import (
     Persona,
     PersonaRun,
     PersonaStatus,
+    Report,
+    ReportSection,
     Severity,
     StageTiming,
 )
@@ -75,7 +78,7 @@ from execbrief.runs import (
     previous_run,
     publish_run,
 )
-from execbrief.secrets.mask import mask_fact
+from execbrief.secrets.mask import mask_fact, redact_text
 from execbrief.send import AfterAttempt, Notice, send_run
 
 if TYPE_CHECKING:
@@ -872,3 +875,36 @@ def finish_batch(
     render(workspace, run, [r.persona for r in requests])
     write_submission(run, submission.model_copy(update={"fetched_at": datetime.now(UTC)}))
     return outcomes
+
+
+def since_last_run(workspace: Workspace, run: RunFolder) -> BundleDiff | None:
+    """The evidence changes from the run before `run` (what a brief's "since the last
+    brief" lists), or None for a first run."""
+    earlier = previous_run(workspace.outputs, run)
+    if earlier is None:
+        return None
+    return diff_bundles(earlier.read_bundle(), run.read_bundle(), earlier.run_id, run.run_id)
+
+
+def edit_section(
+    workspace: Workspace, run: RunFolder, persona: Persona, section_id: str, markdown: str
+) -> list[str]:
+    """Replace one section's text in report.json, then render it like a hand edit: the
+    grounding check runs again and the draft becomes a new, unapproved revision."""
+    report = run.read_report(persona.id)
+    known = {s.id for s in persona.sections}
+    if section_id not in known:
+        raise ConfigError(
+            f"{persona.id} has no section {section_id!r}",
+            field="section",
+            hint="sections of this persona: " + ", ".join(sorted(known)),
+        )
+    sections = [s for s in report.sections if s.id != section_id]
+    edited = ReportSection(id=section_id, markdown=markdown)
+    at = next((i for i, s in enumerate(report.sections) if s.id == section_id), len(sections))
+    sections.insert(at, edited)
+    report = report.model_copy(update={"sections": sections})
+    # the same net as generate's: what a person types goes out masked like a model's answer
+    text = redact_text(Report.model_validate(report.model_dump()).model_dump_json(indent=2))
+    write_atomic(run.report_path(persona.id), text + "\n")
+    return render(workspace, run, [persona])
