@@ -267,11 +267,19 @@ def test_without_a_chart_accounts_and_margins_are_not_judged(tmp_path: Path) -> 
 
     assert kinds(result, "finance.unknown_account") == []
     assert kinds(result, "finance.gross_margin") == []
-    # Without a chart the owner's 5,000 counts as revenue by its sign, and fixed costs are
-    # all expenses: Acme 1,980, 1,700, 1,900 -> 1,860 / 200 = 9.3 tours.
+    # Without a chart, fuel (the tours' cost of sales) cannot be told from rent: dividing all
+    # of Acme's expenses (1,860 a month) by the 200 margin would give 9.3 tours, counting a
+    # variable cost as fixed. The fact says what is missing instead of a figure.
     tours = the_fact(result, "finance.break_even", "acme tour")
-    assert tours.metrics["break_even_units"] == 9.3
-    assert "without a chart of accounts" in tours.detail
+    assert "break_even_units" not in tours.metrics
+    assert "fixed_costs_monthly_usd" not in tours.metrics
+    assert tours.metrics["contribution_margin_usd"] == 200.0
+    assert "not_computed" in tours.tags
+    assert (
+        tours.title
+        == "Acme Charters: break-even in tours not computed, fixed vs variable costs unknown"
+    )
+    assert "Without a chart of accounts" in tours.detail
 
 
 def test_bad_rows_become_gaps_with_file_and_line(tmp_path: Path) -> None:

@@ -257,3 +257,42 @@ def test_without_approved_only_one_unapproved_draft_refuses_the_whole_send(
     assert "cfo skipped: cfo: rev 1 is not approved" in partial.err
     assert "Sent 1 messages, 1 skipped" in partial.err
     assert len(inbox[0].received) == 1
+
+
+# --- run --send under the automatic policy: the unattended run in one command ------------
+
+
+def test_run_send_under_auto_policy_sends_only_changed_auto_approved_briefs(
+    cli: Cli, workspace: Path, inbox: tuple[Inbox, int]
+) -> None:
+    first = cli("run", "-w", workspace, "--send")
+    assert first.code == 0, first.err
+    assert len(inbox[0].received) == 2  # cto and cfo, never sent before
+
+    again = cli("run", "-w", workspace, "--send")
+    add_risk(workspace, "the only database has no backups.")
+    changed = cli("run", "-w", workspace, "--send")
+
+    assert again.code == 0, again.err
+    assert "cto skipped: evidence unchanged since its last sent brief" in again.err
+    assert len(inbox[0].received) == 3  # only the changed cto brief went out the third time
+    assert changed.code == 0, changed.err
+    assert inbox[0].received[-1][0] == [f"cto@{DOMAIN}", f"eng@{DOMAIN}", f"audit@{DOMAIN}"]
+    sent = [
+        r.persona for r in read_records(latest(workspace).ledger_path) if r.event is SendEvent.SENT
+    ]
+    assert sent == ["cto"]
+
+
+def test_run_send_under_manual_approval_through_smtp_is_refused_before_collecting(
+    cli: Cli, tmp_path: Path, inbox: tuple[Inbox, int]
+) -> None:
+    workspace = small_workspace(tmp_path / "ws", inbox[1], extra="")
+
+    result = cli("run", "-w", workspace, "--send")
+
+    assert result.code == 2
+    assert "`run --send` cannot send through smtp: its drafts need approval first" in result.err
+    assert "approval: {auto: changed_without_warnings}" in result.err
+    assert not (workspace / "outputs").exists() or not any((workspace / "outputs").iterdir())
+    assert inbox[0].received == []

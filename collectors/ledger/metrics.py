@@ -496,26 +496,44 @@ class FinanceFacts:
         ]
 
     def break_even(self, scope: Scope, unit: UnitEconomics) -> Fact:
-        window = self.window
-        fixed_parts = [scope.months[m].operating for m in window]
-        fixed = mean(fixed_parts)
         contribution = unit.price - unit.variable_cost
-        basis = (
-            "expenses in accounts of type expense (cost of sales left out)"
-            if self.has_chart
-            else "all expenses, since without a chart of accounts cost of sales is unknown"
-        )
         metrics = {
-            "fixed_costs_monthly_usd": cents(fixed),
             "unit_price_usd": cents(unit.price),
             "unit_variable_cost_usd": cents(unit.variable_cost),
             "contribution_margin_usd": cents(contribution),
         }
-        detail = (
-            f"Fixed costs are the monthly average of {basis}, over {', '.join(window)}: "
-            f"{average_formula('fixed_costs_monthly_usd', fixed_parts)}. "
+        margin = (
             f"contribution_margin_usd = {unit.unit}_price - {unit.unit}_variable_cost = "
             f"{money(unit.price)} - {money(unit.variable_cost)} = {money(contribution)}. "
+        )
+        if not self.has_chart:
+            # Without cost-of-sales accounts every expense would count as fixed, and the
+            # break-even would divide variable costs by the margin: a figure, but a wrong one.
+            return self._fact(
+                "finance.break_even",
+                scope,
+                f"{scope.key} {unit.unit}",
+                title=(
+                    f"{scope.label}: break-even in {unit.unit}s not computed, "
+                    "fixed vs variable costs unknown"
+                ),
+                detail=margin
+                + "Without a chart of accounts the ledger cannot tell fixed costs from cost "
+                "of sales, so no break-even volume is computed. Needed: a chart of accounts "
+                f"(sources.ledger.chart_of_accounts) with cost_of_sales accounts for the "
+                f"{unit.unit} costs.",
+                severity=Severity.LOW,
+                metrics=metrics,
+                tags=["finance", "not_computed"],
+            )
+        window = self.window
+        fixed_parts = [scope.months[m].operating for m in window]
+        fixed = mean(fixed_parts)
+        metrics = {"fixed_costs_monthly_usd": cents(fixed)} | metrics
+        detail = (
+            "Fixed costs are the monthly average of expenses in accounts of type expense "
+            f"(cost of sales left out), over {', '.join(window)}: "
+            f"{average_formula('fixed_costs_monthly_usd', fixed_parts)}. " + margin
         )
         severity = Severity.INFO
         if contribution <= 0:

@@ -345,7 +345,9 @@ def run(
         bool,
         typer.Option(
             "--send/--no-send",
-            help="Also send the drafts (file transport only). Default: stop at the drafts.",
+            help="Also send the drafts: through the file transport, or, under an automatic"
+            " approval policy, the auto-approved changed ones (as send --changed-only"
+            " --approved-only). Default: stop at the drafts.",
         ),
     ] = False,
     strict: StrictOpt = False,
@@ -407,7 +409,10 @@ def run(
     if send:
         ok = [o.persona for o in outcomes if o.status is PersonaStatus.OK]
         if ok:
-            deliveries = _send(ws, folder, ok, requested=False)
+            auto = not ws.config.approval.manual
+            deliveries = _send(
+                ws, folder, ok, requested=False, changed_only=auto, approved_only=auto
+            )
         else:
             err.print("No persona passed; nothing was sent.")
     else:

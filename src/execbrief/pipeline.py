@@ -359,11 +359,14 @@ def check_delivery(workspace: Workspace, personas: list[Persona], *, sending: bo
 
         DynamoLedger(ref, run_id="").check()
     transport = settings.mail.transport
-    if sending and transport != "file":
+    # under `approval: {auto: ...}` the run approves its own changed, clean drafts, and
+    # `run --send` sends those alone (changed_only and approved_only)
+    if sending and transport != "file" and workspace.config.approval.manual:
         raise RefusedError(
             f"`run --send` cannot send through {transport}: its drafts need approval first",
             hint="run `execbrief run` (drafts), then `execbrief review`, `execbrief approve` "
-            "and `execbrief send`",
+            "and `execbrief send`; or, for unattended runs, set "
+            "`approval: {auto: changed_without_warnings}` in execbrief.yaml",
         )
 
 
