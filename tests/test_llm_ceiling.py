@@ -12,6 +12,8 @@ from execbrief.errors import RefusedError
 from execbrief.llm.base import BriefRequest
 from execbrief.llm.ceiling import check_ceiling, price_run
 from execbrief.llm.offline import OfflineProvider
+from execbrief.llm.pricing import estimate_tokens
+from execbrief.llm.schema import estimate_request_tokens
 from tests.conftest import Cli
 from tests.messages_api_server import MessagesApiServer
 from tests.test_llm_anthropic import make_request
@@ -79,6 +81,31 @@ def test_the_price_is_the_output_budget_plus_the_planned_cache() -> None:
     # output alone: 3 x 8,000 tokens at $10 a million; input at most the cache-write price
     assert 0.24 < live.cost_usd < 0.24 + 30_000 * 2.5 / 1e6
     assert batch.cost_usd < live.cost_usd
+
+
+def test_a_batch_is_priced_as_if_every_request_wrote_its_prefix_for_an_hour() -> None:
+    # One persona, 100,000 tokens in. At $2 a million input, a 1-hour cache write costs 2x:
+    # priced without cache (0.5 x $0.20 = $0.10 of input), the ceiling would let through a
+    # request whose prefix can cost up to twice that.
+    llm = LlmConfig(provider="anthropic", model="claude-sonnet-5-5")
+    counted = Counted(llm)
+    counted.tokens = 100_000
+    request = make_request("cfo")
+
+    price = price_run(counted, [request], llm, batch=True)
+
+    prefix = min(
+        100_000, 100_000 * estimate_tokens(request.evidence) // estimate_request_tokens(request)
+    )
+    output = request.max_tokens * 10.0
+    worst = ((100_000 - prefix) * 2.0 + prefix * 4.0 + output) / 1e6 * 0.5
+    assert prefix > 0
+    assert price.cost_usd == pytest.approx(worst, abs=1e-4)
+    uncached = (100_000 * 2.0 + output) / 1e6 * 0.5
+    assert price.cost_usd > uncached
+    ceiling = llm.model_copy(update={"max_cost_usd": round(uncached + 0.001, 4)})
+    with pytest.raises(RefusedError, match="would cost"):
+        check_ceiling(counted, [request], ceiling, batch=True)
 
 
 def test_a_provider_that_counts_nothing_costs_nothing_under_any_ceiling() -> None:

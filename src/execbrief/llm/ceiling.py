@@ -2,7 +2,9 @@
 
 Input is what the provider's counting endpoint says (an estimate where it has none),
 priced as the run is planned: the first persona writes the shared prefix to the cache,
-the others read it (a batch is priced without cache, at the batch discount). Output is
+the others read it. A batch's requests run in no set order and its cache hits are best
+effort, so each of them is priced as writing its prefix at the 1-hour rate it asks for,
+then the batch discount: the most a batch can cost, not the likely. Output is
 priced at each persona's full max_tokens, the most it may write. A re-ask is not priced:
 it happens only after an invalid answer. With llm.verify, each persona's second opinion
 is priced on top at its model's price, without cache: its input estimated from
@@ -17,7 +19,13 @@ from dataclasses import dataclass
 from execbrief.config import LlmConfig
 from execbrief.errors import ExecbriefError, RefusedError
 from execbrief.llm.base import BriefRequest, Provider
-from execbrief.llm.pricing import DEFAULT_MODEL, cost_usd, estimate_tokens
+from execbrief.llm.pricing import (
+    BATCH_CACHE_TTL,
+    DEFAULT_MODEL,
+    CacheTtl,
+    cost_usd,
+    estimate_tokens,
+)
 from execbrief.llm.schema import estimate_request_tokens
 from execbrief.models import Usage
 
@@ -68,9 +76,7 @@ def price_run(
         # the shared prefix's share of this request, as the estimate splits it
         estimated = max(estimate_request_tokens(request), 1)
         prefix = min(tokens, tokens * estimate_tokens(request.evidence) // estimated)
-        if batch:
-            usage = Usage(input_tokens=tokens, output_tokens=request.max_tokens)
-        elif index == 0:
+        if batch or index == 0:
             usage = Usage(
                 input_tokens=tokens - prefix,
                 cache_creation_input_tokens=prefix,
@@ -82,7 +88,8 @@ def price_run(
                 cache_read_input_tokens=prefix,
                 output_tokens=request.max_tokens,
             )
-        cost = cost_usd(model, usage, llm.prices, batch=batch)
+        ttl: CacheTtl = BATCH_CACHE_TTL if batch else "5m"
+        cost = cost_usd(model, usage, llm.prices, batch=batch, cache_ttl=ttl)
         inputs += tokens
         outputs += request.max_tokens
         if verify is not None:
