@@ -115,12 +115,14 @@ def _revision(history: History) -> int:
 
 
 def _in_doubt_detail(persona: str, rev: int, record: SendRecord) -> str:
-    how = record.error or (
-        f"the process stopped mid-send; look for Message-ID {record.message_id} "
-        "in a recipient's mailbox"
+    # an attempt with no outcome is a sender that stopped mid-send, or another sender
+    # (a second machine on a shared ledger) still sending: this one cannot tell which
+    look = (
+        f"look for Message-ID {record.message_id} in a recipient's mailbox"
         if record.message_id
-        else "the process stopped mid-send; look in a recipient's mailbox"
+        else "look in a recipient's mailbox"
     )
+    how = record.error or f"a sender stopped mid-send, or another one is sending it now; {look}"
     return (
         f"in doubt: rev {rev}'s attempt at {record.ts:%Y-%m-%d %H:%M:%SZ} has no known "
         f"outcome ({how}); if it did not arrive: `execbrief send --persona {persona} --force`"
