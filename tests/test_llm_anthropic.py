@@ -22,7 +22,7 @@ from execbrief.llm.base import BriefRequest, BriefResult, Repair
 from execbrief.llm.batch import BatchProgress, BatchRunner
 from execbrief.llm.pricing import DEFAULT_MODEL, canonical_model, cost_usd, price_for
 from execbrief.llm.retry import RetryPolicy
-from execbrief.llm.schema import REPORT_SCHEMA
+from execbrief.llm.schema import report_schema
 from execbrief.models import Delivery, EvidenceSelector, Persona, PersonaSection, Report, Usage
 from tests.messages_api_server import Fault, MessagesApiServer
 
@@ -222,7 +222,7 @@ def test_request_streams_with_the_report_schema_and_no_sampling_params(
     assert body["stream"] is True
     assert body["max_tokens"] == 12000
     assert body["model"] == DEFAULT_MODEL
-    assert body["output_config"] == {"format": {"type": "json_schema", "schema": REPORT_SCHEMA}}
+    assert body["output_config"] == {"format": {"type": "json_schema", "schema": report_schema()}}
     assert not {"temperature", "top_p", "top_k", "tools", "tool_choice"} & set(body)
     assert route.calls[-1].request.headers["x-stainless-retry-count"] == "0"
 
@@ -407,7 +407,7 @@ def test_model_without_native_schema_gets_the_report_as_a_forced_tool(
     body = sent(route)
     assert "output_config" not in body
     assert body["tool_choice"] == {"type": "tool", "name": "submit_report"}
-    assert body["tools"][0]["input_schema"]["properties"] == REPORT_SCHEMA["properties"]
+    assert body["tools"][0]["input_schema"]["properties"] == report_schema()["properties"]
     assert json.loads(result.text) == tool_input
 
 
@@ -420,7 +420,7 @@ def test_count_tokens_asks_the_api_with_the_same_prompt(
 
     assert provider.count_tokens(make_request()) == 5123
     assert prefix(sent(route)) == prefix({**sent(route), "model": DEFAULT_MODEL})
-    assert sent(route)["output_config"]["format"]["schema"] == REPORT_SCHEMA
+    assert sent(route)["output_config"]["format"]["schema"] == report_schema()
 
 
 def test_missing_api_key_is_a_config_error(monkeypatch: pytest.MonkeyPatch) -> None:

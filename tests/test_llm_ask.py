@@ -19,7 +19,7 @@ from execbrief.llm.offline import OfflineProvider
 from execbrief.llm.openai_compat import SCHEMA_NOTE, OpenAICompatProvider
 from execbrief.llm.pricing import SMALL_MODEL, cost_usd
 from execbrief.llm.retry import RetryPolicy
-from execbrief.llm.schema import VERIFY_SCHEMA
+from execbrief.llm.schema import verify_schema
 from execbrief.models import Usage
 from tests.messages_api_server import Fault, MessagesApiServer
 from tests.test_llm_openai import BASE, MODEL, sent, streamed
@@ -32,7 +32,7 @@ def _question(model: str = SMALL_MODEL) -> Question:
         model=model,
         system="Check the claims.",
         prompt="<facts>\n</facts>\n<claims>\n</claims>",
-        answer_schema=VERIFY_SCHEMA,
+        answer_schema=verify_schema(),
         schema_name="verify_answer",
         max_tokens=500,
     )
@@ -56,7 +56,7 @@ def test_anthropic_asks_its_smallest_model_with_the_schema_as_native_output(
     [call] = server.messages()
     body = call.body or {}
     assert body["model"] == SMALL_MODEL == "claude-haiku-5-5"
-    assert body["output_config"]["format"]["schema"] == VERIFY_SCHEMA
+    assert body["output_config"]["format"]["schema"] == verify_schema()
     assert "stream" not in body or body["stream"] is False
     assert result.text == ANSWER
     usage = Usage.model_validate(call.usage)
@@ -73,7 +73,7 @@ def test_an_older_model_gets_the_answer_schema_as_a_forced_tool(
     body = server.messages()[0].body or {}
     assert "output_config" not in body
     assert body["tool_choice"] == {"type": "tool", "name": "submit_answer"}
-    assert body["tools"][0]["input_schema"]["properties"] == VERIFY_SCHEMA["properties"]
+    assert body["tools"][0]["input_schema"]["properties"] == verify_schema()["properties"]
     assert json.loads(result.text) == json.loads(ANSWER)
 
 
@@ -124,8 +124,8 @@ def test_openai_asks_with_a_json_schema_then_json_mode_if_refused(
     first, second = sent(route, 0), sent(route, 1)
     assert provider.small_model() == MODEL
     assert first["response_format"]["json_schema"]["name"] == "verify_answer"
-    assert first["response_format"]["json_schema"]["schema"] == VERIFY_SCHEMA
+    assert first["response_format"]["json_schema"]["schema"] == verify_schema()
     assert second["response_format"] == {"type": "json_object"}
-    assert second["messages"][1]["content"].endswith(SCHEMA_NOTE + json.dumps(VERIFY_SCHEMA))
+    assert second["messages"][1]["content"].endswith(SCHEMA_NOTE + json.dumps(verify_schema()))
     assert (result.text, result.attempts) == (ANSWER, 2)
     assert result.usage == Usage(input_tokens=300, output_tokens=20)

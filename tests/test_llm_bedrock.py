@@ -20,7 +20,7 @@ from execbrief.errors import ConfigError, ProviderError
 from execbrief.llm.bedrock import BedrockProvider, default_bedrock_model
 from execbrief.llm.pricing import DEFAULT_MODEL, cost_usd
 from execbrief.llm.retry import RetryPolicy
-from execbrief.llm.schema import REPORT_SCHEMA
+from execbrief.llm.schema import report_schema
 from execbrief.models import Usage
 from tests.test_llm_anthropic import EVIDENCE, make_request, report_json
 
@@ -157,7 +157,7 @@ def test_request_keeps_the_anthropic_shape_with_schema_and_cache_breakpoint(
     body = sent(route)
     assert "model" not in body and "stream" not in body
     assert body["anthropic_version"]
-    assert body["output_config"] == {"format": {"type": "json_schema", "schema": REPORT_SCHEMA}}
+    assert body["output_config"] == {"format": {"type": "json_schema", "schema": report_schema()}}
     assert body["messages"][0]["content"][0] == {
         "type": "text",
         "text": EVIDENCE,

@@ -15,7 +15,7 @@ from execbrief.errors import ConfigError, ProviderError
 from execbrief.llm.base import BriefResult, Repair
 from execbrief.llm.openai_compat import SCHEMA_NOTE, OpenAICompatProvider
 from execbrief.llm.retry import RetryPolicy
-from execbrief.llm.schema import REPORT_SCHEMA
+from execbrief.llm.schema import report_schema
 from execbrief.models import Usage
 from tests.test_llm_anthropic import EVIDENCE, SYSTEM, make_request, report_json
 
@@ -86,7 +86,7 @@ def test_answer_streams_with_json_schema_output_and_usage(
     body = sent(route)
     assert body["response_format"] == {
         "type": "json_schema",
-        "json_schema": {"name": "report", "strict": True, "schema": REPORT_SCHEMA},
+        "json_schema": {"name": "report", "strict": True, "schema": report_schema()},
     }
     assert (body["model"], body["stream"], "temperature" in body) == (MODEL, True, False)
 
@@ -128,7 +128,7 @@ def test_server_without_json_schema_is_asked_in_json_mode_from_then_on(
         "json_object",
     ]
     assert sent(route, 1)["messages"][1]["content"].endswith(
-        SCHEMA_NOTE + json.dumps(REPORT_SCHEMA)
+        SCHEMA_NOTE + json.dumps(report_schema())
     )
 
 
@@ -217,7 +217,7 @@ def test_configured_price_gives_a_local_model_a_cost(api: respx.MockRouter) -> N
 def test_token_count_is_an_estimate_of_the_whole_prompt(provider: OpenAICompatProvider) -> None:
     counted = provider.count_tokens(make_request())
 
-    assert counted >= (len(SYSTEM) + len(EVIDENCE) + len(json.dumps(REPORT_SCHEMA))) // 4
+    assert counted >= (len(SYSTEM) + len(EVIDENCE) + len(json.dumps(report_schema()))) // 4
 
 
 def test_missing_base_url_or_model_is_a_config_error(monkeypatch: pytest.MonkeyPatch) -> None:

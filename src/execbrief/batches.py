@@ -18,8 +18,8 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from anthropic.types.messages import MessageBatchIndividualResponse
 from pydantic import Field, TypeAdapter
 
 from execbrief.errors import ConfigError
@@ -28,6 +28,9 @@ from execbrief.jsonl import read_lines
 from execbrief.llm.base import BriefRequest
 from execbrief.models import Strict
 from execbrief.runs import RunFolder, _read_model
+
+if TYPE_CHECKING:
+    from anthropic.types.messages import MessageBatchIndividualResponse
 
 BATCH_FILE = "batch.json"
 REQUESTS_FILE = "batch-requests.json"
@@ -102,6 +105,9 @@ def write_results(run: RunFolder, lines: list[MessageBatchIndividualResponse]) -
 
 def read_results(run: RunFolder) -> dict[str, MessageBatchIndividualResponse]:
     """custom_id -> its result line, as the fetch wrote them."""
+    # the SDK is imported when a batch is read, not by every command that imports this
+    from anthropic.types.messages import MessageBatchIndividualResponse
+
     parse = MessageBatchIndividualResponse.model_validate_json
     lines, _ = read_lines(run.path / RESULTS_FILE, parse)
     return {line.custom_id: line for line in lines}

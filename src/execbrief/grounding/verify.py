@@ -29,7 +29,7 @@ from execbrief.grounding.claim_units import Claim, prose_claims, report_citation
 from execbrief.llm.base import BriefRequest, BriefResult, Provider, Question
 from execbrief.llm.ceiling import VerifyPlan
 from execbrief.llm.pricing import estimate_tokens
-from execbrief.llm.schema import VERIFY_SCHEMA
+from execbrief.llm.schema import verify_schema
 from execbrief.models import (
     Bundle,
     Fact,
@@ -77,8 +77,10 @@ cited facts state instead. Answer with JSON in the given schema; an empty list w
 claim is supported.
 """
 
-# The frame of the prompt, without facts and claims: what a price estimate adds to them.
-_FRAME = SYSTEM + json.dumps(VERIFY_SCHEMA) + "<facts>\n</facts>\n<claims>\n</claims>\n"
+
+def _frame() -> str:
+    """The prompt without its facts and claims: what a price estimate adds to them."""
+    return SYSTEM + json.dumps(verify_schema()) + "<facts>\n</facts>\n<claims>\n</claims>\n"
 
 
 @dataclass(frozen=True)
@@ -205,7 +207,7 @@ class SecondOpinion:
             model=self.model,
             system=SYSTEM,
             prompt=redact_text(_prompt(facts, claims)),
-            answer_schema=VERIFY_SCHEMA,
+            answer_schema=verify_schema(),
             schema_name="verify_answer",
             max_tokens=VERIFY_MAX_TOKENS,
         )
@@ -304,7 +306,7 @@ def estimate_verify_input(request: BriefRequest) -> int:
     in view, the whole report it may write (request.max_tokens) and as much again for the
     claims' envelopes (id, place, cited ids), and the frame."""
     facts = estimate_tokens(*(fact_line(f) for f in request.facts))
-    return estimate_tokens(_FRAME) + facts + 2 * request.max_tokens
+    return estimate_tokens(_frame()) + facts + 2 * request.max_tokens
 
 
 def standing_opinions(warnings: list[GroundingWarning], report: Report) -> list[GroundingWarning]:

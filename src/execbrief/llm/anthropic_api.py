@@ -31,7 +31,7 @@ from execbrief.errors import ConfigError
 from execbrief.llm.base import CONNECT_TIMEOUT, BriefRequest, BriefResult, FirstByte, Question
 from execbrief.llm.pricing import DEFAULT_MODEL, SMALL_MODEL, CacheTtl, cost_usd
 from execbrief.llm.retry import Failure, RetryPolicy, short_body, status_failure, transport_failure
-from execbrief.llm.schema import REPORT_SCHEMA
+from execbrief.llm.schema import report_schema
 from execbrief.models import Usage
 
 REPORT_TOOL = "submit_report"
@@ -117,14 +117,14 @@ def shape_request(request: BriefRequest, model: str, cache_ttl: CacheTtl = "5m")
             max_tokens=request.max_tokens,
             system=system,
             messages=messages,
-            output_config={"format": {"type": "json_schema", "schema": REPORT_SCHEMA}},
+            output_config={"format": {"type": "json_schema", "schema": report_schema()}},
             tools=None,
             tool_choice=None,
         )
     tool: ToolParam = {
         "name": REPORT_TOOL,
         "description": "Submit the finished brief as a report.",
-        "input_schema": {"type": "object", **REPORT_SCHEMA},
+        "input_schema": {"type": "object", **report_schema()},
     }
     return MessageShape(
         model=model,

@@ -20,7 +20,7 @@ from execbrief.errors import ConfigError, ProviderError
 from execbrief.llm.base import CONNECT_TIMEOUT, BriefRequest, BriefResult, FirstByte, Question
 from execbrief.llm.pricing import cost_usd
 from execbrief.llm.retry import Failure, RetryPolicy, short_body, status_failure, transport_failure
-from execbrief.llm.schema import REPORT_SCHEMA, estimate_request_tokens
+from execbrief.llm.schema import estimate_request_tokens, report_schema
 from execbrief.models import Usage
 
 JsonMode = Literal["json_schema", "json_object"]
@@ -107,10 +107,10 @@ class OpenAICompatProvider:
         if mode == "json_schema":
             response_format = {
                 "type": "json_schema",
-                "json_schema": {"name": "report", "strict": True, "schema": REPORT_SCHEMA},
+                "json_schema": {"name": "report", "strict": True, "schema": report_schema()},
             }
         else:
-            user = f"{user}\n\n{SCHEMA_NOTE}{json.dumps(REPORT_SCHEMA)}"
+            user = f"{user}\n\n{SCHEMA_NOTE}{json.dumps(report_schema())}"
         messages: list[dict[str, str]] = [
             {"role": "system", "content": request.system},
             {"role": "user", "content": user},
