@@ -78,7 +78,8 @@ class MessageShape:
     tools: list[ToolParam] | None
     tool_choice: ToolChoiceToolParam | None
 
-    def batch_params(self) -> MessageCreateParamsNonStreaming:
+    def create_params(self) -> MessageCreateParamsNonStreaming:
+        """The request's parameters for a plain call and a batch entry."""
         params: MessageCreateParamsNonStreaming = {
             "model": self.model,
             "max_tokens": self.max_tokens,
@@ -304,15 +305,7 @@ class AnthropicProvider:
         shape = shape_question(question)
 
         def create() -> Message:
-            return self.client.messages.create(
-                model=shape.model,
-                max_tokens=shape.max_tokens,
-                system=shape.system,
-                messages=shape.messages,
-                output_config=shape.output_config or anthropic.omit,
-                tools=shape.tools or anthropic.omit,
-                tool_choice=shape.tool_choice or anthropic.omit,
-            )
+            return self.client.messages.create(**shape.create_params())
 
         done = self.retry.call(self.name, create, self.classify)
         usage = usage_of(done.value)

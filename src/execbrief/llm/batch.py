@@ -110,7 +110,7 @@ class BatchRunner:
                 "custom_id": custom_id,
                 "params": shape_request(
                     request, request.model or self.provider.model, BATCH_CACHE_TTL
-                ).batch_params(),
+                ).create_params(),
             }
             for custom_id, request in zip(ids, requests, strict=True)
         ]
