@@ -22,6 +22,7 @@ from execbrief.grounding import GroundingIndex, missing_sections
 from execbrief.grounding.verify import SecondOpinion
 from execbrief.llm.base import BriefRequest, BriefResult, FirstByte, Provider, Repair
 from execbrief.llm.pricing import estimate_tokens
+from execbrief.llm.schema import unfenced
 from execbrief.models import (
     Bundle,
     Fact,
@@ -177,11 +178,7 @@ def fit_to_budget(
 
 def parse_report(text: str) -> Report:
     """Validate a provider's answer, tolerating a Markdown code fence around the JSON."""
-    stripped = text.strip()
-    if stripped.startswith("```"):
-        stripped = stripped.strip("`")
-        stripped = stripped.split("\n", 1)[1] if "\n" in stripped else stripped
-    return Report.model_validate_json(stripped)
+    return Report.model_validate_json(unfenced(text))
 
 
 class _Generation:

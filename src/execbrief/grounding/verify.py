@@ -29,7 +29,7 @@ from execbrief.grounding.claim_units import Claim, prose_claims, report_citation
 from execbrief.llm.base import BriefRequest, BriefResult, Provider, Question
 from execbrief.llm.ceiling import VerifyPlan
 from execbrief.llm.pricing import estimate_tokens
-from execbrief.llm.schema import verify_schema
+from execbrief.llm.schema import unfenced, verify_schema
 from execbrief.models import (
     Bundle,
     Fact,
@@ -172,14 +172,6 @@ class Opinion:
     run: VerifyRun
 
 
-def _parse(text: str) -> VerifyAnswer:
-    stripped = text.strip()
-    if stripped.startswith("```"):
-        stripped = stripped.strip("`")
-        stripped = stripped.split("\n", 1)[1] if "\n" in stripped else stripped
-    return VerifyAnswer.model_validate_json(stripped)
-
-
 def _short(exc: ValidationError) -> str:
     first = exc.errors()[0]
     where = ".".join(str(p) for p in first["loc"]) or "(root)"
@@ -236,7 +228,7 @@ class SecondOpinion:
             }
         )
         try:
-            answer = _parse(result.text)
+            answer = VerifyAnswer.model_validate_json(unfenced(result.text))
         except ValidationError as exc:
             reason = "the answer did not match the verify schema: " + _short(exc)
             return Opinion([], _gap(record, reason, result.usage, result.cost_usd, result.attempts))

@@ -34,6 +34,15 @@ def verify_schema() -> dict[str, Any]:
     return anthropic.transform_schema(VerifyAnswer)
 
 
+def unfenced(text: str) -> str:
+    """An answer's JSON, tolerating the Markdown code fence some models put around it."""
+    stripped = text.strip()
+    if stripped.startswith("```"):
+        stripped = stripped.strip("`")
+        stripped = stripped.split("\n", 1)[1] if "\n" in stripped else stripped
+    return stripped
+
+
 def estimate_request_tokens(request: BriefRequest) -> int:
     """A request's input tokens, estimated, for providers without a counting endpoint."""
     repair = [request.repair.answer, request.repair.errors] if request.repair else []
