@@ -32,10 +32,13 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+import pytest
 
 from execbrief.models import Finding, Recommendation, Report, ReportSection, Severity
 
@@ -244,6 +247,17 @@ def _persona_of(instructions: str) -> str:
 
 def _dedup(items: list[str]) -> list[str]:
     return list(dict.fromkeys(items))
+
+
+@contextmanager
+def serving_anthropic(
+    monkeypatch: pytest.MonkeyPatch, **options: Any
+) -> Iterator[MessagesApiServer]:
+    """A local Messages API with the Anthropic SDK's key and base URL pointed at it."""
+    with MessagesApiServer(**options) as server:
+        monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-test-dummy")
+        monkeypatch.setenv("ANTHROPIC_BASE_URL", server.base_url)
+        yield server
 
 
 class MessagesApiServer:

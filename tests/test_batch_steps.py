@@ -21,7 +21,7 @@ from execbrief.models import Manifest, PersonaStatus, Usage
 from execbrief.revisions import read_history
 from execbrief.runs import RunFolder
 from tests.conftest import REPO, Cli
-from tests.messages_api_server import MessagesApiServer
+from tests.messages_api_server import MessagesApiServer, serving_anthropic
 from tests.test_schedule import latest, small_workspace
 
 BATCHES = "/v1/messages/batches"
@@ -29,9 +29,7 @@ BATCHES = "/v1/messages/batches"
 
 @pytest.fixture
 def api(monkeypatch: pytest.MonkeyPatch) -> Iterator[MessagesApiServer]:
-    with MessagesApiServer(min_cacheable_tokens=64) as server:
-        monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-test-dummy")
-        monkeypatch.setenv("ANTHROPIC_BASE_URL", server.base_url)
+    with serving_anthropic(monkeypatch, min_cacheable_tokens=64) as server:
         yield server
 
 

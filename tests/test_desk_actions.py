@@ -21,7 +21,7 @@ from execbrief.revisions import read_history
 from execbrief.runs import RunFolder
 from tests.desk_client import ANALYST, RECIPIENT, Desk, copy_run, open_desk, use_smtp
 from tests.mail_servers import Inbox, smtp_inbox
-from tests.messages_api_server import Fault, MessagesApiServer
+from tests.messages_api_server import Fault, MessagesApiServer, serving_anthropic
 
 INVENTED = "Revenue reached $12,345 last month."
 
@@ -244,9 +244,7 @@ def _wait_for_job(desk: Desk, persona: str) -> dict[str, object]:
 
 @pytest.fixture
 def api(monkeypatch: pytest.MonkeyPatch) -> Iterator[MessagesApiServer]:
-    with MessagesApiServer(ttfb=0.05, tokens_per_second=20_000) as server:
-        monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-test-dummy")
-        monkeypatch.setenv("ANTHROPIC_BASE_URL", server.base_url)
+    with serving_anthropic(monkeypatch, ttfb=0.05, tokens_per_second=20_000) as server:
         yield server
 
 

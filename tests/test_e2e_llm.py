@@ -11,16 +11,20 @@ import pytest
 
 from execbrief.models import Manifest, PersonaStatus, WarningKind
 from tests.conftest import Cli
-from tests.messages_api_server import AnswerContext, Fault, MessagesApiServer, default_answer
+from tests.messages_api_server import (
+    AnswerContext,
+    Fault,
+    MessagesApiServer,
+    default_answer,
+    serving_anthropic,
+)
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
 def api(monkeypatch: pytest.MonkeyPatch) -> Iterator[MessagesApiServer]:
-    with MessagesApiServer(ttfb=0.05, tokens_per_second=20_000) as server:
-        monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-test-dummy")
-        monkeypatch.setenv("ANTHROPIC_BASE_URL", server.base_url)
+    with serving_anthropic(monkeypatch, ttfb=0.05, tokens_per_second=20_000) as server:
         yield server
 
 

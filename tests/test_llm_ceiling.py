@@ -15,15 +15,13 @@ from execbrief.llm.offline import OfflineProvider
 from execbrief.llm.pricing import estimate_tokens
 from execbrief.llm.schema import estimate_request_tokens
 from tests.conftest import Cli
-from tests.messages_api_server import MessagesApiServer
+from tests.messages_api_server import MessagesApiServer, serving_anthropic
 from tests.test_llm_anthropic import make_request
 
 
 @pytest.fixture
 def api(monkeypatch: pytest.MonkeyPatch) -> Iterator[MessagesApiServer]:
-    with MessagesApiServer() as server:
-        monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-test-dummy")
-        monkeypatch.setenv("ANTHROPIC_BASE_URL", server.base_url)
+    with serving_anthropic(monkeypatch) as server:
         yield server
 
 

@@ -19,14 +19,12 @@ from execbrief.generate import (
 from execbrief.llm.base import BriefRequest, BriefResult, FirstByte, Question
 from execbrief.models import Manifest, PersonaStatus, Usage
 from tests.conftest import Cli
-from tests.messages_api_server import AnswerContext, MessagesApiServer
+from tests.messages_api_server import AnswerContext, MessagesApiServer, serving_anthropic
 
 
 @pytest.fixture
 def api(monkeypatch: pytest.MonkeyPatch) -> Iterator[MessagesApiServer]:
-    with MessagesApiServer() as server:
-        monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-test-dummy")
-        monkeypatch.setenv("ANTHROPIC_BASE_URL", server.base_url)
+    with serving_anthropic(monkeypatch) as server:
         yield server
 
 

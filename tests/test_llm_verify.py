@@ -40,6 +40,7 @@ from tests.messages_api_server import (
     LoggedRequest,
     MessagesApiServer,
     default_answer,
+    serving_anthropic,
 )
 from tests.test_llm_anthropic import make_request
 
@@ -50,9 +51,7 @@ SUMMARY = "The evidence shows open risks that need an owner this month."
 
 @pytest.fixture
 def api(monkeypatch: pytest.MonkeyPatch) -> Iterator[MessagesApiServer]:
-    with MessagesApiServer() as server:
-        monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-test-dummy")
-        monkeypatch.setenv("ANTHROPIC_BASE_URL", server.base_url)
+    with serving_anthropic(monkeypatch) as server:
         yield server
 
 
