@@ -27,7 +27,7 @@ from execbrief.files import write_atomic
 from execbrief.jsonl import read_lines
 from execbrief.llm.base import BriefRequest
 from execbrief.models import Strict
-from execbrief.runs import RunFolder, _read_model
+from execbrief.runs import RunFolder, read_model
 
 if TYPE_CHECKING:
     from anthropic.types.messages import MessageBatchIndividualResponse
@@ -76,7 +76,7 @@ def read_submission(run: RunFolder) -> BatchSubmission:
             path=run.path,
             hint="submit one with `execbrief run --batch --no-wait`",
         )
-    return _read_model(path, BatchSubmission, "submit the batch again: `execbrief run --batch`")
+    return read_model(path, BatchSubmission, "submit the batch again: `execbrief run --batch`")
 
 
 def write_submission(run: RunFolder, submission: BatchSubmission) -> None:

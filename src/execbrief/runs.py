@@ -21,7 +21,7 @@ _WARNINGS = TypeAdapter(list[GroundingWarning])
 M = TypeVar("M", bound=BaseModel)
 
 
-def _read_model(path: Path, model: type[M], hint: str) -> M:
+def read_model(path: Path, model: type[M], hint: str) -> M:
     """A run file parsed into its model; a torn or edited file is a one-line error."""
     try:
         return model.model_validate_json(path.read_bytes())
@@ -76,7 +76,7 @@ class RunFolder:
             raise ConfigError(
                 "this run has no bundle.json", path=self.path, hint="run `execbrief collect` first"
             )
-        return _read_model(
+        return read_model(
             self.bundle_path, Bundle, "collect a new run: `execbrief collect` (or `run`)"
         )
 
@@ -90,7 +90,7 @@ class RunFolder:
                 path=self.path,
                 hint="collect a new run: `execbrief collect` (or `run`)",
             )
-        return _read_model(
+        return read_model(
             self.manifest_path,
             Manifest,
             "restore it from a backup, or collect a new run: `execbrief collect`",
@@ -115,7 +115,7 @@ class RunFolder:
                 path=path,
                 hint=f"run `execbrief generate --persona {persona_id}`",
             )
-        return _read_model(
+        return read_model(
             path,
             Report,
             f"fix the file, or write it again: `execbrief generate --persona {persona_id}`",
