@@ -36,6 +36,7 @@ def test_installed_wheel_lists_personas_from_another_folder(tmp_path: Path) -> N
     assert "execbrief/prompts/system.j2" in names
     assert "execbrief/collectors/handoffs/collector.py" in names
     assert "execbrief/secrets/rules.py" in names
+    assert "execbrief/cli/audit.py" in names
     assert "execbrief/templates/report.html.j2" in names
     assert "execbrief/desk/templates/desk/brief.html.j2" in names
     assert "execbrief/desk/static/desk.css" in names

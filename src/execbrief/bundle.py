@@ -75,10 +75,13 @@ class _UnloadableCollector:
         )
 
 
-def installed_collectors() -> dict[str, CollectorFactory]:
-    """Collectors registered under the `execbrief.collectors` entry-point group."""
+def installed_collectors(only: str | None = None) -> dict[str, CollectorFactory]:
+    """Collectors registered under the `execbrief.collectors` entry-point group, or the one
+    named `only`: a plug-in's module (the AWS one imports boto3) loads only when asked for."""
     factories: dict[str, CollectorFactory] = {}
     for ep in entry_points(group=ENTRY_POINT_GROUP):
+        if only is not None and ep.name != only:
+            continue
         try:
             factories[ep.name] = ep.load()
         except Exception as exc:  # a broken plug-in is a gap, not a crash
@@ -104,12 +107,14 @@ def installed_collector(
     name: str, needed_for: str, available: dict[str, CollectorFactory] | None = None
 ) -> Collector:
     """The installed collector registered as `name`; a refusal when none is."""
-    factories = installed_collectors() if available is None else available
+    factories = installed_collectors(name) if available is None else available
     factory = factories.get(name)
     if factory is None:
+        names = entry_points(group=ENTRY_POINT_GROUP).names if available is None else factories
         raise ConfigError(
             f"no collector {name!r} is installed, and {needed_for} needs it",
-            hint="reinstall execbrief; installed collectors: " + (", ".join(factories) or "none"),
+            hint="reinstall execbrief; installed collectors: "
+            + (", ".join(sorted(names)) or "none"),
         )
     return factory()
 

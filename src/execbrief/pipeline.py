@@ -14,11 +14,9 @@ from execbrief.analysis import analyze
 from execbrief.approval import Acknowledge, ApprovalResult, approve_drafts
 from execbrief.bundle import (
     Collector,
-    as_auditor,
     as_snapshot_writer,
     collect_bundle,
     collectors_for,
-    installed_collector,
     installed_collectors,
 )
 from execbrief.config import LlmConfig, TransportName, Workspace
@@ -47,7 +45,6 @@ from execbrief.models import (
     Bundle,
     BundleDiff,
     CollectorRun,
-    CollectResult,
     DeliveryAction,
     DeliveryOutcome,
     Manifest,
@@ -78,7 +75,7 @@ from execbrief.runs import (
     previous_run,
     publish_run,
 )
-from execbrief.secrets.mask import mask_fact, redact_text
+from execbrief.secrets.mask import redact_text
 from execbrief.send import AfterAttempt, Notice, send_run
 
 if TYPE_CHECKING:
@@ -89,9 +86,8 @@ if TYPE_CHECKING:
     from execbrief.schedule import PolicyDecision
 
 
-# The entry-point names of the collectors two commands ask for a capability.
+# The entry-point name of the collector `collect --aws-snapshot-out` asks for a capability.
 AWS_COLLECTOR = "aws_inventory"
-AUDIT_COLLECTOR = "code_audit"
 
 
 @dataclass
@@ -536,24 +532,6 @@ def run_personas_in(run: RunFolder, requested: list[str]) -> list[str]:
             hint="personas in this run: " + ", ".join(manifest.personas),
         )
     return requested
-
-
-def audit(
-    paths: list[Path], checks: set[str] | None, engine: str = "auto", cache: bool = True
-) -> CollectResult:
-    """The code audit on repositories outside any workspace, worst findings first."""
-    for path in paths:
-        if not path.is_dir():
-            # a typo must not pass a CI gate as "0 findings"
-            raise ConfigError(
-                "no such repository folder",
-                path=path,
-                hint="`execbrief audit` takes the folders of repositories to audit",
-            )
-    auditor = as_auditor(installed_collector(AUDIT_COLLECTOR, "execbrief audit"), "execbrief audit")
-    result = auditor.audit(paths, checks, datetime.now(UTC), engine, cache)
-    facts = sorted(result.facts, key=lambda f: (f.severity.rank, f.source.path or "", f.id))
-    return CollectResult(facts=[mask_fact(f) for f in facts], gaps=result.gaps)
 
 
 def resolve_run(workspace: Workspace, run: str) -> RunFolder:

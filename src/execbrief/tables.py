@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich import box
 from rich.markup import escape
 from rich.table import Table
 
-from execbrief.fleet import WorkspaceOutcome
 from execbrief.models import BundleDiff, Fact
-from execbrief.persona_files import PersonaFile
-from execbrief.review import ReviewRow
+
+if TYPE_CHECKING:
+    # `execbrief audit` prints its table without loading the review and fleet stages
+    from execbrief.fleet import WorkspaceOutcome
+    from execbrief.persona_files import PersonaFile
+    from execbrief.review import ReviewRow
 
 _STATUS = {"ok": "[green]ok[/]", "failed": "[red]failed[/]"}
 

@@ -1,27 +1,30 @@
-"""The command line: flags in, one stage (or all of them) run, a summary and an exit code out.
-
-Exit codes: 0 all done; 1 the run ended but something failed (a persona, a send, a
-grounding warning under --strict); 2 bad input or config, or a refused action.
-"""
+"""The commands that work on a workspace: its runs, briefs, approvals, sends and batches."""
 
 from __future__ import annotations
 
 import json
 import sys
-import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, cast
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
 
 from execbrief import pipeline
 from execbrief.approval import approver
+from execbrief.cli.app import (
+    EXIT_FAILED,
+    EXIT_OK,
+    app,
+    batch_app,
+    err,
+    out,
+    personas_app,
+    state,
+)
 from execbrief.config import TransportName, Workspace, load_workspace
 from execbrief.errors import ConfigError, ExecbriefError, RefusedError
 from execbrief.models import (
@@ -31,8 +34,6 @@ from execbrief.models import (
     GroundingWarning,
     PersonaRun,
     PersonaStatus,
-    PrefilterEngine,
-    Severity,
 )
 from execbrief.persona_files import discover_personas, validate_files
 from execbrief.review import review_rows
@@ -40,60 +41,12 @@ from execbrief.revisions import require_drafts
 from execbrief.runs import LATEST, RunFolder
 from execbrief.scaffold import review_steps, scaffold_workspace
 from execbrief.send import describe_message, load_message
-from execbrief.tables import audit_table, diff_table, fleet_table, personas_table, run_table
+from execbrief.tables import diff_table, fleet_table, personas_table, run_table
 
 if TYPE_CHECKING:
     from execbrief.fleet import WorkspaceOutcome
     from execbrief.llm.batch import BatchProgress
 
-EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
-
-
-def _exit_with(code: int | None, **_: object) -> None:
-    """Commands return their exit code; typer's standalone mode exits with it."""
-    raise typer.Exit(code or EXIT_OK)
-
-
-app = typer.Typer(
-    result_callback=_exit_with,
-    name="execbrief",
-    help=(
-        "Executive briefs from a portfolio's own evidence.\n\n"
-        "Stages: collect (evidence -> bundle.json), generate (one report per persona), "
-        "render (drafts and message.eml), approve, send (with a ledger). `run` does the first "
-        "three and stops at the drafts; ses and smtp send only approved drafts. "
-        "Drafts land in the workspace's outputs/<run-id>/, with outputs/latest pointing "
-        "at the newest run.\n\n"
-        "Exit codes: 0 all done; 1 the run ended but something failed (a persona, a send, "
-        "a grounding warning under --strict); 2 bad input or config, or a refused action."
-    ),
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-    rich_markup_mode="rich",
-)
-personas_app = typer.Typer(
-    help="List and validate persona files.", no_args_is_help=True, result_callback=_exit_with
-)
-app.add_typer(personas_app, name="personas")
-batch_app = typer.Typer(
-    help="A Message Batch submitted by `run --batch --no-wait`: its progress, and its fetch.",
-    no_args_is_help=True,
-    result_callback=_exit_with,
-)
-app.add_typer(batch_app, name="batch")
-
-out = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
-
-
-@dataclass
-class State:
-    workspace_dir: Path = Path()
-    debug: bool = False
-
-
-state = State()
 
 PersonaOpt = Annotated[
     list[str] | None,
@@ -117,20 +70,6 @@ JsonOpt = Annotated[
 StrictOpt = Annotated[
     bool, typer.Option("--strict", help="A grounding warning fails its persona (exit 1).")
 ]
-
-
-@app.callback()
-def _global(
-    workspace: Annotated[
-        Path,
-        typer.Option(
-            "--workspace", "-w", help="Workspace folder holding execbrief.yaml.", show_default="."
-        ),
-    ] = Path(),
-    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False,
-) -> None:
-    state.workspace_dir = workspace
-    state.debug = debug
 
 
 def _workspace(override: Path | None = None) -> Workspace:
@@ -896,49 +835,6 @@ def diff(
 
 
 @app.command()
-def audit(
-    paths: Annotated[list[Path], typer.Argument(help="Repositories (folders) to audit.")],
-    as_json: Annotated[
-        bool, typer.Option("--json", help="Print the facts as a JSON list on stdout, only.")
-    ] = False,
-    fail_on: Annotated[
-        Severity, typer.Option("--fail-on", help="Exit 1 if a finding is at least this severe.")
-    ] = Severity.HIGH,
-    checks: Annotated[
-        str | None,
-        typer.Option(
-            "--checks",
-            help="Comma-separated: secrets,env,python,endpoints,inventory (default all).",
-        ),
-    ] = None,
-    engine: Annotated[
-        PrefilterEngine,
-        typer.Option("--engine", help="Secret prefilter: hyperscan, re, or auto (the fastest)."),
-    ] = PrefilterEngine.AUTO,
-    no_cache: Annotated[
-        bool,
-        typer.Option("--no-cache", help="Audit every repository afresh; skip the result cache."),
-    ] = False,
-) -> int:
-    """Run the code audit on repositories without a workspace; secret values are masked."""
-    selected = {c.strip() for c in checks.split(",") if c.strip()} if checks else None
-    result = pipeline.audit(paths, selected, engine.value, cache=not no_cache)
-    failing = [f for f in result.facts if f.severity.rank <= fail_on.rank]
-    if as_json:
-        facts = [f.model_dump(mode="json") for f in result.facts]
-        sys.stdout.write(json.dumps(facts, indent=2, ensure_ascii=False) + "\n")
-    else:
-        out.print(audit_table(result.facts))
-    for gap in result.gaps:
-        err.print(f"[yellow]gap:[/] {escape(gap.source)}: {escape(gap.reason)}")
-    err.print(
-        f"{len(result.facts)} findings, {len(failing)} at or above {fail_on.value}"
-        + (f"; exit 1 (--fail-on {fail_on.value})" if failing else "")
-    )
-    return EXIT_FAILED if failing else EXIT_OK
-
-
-@app.command()
 def init(directory: Annotated[Path, typer.Argument(help="A new or empty folder.")]) -> int:
     """Scaffold a workspace: a commented execbrief.yaml, a handoff note, a personas folder."""
     created = scaffold_workspace(directory)
@@ -1087,31 +983,3 @@ def batch_fetch(
     _apply_policy(ws, folder, [o.persona for o in outcomes])
     _summary(folder, as_json)
     return _exit_code(outcomes, [])
-
-
-def _report_error(exc: ExecbriefError) -> None:
-    err.print(f"[bold red]error:[/] {escape(str(exc))}", soft_wrap=True)
-    if exc.hint:
-        err.print(f"[dim]hint:[/] {escape(exc.hint)}", soft_wrap=True)
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Entry point of the `execbrief` console script; returns the exit code."""
-    try:
-        app(args=argv, prog_name="execbrief")
-    except ExecbriefError as exc:
-        if state.debug:
-            traceback.print_exc()
-        _report_error(exc)
-        return exc.exit_code
-    except KeyboardInterrupt:
-        err.print("interrupted; what was written is complete, the rest was not started")
-        return 130
-    except SystemExit as exc:
-        # typer exits with the command's code, or 2 for a usage error it has printed
-        return exc.code if isinstance(exc.code, int) else EXIT_BAD_INPUT
-    return EXIT_OK
-
-
-def console_main() -> None:
-    sys.exit(main())
