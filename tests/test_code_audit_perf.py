@@ -182,7 +182,7 @@ def test_a_check_visited_on_its_own_walks_the_tree_itself(tmp_path: Path) -> Non
     checks: list[EndpointsCheck | PythonCheck | InventoryCheck]
     checks = [EndpointsCheck(scope), PythonCheck(scope), InventoryCheck(scope)]
     for rel in sorted(TRICKY):
-        source = SourceFile(RepoFile(rel, repo / rel, True), (repo / rel).read_bytes())
+        source = SourceFile(RepoFile(rel, str(repo / rel), True), (repo / rel).read_bytes())
         for check in checks:
             check.visit(source)
     kinds = {"auth.endpoint_unauthenticated", "http.cors_wildcard", "auth.jwt_no_expiry"}

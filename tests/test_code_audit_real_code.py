@@ -157,15 +157,17 @@ def _comparable(result: CollectResult) -> list[str]:
     ]
 
 
+@pytest.mark.parametrize("spare", [1, 2])
 def test_work_split_over_forked_workers_finds_what_one_process_finds(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, spare: int
 ) -> None:
     repos = _portfolio(tmp_path, 4)
     checks = set(CHECKS)
     monkeypatch.setattr(collector, "spare_cores", lambda: 0)
     alone = audit_paths(repos, checks, NOW)
 
-    monkeypatch.setattr(collector, "spare_cores", lambda: 1)
+    # chunks of one or two files dealt out in turn to two or three processes
+    monkeypatch.setattr(collector, "spare_cores", lambda: spare)
     monkeypatch.setattr(collector, "PARALLEL_MIN_FILES", 2)
     by_files = [audit_repo(repo, frozenset(checks), NOW, None) for repo in repos]
     by_repos = audit_paths(repos, checks, NOW)

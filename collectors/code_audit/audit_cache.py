@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import tempfile
 from datetime import datetime
 from functools import cache
@@ -25,20 +24,16 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from execbrief import models
+from execbrief.cache_folder import cache_folder
 from execbrief.models import CollectResult
 from execbrief.secrets import mask, rules
 
 from .repo_files import run_git
 
-CACHE_ENV = "EXECBRIEF_CACHE_DIR"
-
 
 def default_folder() -> Path:
     """Where the cache lives unless told otherwise."""
-    if os.environ.get(CACHE_ENV):
-        return Path(os.environ[CACHE_ENV]) / "code-audit"
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "execbrief" / "code-audit"
+    return cache_folder("code-audit")
 
 
 @cache

@@ -73,6 +73,8 @@ class Check(Protocol):
 
 # Repositories with fewer files are read in one process: a fork costs more than it saves.
 PARALLEL_MIN_FILES = 1000
+# Chunks each process gets of a split repository, dealt out in turn.
+CHUNKS_PER_PROCESS = 4
 
 
 class CodeAuditCollector:
@@ -261,22 +263,26 @@ def _audit(
     engine_impl = prefilter(engine)  # compiled before any fork, so workers share it
     files = listing.files
     workers = spare_cores() if split_files and len(files) >= PARALLEL_MIN_FILES else 0
-    size = -(-len(files) // (workers + 1))  # contiguous parts keep the facts in file order
-    parts = [files[i : i + size] for i in range(0, len(files), size)] if files else [[]]
+    processes = workers + 1
+    # Contiguous chunks, dealt out in turn: one folder of large files (a vendored SDK)
+    # is shared between the processes instead of making one of them the last to finish.
+    # Each chunk is visited with checks of its own and merged in file order, so the
+    # facts are the ones a single process finds, in the same order.
+    chunks = _chunks(files, processes * CHUNKS_PER_PROCESS) if workers else []
     forked = [
-        ForkedCall(partial(_visit_part, scope, checks, engine_impl, part, max_file_bytes))
-        for part in parts[1:]
+        ForkedCall(partial(_visit_chunks, scope, checks, engine_impl, dealt, max_file_bytes))
+        for dealt in (chunks[n::processes] for n in range(1, processes))
     ]
     selected = _make_checks(scope, checks, engine_impl, history=True)
-    outcome = _visit_files(scope, selected, parts[0], max_file_bytes)
-    for call in forked:
-        other = call.result()
-        scope.facts.extend(other.facts)
-        scope.gaps.extend(other.gaps)
-        outcome.too_large.extend(other.too_large)
-        outcome.not_utf8.extend(other.not_utf8)
-        for check, part in zip(selected, other.parts, strict=True):
-            check.absorb(part)
+    if workers:
+        by_process = [_visit_chunks(scope, checks, engine_impl, chunks[::processes],
+                                    max_file_bytes)]  # fmt: skip
+        by_process.extend(call.result() for call in forked)
+        outcome = _Visited()
+        for n in range(len(chunks)):
+            _merge(scope, selected, outcome, by_process[n % processes][n // processes])
+    else:
+        outcome = _visit_files(scope, selected, files, max_file_bytes)
     for check in selected:
         check.finish()
     _summarise(scope, outcome.too_large, f"larger than {max_file_bytes:,} bytes; not read")
@@ -351,20 +357,37 @@ def _walk_python(source: SourceFile, selected: list[Check]) -> None:
         walk_once(tree, listeners)
 
 
-def _visit_part(
+def _chunks(files: list[RepoFile], count: int) -> list[list[RepoFile]]:
+    size = -(-len(files) // count) or 1
+    return [files[i : i + size] for i in range(0, len(files), size)]
+
+
+def _visit_chunks(
     parent: AuditScope,
     checks: frozenset[str],
     engine: Prefilter,
-    files: list[RepoFile],
+    chunks: list[list[RepoFile]],
     max_file_bytes: int,
-) -> _Visited:
-    """In a worker: visit `files` with checks of its own; facts, gaps and parts go back."""
-    scope = replace(parent, facts=[], gaps=[])
-    selected = _make_checks(scope, checks, engine, history=False)
-    visited = _visit_files(scope, selected, files, max_file_bytes)
-    visited.facts, visited.gaps = scope.facts, scope.gaps
-    visited.parts = [check.part() for check in selected]
-    return visited
+) -> list[_Visited]:
+    """Visit each chunk with checks of its own; its facts, gaps and check parts go back."""
+    visits: list[_Visited] = []
+    for files in chunks:
+        scope = replace(parent, facts=[], gaps=[])
+        selected = _make_checks(scope, checks, engine, history=False)
+        visited = _visit_files(scope, selected, files, max_file_bytes)
+        visited.facts, visited.gaps = scope.facts, scope.gaps
+        visited.parts = [check.part() for check in selected]
+        visits.append(visited)
+    return visits
+
+
+def _merge(scope: AuditScope, selected: list[Check], into: _Visited, chunk: _Visited) -> None:
+    scope.facts.extend(chunk.facts)
+    scope.gaps.extend(chunk.gaps)
+    into.too_large.extend(chunk.too_large)
+    into.not_utf8.extend(chunk.not_utf8)
+    for check, part in zip(selected, chunk.parts, strict=True):
+        check.absorb(part)
 
 
 def _summarise(scope: AuditScope, rels: list[str], reason: str) -> None:
