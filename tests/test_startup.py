@@ -107,3 +107,19 @@ def test_help_and_a_mistyped_command_see_every_command() -> None:
     )
     assert typo.returncode == 2
     assert "audit" in typo.stderr  # click suggests the command meant
+
+
+def test_the_only_global_option_with_a_value_is_the_one_main_steps_over() -> None:
+    import typer
+
+    from execbrief.cli.app import WORKSPACE_OPTION, app
+
+    group = typer.main.get_command(app)
+    with_value = {
+        name
+        for param in group.params
+        # typer carries its own copy of click, so the kind is read, not the class
+        if param.param_type_name == "option" and not getattr(param, "is_flag", False)
+        for name in param.opts
+    }
+    assert with_value == set(WORKSPACE_OPTION)

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from functools import partial
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from execbrief.boundary import Matches, glob_inside
 from execbrief.config import CollectContext
@@ -70,6 +70,8 @@ class Check(Protocol):
         """Record the facts that need the whole repository."""
         ...
 
+
+T = TypeVar("T")
 
 # Repositories with fewer files are read in one process: a fork costs more than it saves.
 PARALLEL_MIN_FILES = 1000
@@ -173,8 +175,7 @@ def audit_many(
         # Imported before the fork: a worker must not import while another thread of
         # this process (a concurrent collector) may hold an import lock.
         preload_bandit()
-    size = -(-len(jobs) // (workers + 1)) or 1
-    parts = [jobs[i : i + size] for i in range(0, len(jobs), size)] or [[]]
+    parts = _chunks(jobs, workers + 1) or [[]]
     run = partial(
         _audit_part, checks=checks, now=now, max_file_bytes=max_file_bytes, engine=engine,
         cache=cache, split_files=not workers,
@@ -357,9 +358,10 @@ def _walk_python(source: SourceFile, selected: list[Check]) -> None:
         walk_once(tree, listeners)
 
 
-def _chunks(files: list[RepoFile], count: int) -> list[list[RepoFile]]:
-    size = -(-len(files) // count) or 1
-    return [files[i : i + size] for i in range(0, len(files), size)]
+def _chunks(items: list[T], count: int) -> list[list[T]]:
+    """`items` in at most `count` contiguous runs of equal length (the last shorter)."""
+    size = -(-len(items) // count) or 1
+    return [items[i : i + size] for i in range(0, len(items), size)]
 
 
 def _visit_chunks(

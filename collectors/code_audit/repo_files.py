@@ -278,6 +278,7 @@ def list_repo(root: Path) -> RepoListing:
     # With -s each tracked entry also carries its blob id: "H 100644 <blob> 0\tpath".
     proc = run_git(root, "ls-files", "-z", "-t", "-s", "--cached", "--others", "--exclude-standard")
     listing = RepoListing(root=root, git_root=root if proc is not None else None)
+    base = str(root)
     if proc is not None:
         rels: set[tuple[str, bool]] = set()
         for entry in proc.stdout.decode("utf-8", errors="surrogateescape").split("\0"):
@@ -299,14 +300,12 @@ def list_repo(root: Path) -> RepoListing:
             )
             listing.git_root = None
         else:
-            base = str(root)
             listing.files = [
                 RepoFile(rel, f"{base}/{rel}", is_tracked)
                 for rel, is_tracked in sorted(rels)
                 if not is_vendored(rel)
             ]
             return listing
-    base = str(root)
     listing.files = [RepoFile(rel, f"{base}/{rel}", None) for rel in _walk(root, listing.gaps)]
     return listing
 

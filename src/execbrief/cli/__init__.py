@@ -14,20 +14,27 @@ import importlib
 import sys
 import traceback
 
-from execbrief.cli.app import EXIT_BAD_INPUT, EXIT_OK, app, err, report_error, state
+from execbrief.cli.app import (
+    EXIT_BAD_INPUT,
+    EXIT_OK,
+    WORKSPACE_OPTION,
+    app,
+    err,
+    report_error,
+    state,
+)
 from execbrief.errors import ExecbriefError
 
 COMMAND_MODULES = {"audit": "execbrief.cli.audit"}
 # Every command not named above; help, and a mistyped name, need them all.
 WORKSPACE_COMMANDS = "execbrief.cli.workspace"
-_GLOBAL_OPTIONS_WITH_VALUE = {"-w", "--workspace"}
 
 
 def command_name(argv: list[str]) -> str | None:
     """The command the arguments ask for, past the global options; None when there is none."""
     words = iter(argv)
     for word in words:
-        if word in _GLOBAL_OPTIONS_WITH_VALUE:
+        if word in WORKSPACE_OPTION:
             next(words, None)
         elif not word.startswith("-"):
             return word

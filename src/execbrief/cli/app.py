@@ -17,6 +17,8 @@ from rich.markup import escape
 from execbrief.errors import ExecbriefError
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+# The one global option that takes a value; `main` steps over it to find the command.
+WORKSPACE_OPTION = ("--workspace", "-w")
 
 
 def _exit_with(code: int | None, **_: object) -> None:
@@ -71,7 +73,7 @@ def _global(
     workspace: Annotated[
         Path,
         typer.Option(
-            "--workspace", "-w", help="Workspace folder holding execbrief.yaml.", show_default="."
+            *WORKSPACE_OPTION, help="Workspace folder holding execbrief.yaml.", show_default="."
         ),
     ] = Path(),
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False,
